@@ -1,0 +1,283 @@
+//! The `calibra` command line: `calibra evaluate …` and `calibra simulate …`.
+
+use crate::io::{self, ColumnNames, SharedSource};
+use crate::pipeline::{evaluate, EvaluateOptions, Inputs, Preset, Stage};
+use crate::simulate::{simulate, SimConfig};
+use crate::{Error, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Calibrated evaluation of perturbation-response models.
+#[derive(Parser, Debug)]
+#[command(name = "calibra", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Evaluate predictions (and the calibrated baselines) against observed cells.
+    Evaluate(EvaluateArgs),
+    /// Write a simulated dataset (cells + two illustrative models) as Parquet.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+enum PresetArg {
+    /// SPEC defaults (the goldens).
+    Default,
+    /// The 2026 revision: top-100 DEG masks, R² clipped at −1, no DRF censoring.
+    Revision,
+}
+
+#[derive(Args, Debug)]
+struct EvaluateArgs {
+    /// Observed cells (Parquet or Arrow IPC).
+    #[arg(long, required_unless_present = "example")]
+    cells: Option<PathBuf>,
+    /// Predictions (Parquet or Arrow IPC); repeat for several files.
+    #[arg(long = "predictions", num_args = 1..)]
+    predictions: Vec<PathBuf>,
+    /// Evaluate calibra's built-in simulated example instead of files.
+    #[arg(long, conflicts_with = "cells")]
+    example: bool,
+    /// Output directory (replaced if it holds an earlier calibra output).
+    #[arg(long, default_value = "calibra-out")]
+    out: PathBuf,
+    /// Control label (default: the first of control, non-targeting, ctrl, NT present).
+    #[arg(long)]
+    control_label: Option<String>,
+    /// Seed for halves/folds assigned by calibra when the file has none.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Apply normalize_total(1e4) + log1p per cell (for raw counts).
+    #[arg(long)]
+    normalize: bool,
+    /// Parameter preset.
+    #[arg(long, value_enum, default_value_t = PresetArg::Default)]
+    preset: PresetArg,
+    /// Name of the perturbation column.
+    #[arg(long, default_value = "perturbation")]
+    perturbation_column: String,
+    /// Context column (each context is evaluated separately; default: cell_type if present).
+    #[arg(long)]
+    context_column: Option<String>,
+    /// Evaluate only genes every predictions file has, instead of failing.
+    #[arg(long)]
+    drop_missing_genes: bool,
+    /// Bootstrap resamples.
+    #[arg(long, default_value_t = 10_000)]
+    n_resamples: usize,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug)]
+struct SimulateArgs {
+    /// Preset: example, small, combo or medium.
+    #[arg(long, default_value = "example")]
+    preset: String,
+    /// Seed (default: the preset's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output directory for data.parquet and predictions.parquet.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Runs the CLI; returns the process exit code (0 ok, 2 on any error, message on stderr).
+pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    let result = match cli.command {
+        Command::Evaluate(a) => run_evaluate(a),
+        Command::Simulate(a) => run_simulate(a),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {e}");
+            2
+        }
+    }
+}
+
+fn options(a: &EvaluateArgs) -> EvaluateOptions {
+    let columns = ColumnNames {
+        perturbation: a.perturbation_column.clone(),
+        context: a.context_column.clone(),
+        ..Default::default()
+    };
+    let mut o = EvaluateOptions::default();
+    o.cells.columns = columns.clone();
+    o.cells.control_label = a.control_label.clone();
+    o.cells.normalize = a.normalize;
+    o.cells.seed = a.seed;
+    o.predictions.columns = columns;
+    o.predictions.drop_missing_genes = a.drop_missing_genes;
+    o.preset = if a.preset == PresetArg::Revision {
+        Preset::Revision
+    } else {
+        Preset::Default
+    };
+    o.n_resamples = a.n_resamples;
+    o
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn run_evaluate(a: EvaluateArgs) -> Result<()> {
+    let opts = options(&a);
+    let mut hashes = BTreeMap::new();
+    let inputs = if a.example {
+        if !a.predictions.is_empty() {
+            return Err(Error::Options(
+                "--example brings its own predictions; drop --predictions".into(),
+            ));
+        }
+        let cfg = SimConfig::example();
+        let sim = simulate(&cfg);
+        let cells: SharedSource = Arc::new(io::MemorySource::new(
+            "example-cells (simulated)",
+            crate::report::ipc_stream_bytes(&sim.cells_schema, &sim.cells)?,
+        ));
+        let preds: SharedSource = Arc::new(io::MemorySource::new(
+            "example-predictions (simulated)",
+            crate::report::ipc_stream_bytes(&sim.predictions_schema, &sim.predictions)?,
+        ));
+        eprintln!(
+            "calibra: evaluating the built-in simulated example (seed {})",
+            cfg.seed
+        );
+        Inputs {
+            cells,
+            predictions: vec![preds],
+        }
+    } else {
+        let cells_path = a
+            .cells
+            .clone()
+            .ok_or_else(|| Error::Options("--cells is required".into()))?;
+        hashes.insert(cells_path.display().to_string(), sha256_file(&cells_path)?);
+        let mut preds = Vec::new();
+        for p in &a.predictions {
+            hashes.insert(p.display().to_string(), sha256_file(p)?);
+            preds.push(io::open_file(p)?);
+        }
+        Inputs {
+            cells: io::open_file(&cells_path)?,
+            predictions: preds,
+        }
+    };
+
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(1000)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>17} [{bar:30}] {percent:>3}% {elapsed_precise}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let mut current: Option<Stage> = None;
+    let eval = evaluate(inputs, &opts, &mut |stage, f| {
+        if current != Some(stage) {
+            current = Some(stage);
+            bar.set_prefix(stage.as_str());
+            bar.reset_elapsed();
+        }
+        bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
+    });
+    bar.finish_and_clear();
+    let eval = eval?;
+    crate::report::write_dir(&eval, &hashes, &a.out)?;
+    print!("{}", crate::report::human_summary(&eval));
+    println!("outputs: {}", a.out.display());
+    Ok(())
+}
+
+fn run_simulate(a: SimulateArgs) -> Result<()> {
+    let mut cfg = SimConfig::preset(&a.preset).ok_or_else(|| {
+        Error::Options(format!(
+            "unknown preset '{}' (example, small, combo, medium)",
+            a.preset
+        ))
+    })?;
+    if let Some(s) = a.seed {
+        cfg.seed = s;
+    }
+    let sim = simulate(&cfg);
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::Io {
+        path: a.out.display().to_string(),
+        source: e,
+    })?;
+    write_parquet(&a.out.join("data.parquet"), &sim.cells_schema, &sim.cells)?;
+    write_parquet(
+        &a.out.join("predictions.parquet"),
+        &sim.predictions_schema,
+        &sim.predictions,
+    )?;
+    let design = serde_json::to_string_pretty(&sim.design).unwrap_or_default();
+    let p = a.out.join("simulate.json");
+    std::fs::write(&p, design).map_err(|e| Error::Io {
+        path: p.display().to_string(),
+        source: e,
+    })?;
+    println!("wrote {}", a.out.display());
+    Ok(())
+}
+
+fn write_parquet(
+    path: &Path,
+    schema: &arrow::datatypes::SchemaRef,
+    batches: &[arrow::record_batch::RecordBatch],
+) -> Result<()> {
+    let err = |e: parquet::errors::ParquetError| {
+        Error::Numerical(format!("writing {} failed: {e}", path.display()))
+    };
+    let file = std::fs::File::create(path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    })?;
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .build();
+    let mut w =
+        parquet::arrow::ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(err)?;
+    for b in batches {
+        w.write(b).map_err(err)?;
+    }
+    w.close().map_err(err)?;
+    Ok(())
+}

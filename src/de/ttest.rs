@@ -1,0 +1,211 @@
+//! scanpy's `t-test_overestim_var` of each group against the rest (SPEC §3), from sufficient
+//! statistics: the rest's Σx, Σx² are the eligible groups' totals minus the group's own.
+
+use crate::data::{Dataset, Half};
+use crate::stats::distributions::student_t_sf;
+use crate::stats::multitest::benjamini_hochberg;
+use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
+use rayon::prelude::*;
+
+/// Groups need at least this many cells in a half to be tested.
+pub const MIN_CELLS_DEG: u64 = 4;
+
+/// The DEG test of one half. Rows are the tested groups (sorted by label name), columns genes.
+#[derive(Debug, Clone)]
+pub struct DegHalf {
+    /// Which half.
+    pub half: Half,
+    /// Label indices (into `Dataset::labels`) of the tested groups, sorted by name.
+    pub groups: Vec<usize>,
+    /// Cells per tested group in this half.
+    pub n_group: Vec<u64>,
+    /// t statistic rounded to f32 and back (`(t as f32) as f64`), as scanpy stores it.
+    pub score: Array2<f64>,
+    /// t statistic in f64.
+    pub score_f64: Array2<f64>,
+    /// Two-sided p-value.
+    pub pval: Array2<f64>,
+    /// Benjamini–Hochberg adjusted p-value over all genes of the group.
+    pub pval_adj: Array2<f64>,
+}
+
+impl DegHalf {
+    /// Row of a label in this result, if the label was tested.
+    pub fn row_of(&self, label: usize) -> Option<usize> {
+        self.groups.iter().position(|&g| g == label)
+    }
+
+    fn empty(half: Half, n_genes: usize) -> Self {
+        let z = Array2::zeros((0, n_genes));
+        DegHalf {
+            half,
+            groups: vec![],
+            n_group: vec![],
+            score: z.clone(),
+            score_f64: z.clone(),
+            pval: z.clone(),
+            pval_adj: z,
+        }
+    }
+}
+
+/// scanpy's variance from moments: E[x²] − E[x]², times n/(n−1) unless n = 1.
+fn corrected_var(mean_sq: f64, mean: f64, n: f64) -> f64 {
+    let v = mean_sq - mean * mean;
+    if n != 1.0 {
+        v * n / (n - 1.0)
+    } else {
+        v
+    }
+}
+
+/// Welch's t and two-sided p as `scipy.stats.ttest_ind_from_stats(m1, √v1, n1, m2, √v2, n2,
+/// equal_var=False)`, with scanpy's NaN mapping (t NaN → 0, p NaN → 1).
+fn welch(m1: f64, v1: f64, n1: f64, m2: f64, v2: f64, n2: f64) -> (f64, f64) {
+    // scipy receives standard deviations and squares them again: keep the round trip.
+    let (s1, s2) = (v1.sqrt(), v2.sqrt());
+    let vn1 = s1 * s1 / n1;
+    let vn2 = s2 * s2 / n2;
+    let mut df = (vn1 + vn2) * (vn1 + vn2) / (vn1 * vn1 / (n1 - 1.0) + vn2 * vn2 / (n2 - 1.0));
+    if df.is_nan() {
+        df = 1.0;
+    }
+    let t = (m1 - m2) / (vn1 + vn2).sqrt();
+    let p = 2.0 * student_t_sf(t.abs(), df);
+    (
+        if t.is_nan() { 0.0 } else { t },
+        if p.is_nan() { 1.0 } else { p },
+    )
+}
+
+/// The test of each row (group) against the other rows together. Returns (t, p, p_adj), each
+/// groups × genes. `nobs2` is the group's own size: scanpy's "overestimated" variance.
+pub fn ttest_overestim_var(
+    count: &[u64],
+    sum: ArrayView2<f64>,
+    sum_sq: ArrayView2<f64>,
+) -> (Array2<f64>, Array2<f64>, Array2<f64>) {
+    let (k, g) = sum.dim();
+    // Column totals, rows added in order (numpy's axis-0 reduction).
+    let mut tot = Array1::<f64>::zeros(g);
+    let mut tot_sq = Array1::<f64>::zeros(g);
+    for r in 0..k {
+        tot += &sum.row(r);
+        tot_sq += &sum_sq.row(r);
+    }
+    let n_total: f64 = count.iter().map(|&c| c as f64).sum();
+    let mut t = Array2::<f64>::zeros((k, g));
+    let mut p = Array2::<f64>::zeros((k, g));
+    let mut padj = Array2::<f64>::zeros((k, g));
+    t.axis_iter_mut(Axis(0))
+        .into_par_iter()
+        .zip(p.axis_iter_mut(Axis(0)))
+        .zip(padj.axis_iter_mut(Axis(0)))
+        .enumerate()
+        .for_each(|(r, ((mut t_row, mut p_row), mut q_row))| {
+            let n = count[r] as f64;
+            let nr = n_total - n;
+            Zip::from(&mut t_row)
+                .and(&mut p_row)
+                .and(sum.row(r))
+                .and(sum_sq.row(r))
+                .and(&tot)
+                .and(&tot_sq)
+                .for_each(|t, p, &s, &ss, &ts, &tss| {
+                    let mean_g = s / n;
+                    let var_g = corrected_var(ss / n, mean_g, n);
+                    let mean_r = (ts - s) / nr;
+                    let var_r = corrected_var((tss - ss) / nr, mean_r, nr);
+                    let (tv, pv) = welch(mean_g, var_g, n, mean_r, var_r, n);
+                    *t = tv;
+                    *p = pv;
+                });
+            let q = benjamini_hochberg(p_row.as_slice().expect("rows are contiguous"));
+            q_row.assign(&Array1::from(q));
+        });
+    (t, p, padj)
+}
+
+/// Runs the DEG test of SPEC §3 on one half: groups are the non-control labels with ≥ 4 cells
+/// in the half; the rest is the other such groups (controls excluded); < 2 groups → no test.
+pub fn deg_half(ds: &Dataset, half: Half) -> DegHalf {
+    let groups: Vec<usize> = ds
+        .perturbations()
+        .into_iter()
+        .filter(|&l| ds.n_cells_in(l, half) >= MIN_CELLS_DEG)
+        .collect();
+    if groups.len() < 2 {
+        return DegHalf::empty(half, ds.n_genes());
+    }
+    let rows: Vec<usize> = groups.iter().map(|&l| Dataset::group(l, half)).collect();
+    let n_group: Vec<u64> = rows.iter().map(|&r| ds.stats.count[r]).collect();
+    let sum = ds.stats.sum.select(Axis(0), &rows);
+    let sum_sq = ds.stats.sum_sq.select(Axis(0), &rows);
+    let (score_f64, pval, pval_adj) = ttest_overestim_var(&n_group, sum.view(), sum_sq.view());
+    let score = score_f64.mapv(|t| (t as f32) as f64);
+    DegHalf {
+        half,
+        groups,
+        n_group,
+        score,
+        score_f64,
+        pval,
+        pval_adj,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn matches_reference_fast_engine() {
+        // Three groups of 4, 5, 6 cells over 3 genes (gene 2 is 0 everywhere). Expected values
+        // from reference.py's deg_fast on the same sums (numpy 2.4.6, scipy 1.17.1).
+        let count = [4u64, 5, 6];
+        let sum = array![[2.0, 1.0, 0.0], [1.0, 4.0, 0.0], [6.0, 0.5, 0.0]];
+        let sum_sq = array![[1.5, 0.5, 0.0], [0.5, 4.0, 0.0], [7.0, 0.25, 0.0]];
+        let (t, p, q) = ttest_overestim_var(&count, sum.view(), sum_sq.view());
+        let want_t = [
+            [-0.397301626331785, -0.5587794685539952, 0.0],
+            [-2.416161798770488, 2.8596187429163895, 0.0],
+            [2.8644594961577314, -2.281930587727683, 0.0],
+        ];
+        let want_p = [
+            [0.7060300966222086, 0.6011065098702165, 1.0],
+            [0.05000720499820009, 0.028035559811705663, 1.0],
+            [0.017689970625584157, 0.057194411700573926, 1.0],
+        ];
+        let want_q = [
+            [1.0, 1.0, 1.0],
+            [0.07501080749730014, 0.07501080749730014, 1.0],
+            [0.053069911876752474, 0.0857916175508609, 1.0],
+        ];
+        for i in 0..3 {
+            for j in 0..3 {
+                let close = |a: f64, b: f64| {
+                    (a - b).abs() <= 1e-12 * b.abs().max(1e-300) || (a - b).abs() < 1e-14
+                };
+                assert!(
+                    close(t[[i, j]], want_t[i][j]),
+                    "t[{i},{j}] {} vs {}",
+                    t[[i, j]],
+                    want_t[i][j]
+                );
+                assert!(
+                    close(p[[i, j]], want_p[i][j]),
+                    "p[{i},{j}] {} vs {}",
+                    p[[i, j]],
+                    want_p[i][j]
+                );
+                assert!(
+                    close(q[[i, j]], want_q[i][j]),
+                    "q[{i},{j}] {} vs {}",
+                    q[[i, j]],
+                    want_q[i][j]
+                );
+            }
+        }
+    }
+}

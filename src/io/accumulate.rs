@@ -1,0 +1,695 @@
+//! Streaming accumulation of count, Σx and Σx² per (group, gene) from record batches.
+//!
+//! The accumulator is stored gene-major (`gene × group`), so a batch is processed in parallel
+//! by giving each rayon task a disjoint range of genes: no locks and no per-thread copies of the
+//! O(groups × genes) buffers. Groups are discovered while streaming (the capacity grows).
+
+use crate::data::GroupStats;
+use crate::error::{Error, Location, Result};
+use arrow::array::{
+    Array, ArrayRef, AsArray, FixedSizeListArray, GenericListArray, OffsetSizeTrait,
+};
+use arrow::datatypes::{
+    DataType, Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type,
+};
+use ndarray::Array2;
+use rayon::prelude::*;
+
+/// A contiguous run of numbers in f32 or f64.
+#[derive(Clone, Copy)]
+pub enum Values<'a> {
+    /// 32-bit floats.
+    F32(&'a [f32]),
+    /// 64-bit floats.
+    F64(&'a [f64]),
+}
+
+impl Values<'_> {
+    #[inline(always)]
+    fn get(&self, i: usize) -> f64 {
+        match self {
+            Values::F32(v) => v[i] as f64,
+            Values::F64(v) => v[i],
+        }
+    }
+}
+
+/// Gene positions of a sparse row.
+#[derive(Clone, Copy)]
+pub enum Indices<'a> {
+    /// Unsigned 32-bit positions.
+    U32(&'a [u32]),
+    /// Signed 32-bit positions.
+    I32(&'a [i32]),
+    /// Signed 64-bit positions.
+    I64(&'a [i64]),
+    /// Unsigned 64-bit positions.
+    U64(&'a [u64]),
+}
+
+impl Indices<'_> {
+    #[inline(always)]
+    fn get(&self, i: usize) -> i64 {
+        match self {
+            Indices::U32(v) => v[i] as i64,
+            Indices::I32(v) => v[i] as i64,
+            Indices::I64(v) => v[i],
+            Indices::U64(v) => v[i].min(i64::MAX as u64) as i64,
+        }
+    }
+}
+
+/// Borrowed view of one batch's expression values, in the file's gene order.
+pub enum ExpressionView<'a> {
+    /// One slice per file gene, each with one value per row.
+    Wide(Vec<Values<'a>>),
+    /// Row `r` holds genes `values[offsets[r] .. offsets[r] + n_genes]`.
+    Dense {
+        /// All values.
+        values: Values<'a>,
+        /// Start of each row (length = rows).
+        offsets: Vec<usize>,
+    },
+    /// Row `r` holds the non-zeros `offsets[r] .. offsets[r+1]`.
+    Csr {
+        /// Row boundaries (length = rows + 1).
+        offsets: Vec<usize>,
+        /// Gene positions.
+        indices: Indices<'a>,
+        /// Values.
+        values: Values<'a>,
+    },
+}
+
+/// Owned arrays behind an [`ExpressionView`] (casts of integer columns live here).
+pub struct ExpressionArrays {
+    arrays: Vec<ArrayRef>,
+    kind: Kind,
+    n_rows: usize,
+    row_len: usize,
+}
+
+enum Kind {
+    Wide,
+    Dense { offsets: Vec<usize> },
+    Csr { offsets: Vec<usize> },
+}
+
+fn to_float(a: &ArrayRef) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+    match a.data_type() {
+        DataType::Float32 | DataType::Float64 => Ok(a.clone()),
+        _ => arrow::compute::cast(a, &DataType::Float64),
+    }
+}
+
+fn values_of(a: &ArrayRef) -> Values<'_> {
+    match a.data_type() {
+        DataType::Float32 => Values::F32(a.as_primitive::<Float32Type>().values()),
+        _ => Values::F64(a.as_primitive::<Float64Type>().values()),
+    }
+}
+
+fn list_parts<O: OffsetSizeTrait>(l: &GenericListArray<O>) -> (Vec<usize>, ArrayRef) {
+    let offs = l.value_offsets().iter().map(|o| o.as_usize()).collect();
+    (offs, l.values().clone())
+}
+
+fn fixed_parts(l: &FixedSizeListArray) -> (Vec<usize>, ArrayRef) {
+    // Slicing a FixedSizeListArray slices its child, so row i starts at i·size.
+    let offs = (0..=l.len()).map(|i| l.value_offset_at(i)).collect();
+    (offs, l.values().clone())
+}
+
+/// Splits a list column into row offsets (`rows + 1` entries) and its child values.
+fn list_column(a: &ArrayRef) -> Option<(Vec<usize>, ArrayRef)> {
+    match a.data_type() {
+        DataType::List(_) => Some(list_parts(a.as_list::<i32>())),
+        DataType::LargeList(_) => Some(list_parts(a.as_list::<i64>())),
+        DataType::FixedSizeList(_, _) => Some(fixed_parts(a.as_fixed_size_list())),
+        _ => None,
+    }
+}
+
+impl ExpressionArrays {
+    /// Extracts and checks the expression arrays of a batch. `file`/`first_row` are for messages.
+    pub fn from_batch(
+        batch: &arrow::record_batch::RecordBatch,
+        layout: &super::layout::ExpressionLayout,
+        genes: &[String],
+        file: &str,
+        first_row: u64,
+    ) -> Result<Self> {
+        use super::layout::ExpressionLayout as L;
+        let n_rows = batch.num_rows();
+        let schema = batch.schema();
+        let loc = |column: &str, row: Option<u64>| Location {
+            file: Some(file.into()),
+            column: Some(column.into()),
+            row,
+            ..Default::default()
+        };
+        let null_err = |col: usize, a: &dyn Array| {
+            let r = (0..a.len()).find(|&i| a.is_null(i)).unwrap_or(0) as u64;
+            Error::input(
+                loc(schema.field(col).name(), Some(first_row + r)),
+                format!("{} missing (null) value(s)", a.null_count()),
+                "fill or remove the missing values; expression must be numeric everywhere",
+            )
+        };
+        let cast_err = |col: usize, e: arrow::error::ArrowError| {
+            Error::input(
+                loc(schema.field(col).name(), None),
+                format!("cannot read as numbers: {e}"),
+                "store expression as float32",
+            )
+        };
+        match layout {
+            L::Wide { columns } => {
+                let mut arrays = Vec::with_capacity(columns.len());
+                for &c in columns {
+                    let a = batch.column(c);
+                    if a.null_count() > 0 {
+                        return Err(null_err(c, a.as_ref()));
+                    }
+                    arrays.push(to_float(a).map_err(|e| cast_err(c, e))?);
+                }
+                Ok(ExpressionArrays {
+                    arrays,
+                    kind: Kind::Wide,
+                    n_rows,
+                    row_len: genes.len(),
+                })
+            }
+            L::DenseList { column } => {
+                let a = batch.column(*column);
+                let (offsets, child) = list_column(a).expect("layout checked the list type");
+                if a.null_count() > 0 {
+                    return Err(null_err(*column, a.as_ref()));
+                }
+                if child.null_count() > 0 {
+                    return Err(null_err(*column, child.as_ref()));
+                }
+                for r in 0..n_rows {
+                    let len = offsets[r + 1] - offsets[r];
+                    if len != genes.len() {
+                        return Err(Error::input(
+                            loc(schema.field(*column).name(), Some(first_row + r as u64)),
+                            format!(
+                                "the row has {len} values but there are {} genes",
+                                genes.len()
+                            ),
+                            "every row of the expression list must have one value per gene",
+                        ));
+                    }
+                }
+                let child = to_float(&child).map_err(|e| cast_err(*column, e))?;
+                let offsets = offsets[..n_rows].to_vec();
+                Ok(ExpressionArrays {
+                    arrays: vec![child],
+                    kind: Kind::Dense { offsets },
+                    n_rows,
+                    row_len: genes.len(),
+                })
+            }
+            L::SparseCsr { indices, values } => {
+                let ia = batch.column(*indices);
+                let va = batch.column(*values);
+                let (io, ic) = list_column(ia).expect("layout checked the list type");
+                let (vo, vc) = list_column(va).expect("layout checked the list type");
+                for (c, a) in [(*indices, ia), (*values, va)] {
+                    if a.null_count() > 0 {
+                        return Err(null_err(c, a.as_ref()));
+                    }
+                }
+                if ic.null_count() > 0 {
+                    return Err(null_err(*indices, ic.as_ref()));
+                }
+                if vc.null_count() > 0 {
+                    return Err(null_err(*values, vc.as_ref()));
+                }
+                // Offsets of both lists must describe the same rows; normalise both to start at 0.
+                let (i0, v0) = (io[0], vo[0]);
+                for r in 0..n_rows {
+                    if io[r + 1] - io[r] != vo[r + 1] - vo[r] {
+                        return Err(Error::input(
+                            loc("indices", Some(first_row + r as u64)),
+                            "'indices' and 'values' have different lengths in this row".to_string(),
+                            "write one value per index in every row",
+                        ));
+                    }
+                }
+                let ic = ic.slice(i0, io[n_rows] - i0);
+                let vc = vc.slice(v0, vo[n_rows] - v0);
+                let vc = to_float(&vc).map_err(|e| cast_err(*values, e))?;
+                let ic = match ic.data_type() {
+                    DataType::UInt32 | DataType::Int32 | DataType::Int64 | DataType::UInt64 => ic,
+                    _ => arrow::compute::cast(&ic, &DataType::Int64)
+                        .map_err(|e| cast_err(*indices, e))?,
+                };
+                let offsets: Vec<usize> = io.iter().map(|&o| o - i0).collect();
+                // Every index must name a gene.
+                let idx = indices_of(&ic);
+                let g = genes.len() as i64;
+                for r in 0..n_rows {
+                    for k in offsets[r]..offsets[r + 1] {
+                        let j = idx.get(k);
+                        if j < 0 || j >= g {
+                            return Err(Error::input(
+                                loc("indices", Some(first_row + r as u64)),
+                                format!("gene index {j} is out of range (there are {g} genes)"),
+                                "indices are 0-based positions into the gene list in the 'calibra:genes' metadata",
+                            ));
+                        }
+                    }
+                }
+                Ok(ExpressionArrays {
+                    arrays: vec![ic, vc],
+                    kind: Kind::Csr { offsets },
+                    n_rows,
+                    row_len: genes.len(),
+                })
+            }
+        }
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Borrowed view for accumulation.
+    pub fn view(&self) -> ExpressionView<'_> {
+        match &self.kind {
+            Kind::Wide => ExpressionView::Wide(self.arrays.iter().map(values_of).collect()),
+            Kind::Dense { offsets } => ExpressionView::Dense {
+                values: values_of(&self.arrays[0]),
+                offsets: offsets.clone(),
+            },
+            Kind::Csr { offsets } => ExpressionView::Csr {
+                offsets: offsets.clone(),
+                indices: indices_of(&self.arrays[0]),
+                values: values_of(&self.arrays[1]),
+            },
+        }
+    }
+
+    /// Applies normalize_total(1e4) + log1p per row (SPEC §1.4): x' = ln(1 + 1e4·x/Σx) in f64,
+    /// rounded to f32; a row with Σx = 0 stays 0. Replaces the values with float32 arrays.
+    pub fn normalize_rows(&mut self) {
+        let totals = self.row_totals();
+        let scale: Vec<f64> = totals
+            .iter()
+            .map(|&t| if t == 0.0 { 0.0 } else { 1e4 / t })
+            .collect();
+        let norm = |x: f64, s: f64| -> f32 { (x * s).ln_1p() as f32 };
+        let n_rows = self.n_rows;
+        match &self.kind {
+            Kind::Wide => {
+                for a in self.arrays.iter_mut() {
+                    let v = values_of(a);
+                    let out: Vec<f32> = (0..n_rows).map(|r| norm(v.get(r), scale[r])).collect();
+                    *a = std::sync::Arc::new(arrow::array::Float32Array::from(out));
+                }
+            }
+            Kind::Dense { offsets } => {
+                let v = values_of(&self.arrays[0]);
+                let mut out = vec![0f32; v_len(&v)];
+                for r in 0..n_rows {
+                    for j in 0..self.row_len {
+                        let k = offsets[r] + j;
+                        out[k] = norm(v.get(k), scale[r]);
+                    }
+                }
+                self.arrays[0] = std::sync::Arc::new(arrow::array::Float32Array::from(out));
+            }
+            Kind::Csr { offsets } => {
+                let v = values_of(&self.arrays[1]);
+                let mut out = vec![0f32; v_len(&v)];
+                for r in 0..n_rows {
+                    for (k, o) in out
+                        .iter_mut()
+                        .enumerate()
+                        .take(offsets[r + 1])
+                        .skip(offsets[r])
+                    {
+                        *o = norm(v.get(k), scale[r]);
+                    }
+                }
+                self.arrays[1] = std::sync::Arc::new(arrow::array::Float32Array::from(out));
+            }
+        }
+    }
+
+    /// Σx per row in f64, in gene order.
+    fn row_totals(&self) -> Vec<f64> {
+        let mut t = vec![0f64; self.n_rows];
+        match self.view() {
+            ExpressionView::Wide(cols) => {
+                for c in &cols {
+                    for (r, tr) in t.iter_mut().enumerate() {
+                        *tr += c.get(r);
+                    }
+                }
+            }
+            ExpressionView::Dense { values, offsets } => {
+                for (r, tr) in t.iter_mut().enumerate() {
+                    *tr = (0..self.row_len).map(|j| values.get(offsets[r] + j)).sum();
+                }
+            }
+            ExpressionView::Csr {
+                offsets, values, ..
+            } => {
+                for (r, tr) in t.iter_mut().enumerate() {
+                    *tr = (offsets[r]..offsets[r + 1]).map(|k| values.get(k)).sum();
+                }
+            }
+        }
+        t
+    }
+}
+
+fn v_len(v: &Values<'_>) -> usize {
+    match v {
+        Values::F32(x) => x.len(),
+        Values::F64(x) => x.len(),
+    }
+}
+
+fn indices_of(a: &ArrayRef) -> Indices<'_> {
+    match a.data_type() {
+        DataType::UInt32 => Indices::U32(a.as_primitive::<UInt32Type>().values()),
+        DataType::Int32 => Indices::I32(a.as_primitive::<Int32Type>().values()),
+        DataType::UInt64 => Indices::U64(a.as_primitive::<UInt64Type>().values()),
+        _ => Indices::I64(a.as_primitive::<Int64Type>().values()),
+    }
+}
+
+/// What was seen in the values, for validation (SPEC §1.4).
+#[derive(Debug, Clone, Default)]
+pub struct ValueChecks {
+    /// Number of NaN / ±Inf values.
+    pub non_finite: u64,
+    /// First non-finite value as (row, file gene position).
+    pub first_non_finite: Option<(u64, usize)>,
+    /// Number of negative values.
+    pub negative: u64,
+    /// First negative value as (row, file gene position, value).
+    pub first_negative: Option<(u64, usize, f64)>,
+    /// Every finite value is an integer.
+    pub all_integer: bool,
+    /// Largest finite value.
+    pub max: f64,
+    /// Number of values seen.
+    pub n_values: u64,
+}
+
+impl ValueChecks {
+    /// Nothing seen yet.
+    pub fn new() -> Self {
+        ValueChecks {
+            all_integer: true,
+            max: f64::NEG_INFINITY,
+            ..Default::default()
+        }
+    }
+
+    fn see(&mut self, x: f64, row: u64, gene: usize) {
+        self.n_values += 1;
+        if !x.is_finite() {
+            self.non_finite += 1;
+            if self.first_non_finite.is_none_or(|f| (row, gene) < f) {
+                self.first_non_finite = Some((row, gene));
+            }
+            return;
+        }
+        if x < 0.0 {
+            self.negative += 1;
+            if self.first_negative.is_none_or(|f| (row, gene) < (f.0, f.1)) {
+                self.first_negative = Some((row, gene, x));
+            }
+        }
+        if self.all_integer && x.fract() != 0.0 {
+            self.all_integer = false;
+        }
+        if x > self.max {
+            self.max = x;
+        }
+    }
+
+    /// Combines the checks of two disjoint parts.
+    pub fn merge(mut self, o: ValueChecks) -> ValueChecks {
+        self.non_finite += o.non_finite;
+        self.first_non_finite = match (self.first_non_finite, o.first_non_finite) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.negative += o.negative;
+        self.first_negative = match (self.first_negative, o.first_negative) {
+            (Some(a), Some(b)) => Some(if (a.0, a.1) <= (b.0, b.1) { a } else { b }),
+            (a, b) => a.or(b),
+        };
+        self.all_integer &= o.all_integer;
+        self.max = self.max.max(o.max);
+        self.n_values += o.n_values;
+        self
+    }
+}
+
+/// Gene-major sufficient statistics with a growing number of groups.
+pub struct Accumulator {
+    n_genes: usize,
+    cap: usize,
+    count: Vec<u64>,
+    sum: Vec<f64>,
+    sum_sq: Vec<f64>,
+}
+
+/// Genes per parallel task: enough work per task, few enough tasks to balance.
+const GENES_PER_TASK: usize = 64;
+
+impl Accumulator {
+    /// An empty accumulator over `n_genes` genes.
+    pub fn new(n_genes: usize) -> Self {
+        Accumulator {
+            n_genes,
+            cap: 0,
+            count: Vec::new(),
+            sum: Vec::new(),
+            sum_sq: Vec::new(),
+        }
+    }
+
+    /// Number of groups seen so far.
+    pub fn n_groups(&self) -> usize {
+        self.count.len()
+    }
+
+    fn ensure_groups(&mut self, n_groups: usize) {
+        if n_groups > self.count.len() {
+            self.count.resize(n_groups, 0);
+        }
+        if n_groups <= self.cap {
+            return;
+        }
+        let new_cap = n_groups.max(self.cap * 2).max(16);
+        let relayout = |old: &[f64]| {
+            let mut v = vec![0f64; self.n_genes * new_cap];
+            for g in 0..self.n_genes {
+                v[g * new_cap..g * new_cap + self.cap]
+                    .copy_from_slice(&old[g * self.cap..(g + 1) * self.cap]);
+            }
+            v
+        };
+        self.sum = relayout(&self.sum);
+        self.sum_sq = relayout(&self.sum_sq);
+        self.cap = new_cap;
+    }
+
+    /// Adds a batch. `groups[r]` is row r's group; `gene_of[file position]` is the accumulator
+    /// gene (or `None` to ignore that file gene); `first_row` numbers rows for messages.
+    pub fn add(
+        &mut self,
+        groups: &[u32],
+        view: &ExpressionView<'_>,
+        gene_of: &[Option<usize>],
+        first_row: u64,
+    ) -> ValueChecks {
+        let n_groups = groups.iter().map(|&k| k as usize + 1).max().unwrap_or(0);
+        self.ensure_groups(n_groups);
+        for &k in groups {
+            self.count[k as usize] += 1;
+        }
+        // Inverse map: accumulator gene -> file position.
+        let mut file_pos = vec![usize::MAX; self.n_genes];
+        for (p, g) in gene_of.iter().enumerate() {
+            if let Some(g) = *g {
+                file_pos[g] = p;
+            }
+        }
+        let cap = self.cap;
+        let chunk = cap * GENES_PER_TASK;
+        self.sum
+            .par_chunks_mut(chunk)
+            .zip(self.sum_sq.par_chunks_mut(chunk))
+            .enumerate()
+            .map(|(t, (s, ss))| {
+                let g0 = t * GENES_PER_TASK;
+                let g1 = (g0 + GENES_PER_TASK).min(self.n_genes);
+                let mut checks = ValueChecks::new();
+                match view {
+                    ExpressionView::Wide(cols) => {
+                        for g in g0..g1 {
+                            let p = file_pos[g];
+                            if p == usize::MAX {
+                                continue;
+                            }
+                            let (sg, ssg) = (
+                                &mut s[(g - g0) * cap..][..cap],
+                                &mut ss[(g - g0) * cap..][..cap],
+                            );
+                            let col = cols[p];
+                            for (r, &k) in groups.iter().enumerate() {
+                                let x = col.get(r);
+                                checks.see(x, first_row + r as u64, p);
+                                sg[k as usize] += x;
+                                ssg[k as usize] += x * x;
+                            }
+                        }
+                    }
+                    ExpressionView::Dense { values, offsets } => {
+                        for g in g0..g1 {
+                            let p = file_pos[g];
+                            if p == usize::MAX {
+                                continue;
+                            }
+                            let (sg, ssg) = (
+                                &mut s[(g - g0) * cap..][..cap],
+                                &mut ss[(g - g0) * cap..][..cap],
+                            );
+                            for (r, &k) in groups.iter().enumerate() {
+                                let x = values.get(offsets[r] + p);
+                                checks.see(x, first_row + r as u64, p);
+                                sg[k as usize] += x;
+                                ssg[k as usize] += x * x;
+                            }
+                        }
+                    }
+                    ExpressionView::Csr {
+                        offsets,
+                        indices,
+                        values,
+                    } => {
+                        for (r, &k) in groups.iter().enumerate() {
+                            for i in offsets[r]..offsets[r + 1] {
+                                let p = indices.get(i) as usize;
+                                let Some(g) = gene_of[p] else { continue };
+                                if g < g0 || g >= g1 {
+                                    continue;
+                                }
+                                let x = values.get(i);
+                                checks.see(x, first_row + r as u64, p);
+                                s[(g - g0) * cap + k as usize] += x;
+                                ss[(g - g0) * cap + k as usize] += x * x;
+                            }
+                        }
+                    }
+                }
+                checks
+            })
+            .reduce(ValueChecks::new, ValueChecks::merge)
+    }
+
+    /// The statistics as `GroupStats`, rows in the order of `group_order` (accumulator group
+    /// indices; groups never seen are zero rows).
+    pub fn to_group_stats(&self, group_order: &[Option<usize>]) -> GroupStats {
+        let n = group_order.len();
+        let mut sum = Array2::<f64>::zeros((n, self.n_genes));
+        let mut sum_sq = Array2::<f64>::zeros((n, self.n_genes));
+        let mut count = vec![0u64; n];
+        for (row, src) in group_order.iter().enumerate() {
+            let Some(k) = *src else { continue };
+            if k >= self.count.len() {
+                continue;
+            }
+            count[row] = self.count[k];
+            for g in 0..self.n_genes {
+                sum[[row, g]] = self.sum[g * self.cap + k];
+                sum_sq[[row, g]] = self.sum_sq[g * self.cap + k];
+            }
+        }
+        GroupStats { count, sum, sum_sq }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wide_and_csr_accumulate_the_same() {
+        // 3 rows x 3 genes, groups [0, 1, 0].
+        let cols = [
+            vec![1.0f32, 0.0, 2.0],
+            vec![0.0f32, 3.0, 0.0],
+            vec![0.5f32, 0.0, 0.0],
+        ];
+        let wide = ExpressionView::Wide(cols.iter().map(|c| Values::F32(c)).collect());
+        let groups = [0u32, 1, 0];
+        let map: Vec<Option<usize>> = (0..3).map(Some).collect();
+        let mut a = Accumulator::new(3);
+        let ca = a.add(&groups, &wide, &map, 0);
+        let idx = [0u32, 2, 1, 0];
+        let val = [1.0f32, 0.5, 3.0, 2.0];
+        let csr = ExpressionView::Csr {
+            offsets: vec![0, 2, 3, 4],
+            indices: Indices::U32(&idx),
+            values: Values::F32(&val),
+        };
+        let mut b = Accumulator::new(3);
+        b.add(&groups, &csr, &map, 0);
+        let order = [Some(0), Some(1)];
+        assert_eq!(a.to_group_stats(&order), b.to_group_stats(&order));
+        let s = a.to_group_stats(&order);
+        assert_eq!(s.count, vec![2, 1]);
+        assert_eq!(s.sum[[0, 0]], 3.0);
+        assert_eq!(s.sum_sq[[0, 0]], 5.0);
+        assert!(!ca.all_integer);
+        assert_eq!(ca.max, 3.0);
+    }
+
+    #[test]
+    fn groups_grow_across_batches() {
+        let map = vec![Some(0)];
+        let mut a = Accumulator::new(1);
+        for k in 0..40u32 {
+            let v = [k as f32];
+            a.add(
+                &[k],
+                &ExpressionView::Wide(vec![Values::F32(&v)]),
+                &map,
+                k as u64,
+            );
+        }
+        let order: Vec<Option<usize>> = (0..40).map(Some).collect();
+        let s = a.to_group_stats(&order);
+        assert_eq!(s.sum[[39, 0]], 39.0);
+        assert_eq!(s.sum[[7, 0]], 7.0);
+    }
+
+    #[test]
+    fn checks_find_first_bad_value() {
+        let c0 = [1.0f32, f32::NAN];
+        let c1 = [-1.0f32, 2.0];
+        let map = vec![Some(0), Some(1)];
+        let mut a = Accumulator::new(2);
+        let ch = a.add(
+            &[0, 0],
+            &ExpressionView::Wide(vec![Values::F32(&c0), Values::F32(&c1)]),
+            &map,
+            10,
+        );
+        assert_eq!(ch.non_finite, 1);
+        assert_eq!(ch.first_non_finite, Some((11, 0)));
+        assert_eq!(ch.first_negative, Some((10, 1, -1.0)));
+    }
+}

@@ -1,0 +1,584 @@
+//! Reading the observed-cells table into per-context [`Dataset`]s, streaming batch by batch.
+//! Memory is O(labels × genes) plus one batch; labels, halves and folds are validated on the way.
+
+use super::accumulate::{Accumulator, ExpressionArrays, ValueChecks};
+use super::columns::{for_each_str, int_column, Interner};
+use super::format::{Format, Table};
+use super::layout::{locate, preview, ColumnNames, TableRole};
+use super::source::SharedSource;
+use crate::data::{is_combo, Dataset};
+use crate::error::{Error, Location, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::HashMap;
+
+/// Control labels tried, in order, when none is given (SPEC §1.1).
+pub const DEFAULT_CONTROL_LABELS: [&str; 4] = ["control", "non-targeting", "ctrl", "NT"];
+
+/// Values above this, with every value an integer, mean the file holds raw counts.
+pub const RAW_COUNT_MAX: f64 = 30.0;
+
+/// Options for reading cells.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CellOptions {
+    /// Column names.
+    pub columns: ColumnNames,
+    /// Control label; `None` = the first of [`DEFAULT_CONTROL_LABELS`] present.
+    pub control_label: Option<String>,
+    /// Apply normalize_total(1e4) + log1p to every cell (for raw counts).
+    pub normalize: bool,
+    /// Seed for assigning halves and folds when the file has none.
+    pub seed: u64,
+    /// Rows per batch when reading Parquet.
+    pub batch_rows: usize,
+}
+
+impl Default for CellOptions {
+    fn default() -> Self {
+        CellOptions {
+            columns: ColumnNames::default(),
+            control_label: None,
+            normalize: false,
+            seed: 42,
+            batch_rows: 8192,
+        }
+    }
+}
+
+/// One context's data (the whole file when there is no context column).
+#[derive(Debug, Clone)]
+pub struct ContextData {
+    /// Context value (e.g. a cell line), `None` without a context column.
+    pub context: Option<String>,
+    /// Its dataset.
+    pub dataset: Dataset,
+}
+
+/// Everything read from the cells file.
+#[derive(Debug, Clone)]
+pub struct ObservedCells {
+    /// The file's display name.
+    pub file: String,
+    /// Its format.
+    pub format: Format,
+    /// Its expression layout name.
+    pub layout: &'static str,
+    /// Genes in file order.
+    pub genes: Vec<String>,
+    /// The control label used.
+    pub control_label: String,
+    /// Per-context datasets, sorted by context.
+    pub contexts: Vec<ContextData>,
+    /// Rows read.
+    pub n_cells: u64,
+    /// Halves were assigned by calibra (no half column).
+    pub halves_assigned: bool,
+    /// Folds were assigned by calibra (no fold column).
+    pub folds_assigned: bool,
+    /// Cells were normalised (normalize_total + log1p).
+    pub normalized: bool,
+    /// Non-fatal findings, for the report.
+    pub warnings: Vec<String>,
+}
+
+/// (context, label) pairs seen, with dense ids.
+#[derive(Default)]
+struct Labels {
+    contexts: Interner,
+    per_context: Vec<Interner>,
+    global: HashMap<(u32, u32), u32>,
+    key_of: Vec<(u32, u32)>,
+}
+
+impl Labels {
+    fn id(&mut self, ctx: u32, label: &str) -> u32 {
+        while self.per_context.len() <= ctx as usize {
+            self.per_context.push(Interner::default());
+        }
+        let local = self.per_context[ctx as usize].intern(label);
+        let next = self.key_of.len() as u32;
+        let id = *self.global.entry((ctx, local)).or_insert(next);
+        if id == next {
+            self.key_of.push((ctx, local));
+        }
+        id
+    }
+
+    fn name(&self, id: u32) -> (&str, &str) {
+        let (c, l) = self.key_of[id as usize];
+        let ctx = self
+            .contexts
+            .names()
+            .get(c as usize)
+            .map(|s| s.as_str())
+            .unwrap_or("");
+        (
+            ctx,
+            self.per_context[c as usize].names()[l as usize].as_str(),
+        )
+    }
+
+    /// Label ids of each row of a batch.
+    fn batch_ids(
+        &mut self,
+        batch: &arrow::record_batch::RecordBatch,
+        label_col: usize,
+        context_col: Option<usize>,
+        file: &str,
+        first_row: u64,
+    ) -> Result<Vec<u32>> {
+        let n = batch.num_rows();
+        let schema = batch.schema();
+        let mut ctx = vec![0u32; n];
+        if let Some(c) = context_col {
+            let name = schema.field(c).name().clone();
+            for_each_str(batch.column(c), file, &name, first_row, |i, s| {
+                ctx[i] = self.contexts.intern(s);
+                Ok(())
+            })?;
+        } else if self.contexts.names().is_empty() {
+            self.contexts.intern("");
+        }
+        let mut ids = vec![0u32; n];
+        let name = schema.field(label_col).name().clone();
+        for_each_str(batch.column(label_col), file, &name, first_row, |i, s| {
+            if s.is_empty() {
+                return Err(Error::input(
+                    Location {
+                        file: Some(file.into()),
+                        column: Some(name.clone()),
+                        row: Some(first_row + i as u64),
+                        ..Default::default()
+                    },
+                    "empty perturbation label",
+                    "give every cell a label (controls included)",
+                ));
+            }
+            ids[i] = self.id(ctx[i], s);
+            Ok(())
+        })?;
+        Ok(ids)
+    }
+}
+
+/// Reads the cells table (SPEC §1.1, §1.3, §1.4, §2). `progress` receives fractions 0..1.
+pub fn read_cells(
+    source: SharedSource,
+    opts: &CellOptions,
+    progress: &mut dyn FnMut(f64),
+) -> Result<ObservedCells> {
+    let table = Table::open(source)?;
+    let file = table.name().to_string();
+    let layout = locate(&file, &table.schema, &opts.columns, TableRole::Cells)?;
+    let mut labels = Labels::default();
+
+    // Without a half column, halves depend on each label's cell count: count labels first.
+    let half_masks = if layout.half.is_none() {
+        let mut cols = vec![layout.label];
+        cols.extend(layout.context);
+        cols.sort_unstable();
+        let mut counts: Vec<u64> = Vec::new();
+        let mut row = 0u64;
+        for item in table.batches(Some(&cols), opts.batch_rows)? {
+            let (batch, _) = item?;
+            // Projected batch: columns in schema order.
+            let li = cols
+                .iter()
+                .position(|&c| c == layout.label)
+                .expect("label projected");
+            let ci = layout.context.map(|c| {
+                cols.iter()
+                    .position(|&x| x == c)
+                    .expect("context projected")
+            });
+            let ids = labels.batch_ids(&batch, li, ci, &file, row)?;
+            for id in ids {
+                if id as usize >= counts.len() {
+                    counts.resize(id as usize + 1, 0);
+                }
+                counts[id as usize] += 1;
+            }
+            row += batch.num_rows() as u64;
+        }
+        Some(assign_halves(&labels, &counts, opts.seed))
+    } else {
+        None
+    };
+
+    let mut acc = Accumulator::new(layout.genes.len());
+    let gene_of: Vec<Option<usize>> = (0..layout.genes.len()).map(Some).collect();
+    let mut fold_of: Vec<Option<(i64, u64)>> = Vec::new();
+    let mut seen_in_label: Vec<usize> = Vec::new();
+    let mut checks = ValueChecks::new();
+    let mut row = 0u64;
+    for item in table.batches(None, opts.batch_rows)? {
+        let (batch, frac) = item?;
+        let n = batch.num_rows();
+        let ids = labels.batch_ids(&batch, layout.label, layout.context, &file, row)?;
+        let mut groups = vec![0u32; n];
+        if let Some(hc) = layout.half {
+            let name = batch.schema().field(hc).name().clone();
+            for_each_str(batch.column(hc), &file, &name, row, |i, s| {
+                let h = match s {
+                    "gt" => 0,
+                    "td" => 1,
+                    other => {
+                        return Err(Error::input(
+                            Location { file: Some(file.clone()), column: Some(name.clone()), row: Some(row + i as u64), ..Default::default() },
+                            format!("half value '{other}' is neither 'gt' nor 'td'"),
+                            "use 'gt' (ground-truth half) and 'td' (technical duplicate), or drop the column to let calibra assign halves",
+                        ))
+                    }
+                };
+                groups[i] = 2 * ids[i] + h;
+                Ok(())
+            })?;
+        } else {
+            let masks = half_masks
+                .as_ref()
+                .expect("computed when the half column is absent");
+            for (i, &id) in ids.iter().enumerate() {
+                let id = id as usize;
+                if seen_in_label.len() <= id {
+                    seen_in_label.resize(id + 1, 0);
+                }
+                let gt = masks[id][seen_in_label[id]];
+                seen_in_label[id] += 1;
+                groups[i] = 2 * id as u32 + if gt { 0 } else { 1 };
+            }
+        }
+        if let Some(fc) = layout.fold {
+            let name = batch.schema().field(fc).name().clone();
+            let folds = int_column(batch.column(fc), &file, &name, row)?;
+            for (i, (&id, &f)) in ids.iter().zip(&folds).enumerate() {
+                let id = id as usize;
+                if fold_of.len() <= id {
+                    fold_of.resize(id + 1, None);
+                }
+                match fold_of[id] {
+                    None => fold_of[id] = Some((f, row + i as u64)),
+                    Some((f0, r0)) if f0 != f => {
+                        return Err(Error::input(
+                            Location {
+                                file: Some(file.clone()),
+                                column: Some(name.clone()),
+                                row: Some(row + i as u64),
+                                ..Default::default()
+                            },
+                            format!(
+                                "perturbation '{}' has fold {f0} at row {r0} but fold {f} here",
+                                labels.name(id as u32).1
+                            ),
+                            "a perturbation's cells must all have the same fold",
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut expr =
+            ExpressionArrays::from_batch(&batch, &layout.expression, &layout.genes, &file, row)?;
+        if opts.normalize {
+            expr.normalize_rows();
+        }
+        checks = checks.merge(acc.add(&groups, &expr.view(), &gene_of, row));
+        row += n as u64;
+        progress(frac);
+    }
+    if row == 0 {
+        return Err(Error::in_file(
+            &file,
+            "the table has no rows",
+            "export the cells again",
+        ));
+    }
+    validate_values(&file, &layout.genes, &checks, opts.normalize)?;
+
+    let control_label = choose_control(&file, &labels, opts.control_label.as_deref())?;
+    let mut warnings = Vec::new();
+    let contexts = build_contexts(
+        &file,
+        &labels,
+        &acc,
+        &fold_of,
+        &control_label,
+        layout.genes.clone(),
+        opts.seed,
+        &mut warnings,
+    )?;
+    Ok(ObservedCells {
+        file,
+        format: table.format,
+        layout: layout.expression.as_str(),
+        genes: layout.genes,
+        control_label,
+        contexts,
+        n_cells: row,
+        halves_assigned: layout.half.is_none(),
+        folds_assigned: layout.fold.is_none(),
+        normalized: opts.normalize,
+        warnings,
+    })
+}
+
+/// For each label (sorted by context, then label) a mask over its cells in file order: the
+/// cells at the first ⌊n/2⌋ positions of a seeded permutation are GT (SPEC §2).
+fn assign_halves(labels: &Labels, counts: &[u64], seed: u64) -> Vec<Vec<bool>> {
+    let mut order: Vec<u32> = (0..counts.len() as u32).collect();
+    order.sort_by(|&a, &b| labels.name(a).cmp(&labels.name(b)));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut masks = vec![Vec::new(); counts.len()];
+    for id in order {
+        let n = counts[id as usize] as usize;
+        let mut perm: Vec<usize> = (0..n).collect();
+        perm.shuffle(&mut rng);
+        let mut mask = vec![false; n];
+        for &p in &perm[..n / 2] {
+            mask[p] = true;
+        }
+        masks[id as usize] = mask;
+    }
+    masks
+}
+
+/// Folds when the file has none (SPEC §2): single datasets 5-fold CV over sorted labels permuted
+/// with the seed, chunk sizes n//5 + (f < n%5); combo datasets 2-fold over combos (fold 0 = first
+/// n//2), singles −1. Returns a fold per label of `names` (sorted, control excluded by caller).
+pub fn assign_folds(names: &[&str], seed: u64) -> Vec<i64> {
+    let combo = names.iter().any(|n| is_combo(n));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_F01D);
+    let mut folds = vec![-1i64; names.len()];
+    let mut tested: Vec<usize> = (0..names.len())
+        .filter(|&i| !combo || is_combo(names[i]))
+        .collect();
+    tested.shuffle(&mut rng);
+    let n = tested.len();
+    if combo {
+        for (pos, &i) in tested.iter().enumerate() {
+            folds[i] = if pos < n / 2 { 0 } else { 1 };
+        }
+    } else {
+        let mut pos = 0;
+        for f in 0..5usize {
+            let size = n / 5 + usize::from(f < n % 5);
+            for &i in &tested[pos..pos + size] {
+                folds[i] = f as i64;
+            }
+            pos += size;
+        }
+    }
+    folds
+}
+
+fn validate_values(file: &str, genes: &[String], c: &ValueChecks, normalized: bool) -> Result<()> {
+    let at = |row: u64, gene: usize| Location {
+        file: Some(file.into()),
+        row: Some(row),
+        gene: genes.get(gene).cloned(),
+        ..Default::default()
+    };
+    if let Some((row, gene)) = c.first_non_finite {
+        return Err(Error::input(
+            at(row, gene),
+            format!(
+                "{} non-finite expression value(s) (NaN or Inf); this is the first",
+                c.non_finite
+            ),
+            "remove or fix the cells with missing / infinite values",
+        ));
+    }
+    if let Some((row, gene, x)) = c.first_negative {
+        return Err(Error::input(
+            at(row, gene),
+            format!("{} negative expression value(s); this is the first ({x})", c.negative),
+            "calibra expects log1p(CP10k)-normalised expression (≥ 0); do not pass scaled / centred data",
+        ));
+    }
+    if !normalized && c.all_integer && c.max > RAW_COUNT_MAX {
+        return Err(Error::in_file(
+            file,
+            format!(
+                "the values look like raw counts (all integers, max {})",
+                c.max
+            ),
+            "pass --normalize to apply normalize_total(1e4) + log1p, or give log-normalised data",
+        ));
+    }
+    Ok(())
+}
+
+fn choose_control(file: &str, labels: &Labels, given: Option<&str>) -> Result<String> {
+    let present = |l: &str| labels.per_context.iter().any(|i| i.get(l).is_some());
+    if let Some(c) = given {
+        if present(c) {
+            return Ok(c.to_string());
+        }
+        return Err(Error::in_file(
+            file,
+            format!("no cells carry the control label '{c}'"),
+            format!(
+                "check --control-label; labels include: {}",
+                some_labels(labels)
+            ),
+        ));
+    }
+    DEFAULT_CONTROL_LABELS
+        .iter()
+        .find(|l| present(l))
+        .map(|l| l.to_string())
+        .ok_or_else(|| {
+            Error::in_file(
+                file,
+                format!(
+                    "no control cells: none of the labels {} is present",
+                    DEFAULT_CONTROL_LABELS.join(", ")
+                ),
+                format!(
+                    "pass --control-label with your control label; labels include: {}",
+                    some_labels(labels)
+                ),
+            )
+        })
+}
+
+fn some_labels(labels: &Labels) -> String {
+    let mut all: Vec<&str> = labels
+        .per_context
+        .iter()
+        .flat_map(|i| i.names().iter().map(|s| s.as_str()))
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    preview(&all, 8)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn build_contexts(
+    file: &str,
+    labels: &Labels,
+    acc: &Accumulator,
+    fold_of: &[Option<(i64, u64)>],
+    control_label: &str,
+    genes: Vec<String>,
+    seed: u64,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<ContextData>> {
+    let has_context =
+        !(labels.contexts.names().len() == 1 && labels.contexts.names()[0].is_empty());
+    let mut ctx_order: Vec<u32> = (0..labels.contexts.names().len() as u32).collect();
+    ctx_order.sort_by(|&a, &b| {
+        labels.contexts.names()[a as usize].cmp(&labels.contexts.names()[b as usize])
+    });
+    let mut out = Vec::new();
+    for c in ctx_order {
+        let ctx_name = labels.contexts.names()[c as usize].clone();
+        let Some(interner) = labels.per_context.get(c as usize) else {
+            continue;
+        };
+        let mut names: Vec<&str> = interner.names().iter().map(|s| s.as_str()).collect();
+        names.sort_unstable();
+        let Some(control) = names.iter().position(|&l| l == control_label) else {
+            return Err(Error::in_file(
+                file,
+                format!("context '{ctx_name}' has no control cells (label '{control_label}')"),
+                "every context needs its own control cells, or evaluate contexts in separate files",
+            ));
+        };
+        let gid: Vec<usize> = names
+            .iter()
+            .map(|l| labels.global[&(c, interner.get(l).expect("interned"))] as usize)
+            .collect();
+        let order: Vec<Option<usize>> = gid
+            .iter()
+            .flat_map(|&g| [Some(2 * g), Some(2 * g + 1)])
+            .collect();
+        let stats = acc.to_group_stats(&order);
+        let folds: Vec<i64> = if fold_of.is_empty() {
+            let perts: Vec<&str> = names
+                .iter()
+                .copied()
+                .filter(|&l| l != control_label)
+                .collect();
+            let assigned = assign_folds(&perts, seed);
+            let mut it = assigned.into_iter();
+            names
+                .iter()
+                .map(|&l| {
+                    if l == control_label {
+                        -1
+                    } else {
+                        it.next().unwrap_or(-1)
+                    }
+                })
+                .collect()
+        } else {
+            gid.iter()
+                .enumerate()
+                .map(|(i, &g)| {
+                    if i == control {
+                        -1
+                    } else {
+                        fold_of.get(g).copied().flatten().map_or(-1, |f| f.0)
+                    }
+                })
+                .collect()
+        };
+        let n_cells = stats.count.iter().sum();
+        let ds = Dataset {
+            genes: genes.clone(),
+            labels: names.iter().map(|s| s.to_string()).collect(),
+            control,
+            fold_of: folds,
+            stats,
+            n_cells,
+        };
+        let single: Vec<&str> = ds
+            .perturbations()
+            .into_iter()
+            .filter(|&l| ds.n_cells_of(l) == 1)
+            .map(|l| ds.labels[l].as_str())
+            .collect();
+        if !single.is_empty() {
+            warnings.push(format!(
+                "{}{} perturbation(s) with a single cell are not evaluated (no GT-half cell pair): {}",
+                if has_context { format!("context '{ctx_name}': ") } else { String::new() },
+                single.len(),
+                preview(&single, 5)
+            ));
+        }
+        out.push(ContextData {
+            context: has_context.then_some(ctx_name),
+            dataset: ds,
+        });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_chunks_have_spec_sizes() {
+        let names: Vec<String> = (0..13).map(|i| format!("G{i:02}")).collect();
+        let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
+        let f = assign_folds(&refs, 42);
+        let mut sizes = [0; 5];
+        for x in &f {
+            sizes[*x as usize] += 1;
+        }
+        assert_eq!(sizes, [3, 3, 3, 2, 2]);
+        assert_eq!(f, assign_folds(&refs, 42));
+    }
+
+    #[test]
+    fn combo_folds_leave_singles_untested() {
+        let f = assign_folds(&["A", "A+B", "B", "B+C", "C"], 1);
+        assert_eq!(f[0], -1);
+        assert_eq!(f[2], -1);
+        let mut combos = vec![f[1], f[3]];
+        combos.sort();
+        assert_eq!(combos, vec![0, 1]);
+    }
+}

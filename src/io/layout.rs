@@ -1,0 +1,342 @@
+//! Where things are in a table: the label / half / fold / context / model columns and the
+//! expression layout (SPEC §1.1): wide gene columns, a dense list column, or sparse CSR rows.
+
+use crate::error::{Error, Location, Result};
+use arrow::datatypes::{DataType, Schema};
+use std::collections::HashMap;
+
+/// Schema-metadata key holding the gene names (JSON array) for list / CSR layouts.
+pub const GENES_METADATA_KEY: &str = "calibra:genes";
+
+/// How expression values are stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpressionLayout {
+    /// One numeric column per gene (schema indices, in gene order).
+    Wide {
+        /// Schema index of each gene's column.
+        columns: Vec<usize>,
+    },
+    /// One list column `expression` with one value per gene.
+    DenseList {
+        /// Schema index of the list column.
+        column: usize,
+    },
+    /// Sparse rows: `indices` (gene positions) and `values` list columns.
+    SparseCsr {
+        /// Schema index of the `indices` column.
+        indices: usize,
+        /// Schema index of the `values` column.
+        values: usize,
+    },
+}
+
+impl ExpressionLayout {
+    /// Human-readable name.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExpressionLayout::Wide { .. } => "wide",
+            ExpressionLayout::DenseList { .. } => "dense-list",
+            ExpressionLayout::SparseCsr { .. } => "sparse-csr",
+        }
+    }
+}
+
+/// Column names calibra looks for; configurable from the CLI / UI.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ColumnNames {
+    /// Perturbation label column.
+    pub perturbation: String,
+    /// Half column (`gt` / `td`).
+    pub half: String,
+    /// Fold column.
+    pub fold: String,
+    /// Model column (predictions).
+    pub model: String,
+    /// Context column (e.g. `cell_type`); `None` → `cell_type` when present.
+    pub context: Option<String>,
+}
+
+impl Default for ColumnNames {
+    fn default() -> Self {
+        ColumnNames {
+            perturbation: "perturbation".into(),
+            half: "half".into(),
+            fold: "fold".into(),
+            model: "model".into(),
+            context: None,
+        }
+    }
+}
+
+/// Which kind of table is being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableRole {
+    /// Observed cells.
+    Cells,
+    /// Model predictions.
+    Predictions,
+}
+
+/// The located columns of a table.
+#[derive(Debug, Clone)]
+pub struct TableLayout {
+    /// Perturbation label column.
+    pub label: usize,
+    /// Half column, if present.
+    pub half: Option<usize>,
+    /// Fold column, if present.
+    pub fold: Option<usize>,
+    /// Context column, if present.
+    pub context: Option<usize>,
+    /// Model column (predictions), if present.
+    pub model: Option<usize>,
+    /// Gene names in the file's order.
+    pub genes: Vec<String>,
+    /// Where the values are.
+    pub expression: ExpressionLayout,
+}
+
+fn is_numeric(t: &DataType) -> bool {
+    t.is_integer() || t.is_floating()
+}
+
+fn is_float_list(t: &DataType) -> bool {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) => {
+            is_numeric(f.data_type())
+        }
+        _ => false,
+    }
+}
+
+fn is_int_list(t: &DataType) -> bool {
+    match t {
+        DataType::List(f) | DataType::LargeList(f) => f.data_type().is_integer(),
+        _ => false,
+    }
+}
+
+/// Finds the columns of a table and its expression layout; every failure names the file and
+/// column and says what to do.
+pub fn locate(
+    file: &str,
+    schema: &Schema,
+    names: &ColumnNames,
+    role: TableRole,
+) -> Result<TableLayout> {
+    let col_err = |column: &str, message: String, remedy: &str| {
+        Error::input(
+            Location {
+                file: Some(file.into()),
+                column: Some(column.into()),
+                ..Default::default()
+            },
+            message,
+            remedy,
+        )
+    };
+    let find = |n: &str| schema.index_of(n).ok();
+    let label = find(&names.perturbation).ok_or_else(|| {
+        let cols: Vec<&str> = schema
+            .fields()
+            .iter()
+            .take(8)
+            .map(|f| f.name().as_str())
+            .collect();
+        col_err(
+            &names.perturbation,
+            format!(
+                "no perturbation column (columns start with: {})",
+                cols.join(", ")
+            ),
+            "name the label column 'perturbation', or pass its name with --perturbation-column",
+        )
+    })?;
+    let (half, fold) = match role {
+        TableRole::Cells => (find(&names.half), find(&names.fold)),
+        TableRole::Predictions => (None, None),
+    };
+    let context = match &names.context {
+        Some(c) => Some(find(c).ok_or_else(|| {
+            col_err(
+                c,
+                "the context column is missing".into(),
+                "check --context-column",
+            )
+        })?),
+        None => find("cell_type"),
+    };
+    let model = match role {
+        TableRole::Predictions => find(&names.model),
+        TableRole::Cells => None,
+    };
+    let mut meta: Vec<usize> = [Some(label), half, fold, context, model]
+        .into_iter()
+        .flatten()
+        .collect();
+    // Predictions may carry half/fold columns copied from the cells table: not genes.
+    if role == TableRole::Predictions {
+        meta.extend(find(&names.half));
+        meta.extend(find(&names.fold));
+    }
+    for &(idx, what) in &[
+        (Some(label), "perturbation"),
+        (half, "half"),
+        (context, "context"),
+        (model, "model"),
+    ] {
+        if let Some(i) = idx {
+            let t = schema.field(i).data_type();
+            let ok = matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
+                || matches!(t, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8));
+            if !ok {
+                return Err(col_err(
+                    schema.field(i).name(),
+                    format!("the {what} column has type {t}, expected strings"),
+                    "store labels as strings (utf8)",
+                ));
+            }
+        }
+    }
+    if let Some(i) = fold {
+        if !schema.field(i).data_type().is_integer() {
+            return Err(col_err(
+                schema.field(i).name(),
+                format!("the fold column has type {}, expected integers", schema.field(i).data_type()),
+                "store folds as integers (−1 = never tested), or drop the column to let calibra assign folds",
+            ));
+        }
+    }
+
+    let metadata_genes = || -> Result<Option<Vec<String>>> {
+        match schema.metadata().get(GENES_METADATA_KEY) {
+            None => Ok(None),
+            Some(s) => serde_json::from_str::<Vec<String>>(s).map(Some).map_err(|e| {
+                Error::in_file(
+                    file,
+                    format!("schema metadata '{GENES_METADATA_KEY}' is not a JSON array of strings: {e}"),
+                    "write the gene names as a JSON array, e.g. [\"GENE1\", \"GENE2\"]",
+                )
+            }),
+        }
+    };
+    let need_genes = |layout: &str| {
+        Error::in_file(
+            file,
+            format!("the {layout} layout needs gene names, but the schema metadata has no '{GENES_METADATA_KEY}' key"),
+            format!("add the gene names as a JSON array under the schema metadata key '{GENES_METADATA_KEY}'"),
+        )
+    };
+
+    let rest: Vec<usize> = (0..schema.fields().len())
+        .filter(|i| !meta.contains(i))
+        .collect();
+    let by_name = |n: &str| rest.iter().copied().find(|&i| schema.field(i).name() == n);
+    let (genes, expression) = if let (Some(ix), Some(vx)) = (by_name("indices"), by_name("values"))
+    {
+        if !is_int_list(schema.field(ix).data_type())
+            || !is_float_list(schema.field(vx).data_type())
+        {
+            return Err(col_err(
+                "indices",
+                "sparse rows need 'indices' as a list of integers and 'values' as a list of floats"
+                    .into(),
+                "write indices as List<uint32|int32> and values as List<float32>",
+            ));
+        }
+        let genes = metadata_genes()?.ok_or_else(|| need_genes("sparse CSR"))?;
+        (
+            genes,
+            ExpressionLayout::SparseCsr {
+                indices: ix,
+                values: vx,
+            },
+        )
+    } else if let Some(ex) =
+        by_name("expression").filter(|&i| is_float_list(schema.field(i).data_type()))
+    {
+        let genes = metadata_genes()?.ok_or_else(|| need_genes("dense list"))?;
+        (genes, ExpressionLayout::DenseList { column: ex })
+    } else {
+        for &i in &rest {
+            let f = schema.field(i);
+            if !is_numeric(f.data_type()) {
+                let remedy = if role == TableRole::Cells {
+                    "drop the column, or if it is a context (e.g. cell type) pass --context-column"
+                } else {
+                    "drop the column from the predictions table"
+                };
+                return Err(col_err(
+                    f.name(),
+                    format!(
+                        "column of type {} is neither a known column nor a numeric gene column",
+                        f.data_type()
+                    ),
+                    remedy,
+                ));
+            }
+        }
+        let genes = rest
+            .iter()
+            .map(|&i| schema.field(i).name().clone())
+            .collect();
+        (genes, ExpressionLayout::Wide { columns: rest })
+    };
+    if genes.is_empty() {
+        return Err(Error::in_file(
+            file,
+            "the table has no gene columns",
+            "add one numeric column per gene",
+        ));
+    }
+    check_unique_genes(file, &genes)?;
+    Ok(TableLayout {
+        label,
+        half,
+        fold,
+        context,
+        model,
+        genes,
+        expression,
+    })
+}
+
+/// Duplicated gene names make matching by name ambiguous: an error naming them.
+fn check_unique_genes(file: &str, genes: &[String]) -> Result<()> {
+    let mut seen: HashMap<&str, usize> = HashMap::with_capacity(genes.len());
+    let mut dups = Vec::new();
+    for g in genes {
+        let c = seen.entry(g.as_str()).or_insert(0);
+        *c += 1;
+        if *c == 2 {
+            dups.push(g.as_str());
+        }
+    }
+    if dups.is_empty() {
+        return Ok(());
+    }
+    Err(Error::input(
+        Location {
+            file: Some(file.into()),
+            gene: Some(dups[0].into()),
+            ..Default::default()
+        },
+        format!(
+            "{} duplicated gene name(s): {}",
+            dups.len(),
+            preview(&dups, 10)
+        ),
+        "make gene names unique (e.g. append a suffix to duplicates)",
+    ))
+}
+
+/// `a, b, c … (N more)` for messages.
+pub fn preview<S: AsRef<str>>(items: &[S], max: usize) -> String {
+    let shown: Vec<&str> = items.iter().take(max).map(|x| x.as_ref()).collect();
+    let more = items.len().saturating_sub(max);
+    let mut out = shown.join(", ");
+    if more > 0 {
+        out.push_str(&format!(" … ({more} more)"));
+    }
+    out
+}

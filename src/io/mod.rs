@@ -1,0 +1,24 @@
+//! Input: Arrow IPC (file and stream) and Parquet tables → per-(label, half) sufficient
+//! statistics, streamed batch by batch (SPEC §1). Knows files, not statistics beyond Σx, Σx².
+
+pub mod accumulate;
+pub mod cells;
+pub mod columns;
+pub mod format;
+pub mod layout;
+pub mod predictions;
+pub mod source;
+
+pub use cells::{read_cells, CellOptions, ContextData, ObservedCells};
+pub use format::{detect_format, Format, Table};
+pub use layout::{ColumnNames, ExpressionLayout, GENES_METADATA_KEY};
+pub use predictions::{read_predictions, PredictedModel, PredictionFile, PredictionOptions};
+#[cfg(not(target_arch = "wasm32"))]
+pub use source::FileSource;
+pub use source::{ByteSource, MemorySource, SharedSource};
+
+/// Opens a local file as a shared byte source.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn open_file(path: &std::path::Path) -> crate::Result<SharedSource> {
+    Ok(std::sync::Arc::new(FileSource::open(path)?))
+}

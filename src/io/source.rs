@@ -1,0 +1,203 @@
+//! Random-access byte sources: a file on disk, bytes in memory, or (in the browser) a `File`
+//! read slice by slice. Readers never need the whole input in memory.
+
+use bytes::Bytes;
+use std::io::{Read, Seek, SeekFrom};
+use std::sync::Arc;
+
+/// A readable, seekable sequence of bytes with a name for error messages.
+pub trait ByteSource: Send + Sync {
+    /// Name shown in messages (the file name the user gave).
+    fn name(&self) -> &str;
+    /// Total size in bytes.
+    fn size(&self) -> u64;
+    /// Reads exactly `len` bytes starting at `offset`.
+    fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Bytes>;
+}
+
+/// A file on the local disk.
+#[cfg(not(target_arch = "wasm32"))]
+pub struct FileSource {
+    name: String,
+    file: std::fs::File,
+    size: u64,
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl FileSource {
+    /// Opens a file; the error names the path.
+    pub fn open(path: &std::path::Path) -> crate::Result<Self> {
+        let name = path.display().to_string();
+        let io_err = |source| crate::Error::Io {
+            path: name.clone(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(io_err)?;
+        let size = file.metadata().map_err(io_err)?.len();
+        Ok(FileSource { name, file, size })
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+impl ByteSource for FileSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn size(&self) -> u64 {
+        self.size
+    }
+    fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Bytes> {
+        let mut buf = vec![0u8; len];
+        read_exact_at(&self.file, &mut buf, offset)?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(all(not(unix), not(target_arch = "wasm32")))]
+fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    // Positional reads without moving a shared cursor: clone the handle.
+    let mut f = file.try_clone()?;
+    f.seek(SeekFrom::Start(offset))?;
+    f.read_exact(buf)
+}
+
+/// Bytes already in memory (tests, the built-in simulator, small browser files).
+pub struct MemorySource {
+    name: String,
+    bytes: Bytes,
+}
+
+impl MemorySource {
+    /// Wraps in-memory bytes under a display name.
+    pub fn new(name: impl Into<String>, bytes: impl Into<Bytes>) -> Self {
+        MemorySource {
+            name: name.into(),
+            bytes: bytes.into(),
+        }
+    }
+}
+
+impl ByteSource for MemorySource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Bytes> {
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        let end = start
+            .checked_add(len)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "read past the end of the data",
+                )
+            })?;
+        Ok(self.bytes.slice(start..end))
+    }
+}
+
+/// A shared source, cheap to clone into readers.
+pub type SharedSource = Arc<dyn ByteSource>;
+
+/// `Read + Seek` over a [`ByteSource`], reading in blocks (for the Arrow IPC readers).
+pub struct SourceReader {
+    source: SharedSource,
+    pos: u64,
+    block: Bytes,
+    block_start: u64,
+}
+
+/// Block size of [`SourceReader`]: big enough to amortise browser `File.slice` calls.
+const READ_BLOCK: usize = 4 << 20;
+
+impl SourceReader {
+    /// A reader positioned at `pos`.
+    pub fn new(source: SharedSource, pos: u64) -> Self {
+        SourceReader {
+            source,
+            pos,
+            block: Bytes::new(),
+            block_start: 0,
+        }
+    }
+}
+
+impl Read for SourceReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let size = self.source.size();
+        if self.pos >= size || buf.is_empty() {
+            return Ok(0);
+        }
+        let in_block =
+            self.pos >= self.block_start && self.pos < self.block_start + self.block.len() as u64;
+        if !in_block {
+            // Large reads bypass the block buffer.
+            if buf.len() >= READ_BLOCK {
+                let len = buf.len().min((size - self.pos) as usize);
+                let bytes = self.source.read_at(self.pos, len)?;
+                buf[..len].copy_from_slice(&bytes);
+                self.pos += len as u64;
+                return Ok(len);
+            }
+            let len = READ_BLOCK.min((size - self.pos) as usize);
+            self.block = self.source.read_at(self.pos, len)?;
+            self.block_start = self.pos;
+        }
+        let off = (self.pos - self.block_start) as usize;
+        let n = buf.len().min(self.block.len() - off);
+        buf[..n].copy_from_slice(&self.block[off..off + n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for SourceReader {
+    fn seek(&mut self, pos: SeekFrom) -> std::io::Result<u64> {
+        let size = self.source.size() as i128;
+        let target = match pos {
+            SeekFrom::Start(p) => p as i128,
+            SeekFrom::End(d) => size + d as i128,
+            SeekFrom::Current(d) => self.pos as i128 + d as i128,
+        };
+        if target < 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "seek before start",
+            ));
+        }
+        self.pos = target as u64;
+        Ok(self.pos)
+    }
+}
+
+/// Adapter so the Parquet reader can fetch column chunks from any [`ByteSource`].
+#[derive(Clone)]
+pub struct ParquetChunks(pub SharedSource);
+
+impl parquet::file::reader::Length for ParquetChunks {
+    fn len(&self) -> u64 {
+        self.0.size()
+    }
+}
+
+impl parquet::file::reader::ChunkReader for ParquetChunks {
+    type T = SourceReader;
+
+    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
+        Ok(SourceReader::new(self.0.clone(), start))
+    }
+
+    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
+        self.0
+            .read_at(start, length)
+            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
+    }
+}

@@ -1,0 +1,31 @@
+//! # calibra
+//!
+//! Calibrated evaluation of single-cell perturbation-response models (Miller et al. 2025,
+//! Mejia et al. 2025): DEG-weighted and rank metrics, positive and negative control baselines,
+//! and the Dynamic Range Fraction, computed from streamed sufficient statistics so memory is
+//! O(perturbations × genes). The same core runs natively (CLI, library) and in the browser
+//! (WebAssembly).
+//!
+//! Layers, each depending only on those before it:
+//! [`io`] → [`stats`] → [`de`] → [`baselines`] → [`metrics`] → [`calibration`] /
+//! [`significance`] → [`report`]; [`pipeline`] wires them; adapters (`cli`, `wasm`) sit on top.
+
+pub mod baselines;
+pub mod calibration;
+#[cfg(feature = "cli")]
+pub mod cli;
+pub mod data;
+pub mod de;
+pub mod error;
+pub mod io;
+pub mod metrics;
+pub mod pipeline;
+pub mod report;
+pub mod significance;
+pub mod simulate;
+pub mod stats;
+#[cfg(target_arch = "wasm32")]
+pub mod wasm;
+
+pub use data::{Dataset, GroupStats, Half, ModelPredictions};
+pub use error::{Error, Location, Result};

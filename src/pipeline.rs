@@ -1,0 +1,545 @@
+//! The evaluation pipeline: read → DEGs → baselines → metrics → calibration → statistics.
+//! Adapters (CLI, WASM) call [`evaluate`]; everything returned is plain data for `report`.
+
+use crate::baselines::{build_baselines, Baselines};
+use crate::calibration::{calibrate, Calibration, CalibrationOptions};
+use crate::data::{Dataset, GroupStats, Half, ModelPredictions};
+use crate::de::{deg_half, deg_mask, deg_mask_top_k, deg_weights, DegResults};
+use crate::error::{Error, Result};
+use crate::io::{
+    self, CellOptions, ObservedCells, PredictionFile, PredictionOptions, SharedSource,
+};
+use crate::metrics::summary::{summarize, SummaryRow};
+use crate::metrics::{
+    metric_table, MetricOptions, MetricTable, References, BASELINES, GROUND_TRUTH,
+};
+use crate::significance::{compare_to_null, StatsRow};
+use ndarray::{Array1, Axis};
+use std::collections::BTreeMap;
+
+/// Named parameter sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// SPEC §3–§8 as written (the goldens).
+    #[default]
+    Default,
+    /// The 2026 revision of the published code (SPEC §11): DEG masks = top-100 genes by p_adj,
+    /// R² clipped at −1, no DRF censoring.
+    Revision,
+}
+
+/// Every option of an evaluation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EvaluateOptions {
+    /// Reading the cells.
+    pub cells: CellOptions,
+    /// Reading the predictions.
+    pub predictions: PredictionOptions,
+    /// Parameter preset.
+    pub preset: Preset,
+    /// Bootstrap resamples (SPEC §8).
+    pub n_resamples: usize,
+    /// Bootstrap seed (numpy `RandomState`).
+    pub bootstrap_seed: u32,
+}
+
+impl Default for EvaluateOptions {
+    fn default() -> Self {
+        EvaluateOptions {
+            cells: CellOptions::default(),
+            predictions: PredictionOptions {
+                batch_rows: 8192,
+                ..Default::default()
+            },
+            preset: Preset::Default,
+            n_resamples: 10_000,
+            bootstrap_seed: 42,
+        }
+    }
+}
+
+/// Pipeline stages, for progress reporting and timings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Reading and accumulating the cells.
+    ReadCells,
+    /// Reading predictions.
+    ReadPredictions,
+    /// DEG tests.
+    Deg,
+    /// Baselines.
+    Baselines,
+    /// Metrics and NIR.
+    Metrics,
+    /// DRF.
+    Calibration,
+    /// Model-vs-null statistics.
+    Statistics,
+}
+
+impl Stage {
+    /// Name used in timings and progress messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::ReadCells => "read_cells",
+            Stage::ReadPredictions => "read_predictions",
+            Stage::Deg => "deg",
+            Stage::Baselines => "baselines",
+            Stage::Metrics => "metrics",
+            Stage::Calibration => "calibration",
+            Stage::Statistics => "statistics",
+        }
+    }
+}
+
+/// Receives (stage, fraction of that stage done).
+pub type ProgressFn<'a> = &'a mut dyn FnMut(Stage, f64);
+
+/// One row of `perturbations.csv`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PerturbationRow {
+    /// Label.
+    pub perturbation: String,
+    /// `single`, `combo` or `control`.
+    pub kind: &'static str,
+    /// Test fold (−1 never tested).
+    pub fold: i64,
+    /// Cells (both halves).
+    pub n_cells: u64,
+    /// GT-half cells.
+    pub n_gt: u64,
+    /// TD-half cells.
+    pub n_td: u64,
+    /// Evaluated (SPEC §2).
+    pub evaluated: bool,
+    /// Tested for DEGs in the GT half.
+    pub gt_deg_tested: bool,
+    /// GT DEGs (p_adj < 0.05).
+    pub n_degs_gt: usize,
+    /// Tested for DEGs in the TD half.
+    pub td_deg_tested: bool,
+    /// TD DEGs.
+    pub n_degs_td: usize,
+    /// Σ of the DEG weights.
+    pub sum_weights: f64,
+    /// The linear baseline predicts it.
+    pub linear_available: bool,
+}
+
+/// The full result for one context.
+#[derive(Debug, Clone)]
+pub struct ContextResult {
+    /// Context value, `None` without a context column.
+    pub context: Option<String>,
+    /// The dataset (sufficient statistics).
+    pub dataset: Dataset,
+    /// DEG tests of both halves.
+    pub deg: DegResults,
+    /// DEG weights per GT-tested label.
+    pub weights: BTreeMap<usize, Array1<f64>>,
+    /// DEG masks per GT-tested label.
+    pub deg_mask: BTreeMap<usize, Array1<bool>>,
+    /// Baselines and fold references.
+    pub baselines: Baselines,
+    /// User models (after matching to evaluated perturbations).
+    pub models: Vec<ModelPredictions>,
+    /// Prediction rows ignored per model (non-evaluated perturbations).
+    pub ignored_rows: BTreeMap<String, usize>,
+    /// All metric values.
+    pub table: MetricTable,
+    /// `summary.csv` rows.
+    pub summary: Vec<SummaryRow>,
+    /// DRF rows and summary.
+    pub calibration: Calibration,
+    /// `stats.csv` rows.
+    pub stats: Vec<StatsRow>,
+    /// `perturbations.csv` rows.
+    pub perturbations: Vec<PerturbationRow>,
+    /// Notes specific to this context (e.g. additive-baseline terms skipped).
+    pub notes: Vec<String>,
+}
+
+/// The evaluation result.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// What was read from the cells file.
+    pub cells: ObservedCells,
+    /// Prediction files as read.
+    pub prediction_files: Vec<PredictionFile>,
+    /// Genes evaluated (all observed genes unless some were dropped).
+    pub genes: Vec<String>,
+    /// Per-context results.
+    pub contexts: Vec<ContextResult>,
+    /// Seconds per stage.
+    pub timings: BTreeMap<String, f64>,
+    /// Notes for the report (warnings, ignored rows, choices made).
+    pub notes: Vec<String>,
+    /// The options used.
+    pub options: EvaluateOptions,
+}
+
+/// Input files for an evaluation.
+pub struct Inputs {
+    /// The observed cells.
+    pub cells: SharedSource,
+    /// Prediction files (any number).
+    pub predictions: Vec<SharedSource>,
+}
+
+struct Timer {
+    timings: BTreeMap<String, f64>,
+}
+
+impl Timer {
+    fn time<T>(&mut self, stage: Stage, f: impl FnOnce() -> T) -> T {
+        let t0 = now();
+        let out = f();
+        *self
+            .timings
+            .entry(stage.as_str().to_string())
+            .or_insert(0.0) += now() - t0;
+        out
+    }
+}
+
+/// Seconds on a monotonic clock (performance.now() in the browser).
+fn now() -> f64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        use std::sync::OnceLock;
+        static START: OnceLock<std::time::Instant> = OnceLock::new();
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs_f64()
+    }
+    #[cfg(target_arch = "wasm32")]
+    {
+        js_sys::Date::now() / 1000.0
+    }
+}
+
+/// Runs the whole evaluation.
+pub fn evaluate(
+    inputs: Inputs,
+    options: &EvaluateOptions,
+    progress: ProgressFn<'_>,
+) -> Result<Evaluation> {
+    let mut timer = Timer {
+        timings: BTreeMap::new(),
+    };
+    let t_start = now();
+    let cells = timer.time(Stage::ReadCells, || {
+        io::read_cells(inputs.cells.clone(), &options.cells, &mut |f| {
+            progress(Stage::ReadCells, f)
+        })
+    })?;
+    progress(Stage::ReadCells, 1.0);
+    let n_files = inputs.predictions.len().max(1) as f64;
+    let mut files = Vec::new();
+    for (i, src) in inputs.predictions.iter().enumerate() {
+        let f = timer.time(Stage::ReadPredictions, || {
+            io::read_predictions(src.clone(), &cells.genes, &options.predictions, &mut |f| {
+                progress(Stage::ReadPredictions, (i as f64 + f) / n_files)
+            })
+        })?;
+        files.push(f);
+    }
+    check_model_names(&files)?;
+
+    // Genes every prediction file has (all observed genes unless --drop-missing-genes).
+    let dropped: std::collections::BTreeSet<&str> = files
+        .iter()
+        .flat_map(|f| f.missing_genes.iter().map(|g| g.as_str()))
+        .collect();
+    let keep: Vec<usize> = (0..cells.genes.len())
+        .filter(|&g| !dropped.contains(cells.genes[g].as_str()))
+        .collect();
+    if keep.is_empty() {
+        return Err(Error::Options(
+            "no gene is shared by the cells and every predictions file".into(),
+        ));
+    }
+    let genes: Vec<String> = keep.iter().map(|&g| cells.genes[g].clone()).collect();
+    let mut notes: Vec<String> = cells.warnings.clone();
+    if !dropped.is_empty() {
+        notes.push(format!(
+            "{} observed gene(s) missing from some predictions were dropped from the evaluation",
+            dropped.len()
+        ));
+    }
+    for f in &files {
+        if !f.extra_genes.is_empty() {
+            notes.push(format!(
+                "{}: {} predicted gene(s) not observed were ignored",
+                f.file,
+                f.extra_genes.len()
+            ));
+        }
+    }
+
+    let mut contexts = Vec::new();
+    for ctx in &cells.contexts {
+        let ds = if keep.len() == cells.genes.len() {
+            ctx.dataset.clone()
+        } else {
+            select_genes(&ctx.dataset, &keep)
+        };
+        let r = evaluate_context(
+            ctx.context.clone(),
+            ds,
+            &files,
+            &keep,
+            options,
+            &mut timer,
+            progress,
+        )?;
+        for (m, n) in &r.ignored_rows {
+            if *n > 0 {
+                notes.push(format!(
+                    "{}model '{m}': {n} prediction row(s) for non-evaluated perturbations ignored",
+                    r.context
+                        .as_ref()
+                        .map(|c| format!("context '{c}': "))
+                        .unwrap_or_default()
+                ));
+            }
+        }
+        notes.extend(r.notes.iter().cloned());
+        contexts.push(r);
+    }
+    timer.timings.insert("total".into(), now() - t_start);
+    Ok(Evaluation {
+        cells,
+        prediction_files: files,
+        genes,
+        contexts,
+        timings: timer.timings,
+        notes,
+        options: options.clone(),
+    })
+}
+
+fn check_model_names(files: &[PredictionFile]) -> Result<()> {
+    let mut seen: BTreeMap<(&str, Option<&str>), &str> = BTreeMap::new();
+    for f in files {
+        for m in &f.models {
+            if BASELINES.contains(&m.name.as_str()) || m.name == GROUND_TRUTH {
+                return Err(Error::in_file(
+                    &f.file,
+                    format!("model name '{}' is reserved for a calibra baseline", m.name),
+                    "rename the model (the 'model' column, or the file name when there is none)",
+                ));
+            }
+            if let Some(prev) =
+                seen.insert((m.name.as_str(), m.context.as_deref()), f.file.as_str())
+            {
+                return Err(Error::in_file(
+                    &f.file,
+                    format!("model '{}' also appears in {prev}", m.name),
+                    "give every model a unique name",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The dataset restricted to some genes (in the given order).
+fn select_genes(ds: &Dataset, keep: &[usize]) -> Dataset {
+    Dataset {
+        genes: keep.iter().map(|&g| ds.genes[g].clone()).collect(),
+        stats: GroupStats {
+            count: ds.stats.count.clone(),
+            sum: ds.stats.sum.select(Axis(1), keep),
+            sum_sq: ds.stats.sum_sq.select(Axis(1), keep),
+        },
+        ..ds.clone()
+    }
+}
+
+fn evaluate_context(
+    context: Option<String>,
+    ds: Dataset,
+    files: &[PredictionFile],
+    keep: &[usize],
+    options: &EvaluateOptions,
+    timer: &mut Timer,
+    progress: ProgressFn<'_>,
+) -> Result<ContextResult> {
+    let revision = options.preset == Preset::Revision;
+    progress(Stage::Deg, 0.0);
+    let deg = timer.time(Stage::Deg, || DegResults {
+        gt: deg_half(&ds, Half::Gt),
+        td: deg_half(&ds, Half::Td),
+    });
+    let mut weights = BTreeMap::new();
+    let mut masks = BTreeMap::new();
+    for (row, &label) in deg.gt.groups.iter().enumerate() {
+        weights.insert(label, deg_weights(deg.gt.score.row(row)));
+        let padj = deg.gt.pval_adj.row(row);
+        masks.insert(
+            label,
+            if revision {
+                deg_mask_top_k(padj, 100)
+            } else {
+                deg_mask(padj)
+            },
+        );
+    }
+    progress(Stage::Deg, 1.0);
+
+    progress(Stage::Baselines, 0.0);
+    let baselines = timer.time(Stage::Baselines, || build_baselines(&ds, &deg.td));
+    progress(Stage::Baselines, 1.0);
+
+    // User models, matched to this context's evaluated perturbations.
+    let evaluated: std::collections::BTreeSet<usize> = ds.evaluated().into_iter().collect();
+    let mut models: Vec<ModelPredictions> = baselines.models.clone();
+    let mut user = Vec::new();
+    let mut ignored_rows = BTreeMap::new();
+    for f in files {
+        for m in &f.models {
+            if m.context.is_some() && m.context != context {
+                continue;
+            }
+            let mut mp = ModelPredictions::new(m.name.clone());
+            let mut ignored = 0;
+            for (label, profile, _) in &m.profiles {
+                match ds.label_index(label).filter(|l| evaluated.contains(l)) {
+                    Some(l) => {
+                        let p = if keep.len() == profile.len() {
+                            profile.clone()
+                        } else {
+                            profile.select(Axis(0), keep)
+                        };
+                        mp.profiles.insert(l, p);
+                    }
+                    None => ignored += 1,
+                }
+            }
+            ignored_rows.insert(m.name.clone(), ignored);
+            user.push(mp.clone());
+            models.push(mp);
+        }
+    }
+
+    let refs = References {
+        control_mean: baselines.control_mean.clone(),
+        fold_mean: baselines.fold_mean.clone(),
+        weights: weights.clone(),
+        deg_mask: masks.clone(),
+    };
+    let mopts = MetricOptions {
+        clip_r2_at: revision.then_some(-1.0),
+    };
+    progress(Stage::Metrics, 0.0);
+    let (table, summary) = timer.time(Stage::Metrics, || {
+        let t = metric_table(&ds, &models, &refs, &mopts);
+        let s = summarize(&t);
+        (t, s)
+    });
+    progress(Stage::Metrics, 1.0);
+    progress(Stage::Calibration, 0.0);
+    let copts = CalibrationOptions {
+        min_perturbations: if revision { 0 } else { 10 },
+    };
+    let calibration = timer.time(Stage::Calibration, || calibrate(&table, &copts))?;
+    progress(Stage::Calibration, 1.0);
+    progress(Stage::Statistics, 0.0);
+    let stats = timer.time(Stage::Statistics, || {
+        compare_to_null(&table, options.n_resamples, options.bootstrap_seed)
+    });
+    progress(Stage::Statistics, 1.0);
+
+    let perturbations = perturbation_rows(&ds, &deg, &weights, &baselines);
+    let notes = additive_notes(&ds, context.as_deref());
+    Ok(ContextResult {
+        context,
+        dataset: ds,
+        deg,
+        weights,
+        deg_mask: masks,
+        baselines,
+        models: user,
+        ignored_rows,
+        table,
+        summary,
+        calibration,
+        stats,
+        perturbations,
+        notes,
+    })
+}
+
+/// SPEC §1.4: a combo member that is not a single of the dataset has no term in the additive
+/// baseline; say so.
+fn additive_notes(ds: &Dataset, context: Option<&str>) -> Vec<String> {
+    let singles: std::collections::BTreeSet<&str> = ds
+        .perturbations()
+        .into_iter()
+        .map(|l| ds.labels[l].as_str())
+        .filter(|l| !crate::data::is_combo(l))
+        .collect();
+    let prefix = context
+        .map(|c| format!("context '{c}': "))
+        .unwrap_or_default();
+    ds.evaluated()
+        .into_iter()
+        .map(|l| ds.labels[l].as_str())
+        .filter(|l| crate::data::is_combo(l))
+        .flat_map(|combo| {
+            let prefix = prefix.clone();
+            combo.split('+').filter(|m| !singles.contains(m)).map(move |m| {
+                format!("{prefix}additive baseline: '{m}' in '{combo}' is not a single perturbation of the dataset; its term is skipped")
+            })
+        })
+        .collect()
+}
+
+fn perturbation_rows(
+    ds: &Dataset,
+    deg: &DegResults,
+    weights: &BTreeMap<usize, Array1<f64>>,
+    baselines: &Baselines,
+) -> Vec<PerturbationRow> {
+    let evaluated: std::collections::BTreeSet<usize> = ds.evaluated().into_iter().collect();
+    let linear = baselines.models.iter().find(|m| m.name == "linear");
+    let n_degs = |d: &crate::de::DegHalf, l: usize| {
+        d.row_of(l).map_or(0, |r| {
+            d.pval_adj
+                .row(r)
+                .iter()
+                .filter(|&&p| p < crate::de::PADJ_THRESHOLD)
+                .count()
+        })
+    };
+    let mut labels = ds.perturbations();
+    labels.push(ds.control);
+    labels
+        .into_iter()
+        .map(|l| PerturbationRow {
+            perturbation: ds.labels[l].clone(),
+            kind: if l == ds.control {
+                "control"
+            } else if crate::data::is_combo(&ds.labels[l]) {
+                "combo"
+            } else {
+                "single"
+            },
+            fold: ds.fold_of[l],
+            n_cells: ds.n_cells_of(l),
+            n_gt: ds.n_cells_in(l, Half::Gt),
+            n_td: ds.n_cells_in(l, Half::Td),
+            evaluated: evaluated.contains(&l),
+            gt_deg_tested: deg.gt.row_of(l).is_some(),
+            n_degs_gt: n_degs(&deg.gt, l),
+            td_deg_tested: deg.td.row_of(l).is_some(),
+            n_degs_td: n_degs(&deg.td, l),
+            sum_weights: weights.get(&l).map_or(0.0, |w| w.sum()),
+            linear_available: linear.is_some_and(|m| m.profiles.contains_key(&l)),
+        })
+        .collect()
+}

@@ -1,0 +1,473 @@
+//! Outputs (SPEC §9): every result as a [`Table`] keyed by its file name, plus `manifest.json`;
+//! writers for a directory (CLI) — the browser serialises the same tables.
+
+pub mod table;
+pub mod text;
+
+pub use table::{Column, Table};
+pub use text::human_summary;
+
+use crate::error::{Error, Result};
+use crate::metrics::{GROUND_TRUTH, METRICS};
+use crate::pipeline::{ContextResult, Evaluation};
+use std::collections::BTreeMap;
+
+/// The CSV outputs, in SPEC §9 order.
+pub const CSV_FILES: [&str; 6] = [
+    "metrics.csv",
+    "summary.csv",
+    "drf.csv",
+    "drf_summary.csv",
+    "stats.csv",
+    "perturbations.csv",
+];
+/// The Parquet outputs.
+pub const PARQUET_FILES: [&str; 3] = ["deg_gt.parquet", "deg_td.parquet", "baselines.parquet"];
+
+fn strs<I: IntoIterator<Item = S>, S: Into<String>>(it: I) -> Column {
+    Column::Str(it.into_iter().map(Into::into).collect())
+}
+
+/// `metrics.csv`: model, perturbation, metric, value for every covered (model, perturbation).
+pub fn metrics_table(r: &ContextResult) -> Table {
+    let t = &r.table;
+    let (mut model, mut pert, mut metric, mut value) = (vec![], vec![], vec![], vec![]);
+    for (mi, m) in t.models.iter().enumerate() {
+        for (pi, p) in t.perturbations.iter().enumerate() {
+            if !t.covered[[mi, pi]] {
+                continue;
+            }
+            for (k, spec) in METRICS.iter().enumerate() {
+                model.push(m.clone());
+                pert.push(p.clone());
+                metric.push(spec.name.to_string());
+                value.push(t.values[[mi, k, pi]]);
+            }
+        }
+    }
+    Table::new()
+        .with("model", Column::Str(model))
+        .with("perturbation", Column::Str(pert))
+        .with("metric", Column::Str(metric))
+        .with("value", Column::F64(value))
+}
+
+/// `summary.csv`.
+pub fn summary_table(r: &ContextResult) -> Table {
+    let s = &r.summary;
+    Table::new()
+        .with("model", strs(s.iter().map(|x| x.model.clone())))
+        .with("metric", strs(s.iter().map(|x| x.metric)))
+        .with("mean", Column::F64(s.iter().map(|x| x.mean).collect()))
+        .with("median", Column::F64(s.iter().map(|x| x.median).collect()))
+        .with("std", Column::F64(s.iter().map(|x| x.std).collect()))
+        .with(
+            "nan_prop",
+            Column::F64(s.iter().map(|x| x.nan_prop).collect()),
+        )
+        .with("n", Column::I64(s.iter().map(|x| x.n as i64).collect()))
+}
+
+/// `drf.csv`.
+pub fn drf_table(r: &ContextResult) -> Table {
+    let d = &r.calibration.rows;
+    Table::new()
+        .with("metric", strs(d.iter().map(|x| x.metric)))
+        .with("drf_type", strs(d.iter().map(|x| x.drf_type.as_str())))
+        .with(
+            "perturbation",
+            strs(d.iter().map(|x| x.perturbation.clone())),
+        )
+        .with("value", Column::F64(d.iter().map(|x| x.value).collect()))
+}
+
+/// `drf_summary.csv`.
+pub fn drf_summary_table(r: &ContextResult) -> Table {
+    let s = &r.calibration.summary;
+    let f =
+        |g: fn(&crate::calibration::DrfSummaryRow) -> f64| Column::F64(s.iter().map(g).collect());
+    Table::new()
+        .with("metric", strs(s.iter().map(|x| x.metric)))
+        .with("drf_type", strs(s.iter().map(|x| x.drf_type.as_str())))
+        .with(
+            "negative_control",
+            strs(s.iter().map(|x| x.negative_control)),
+        )
+        .with(
+            "positive_control",
+            strs(s.iter().map(|x| x.positive_control)),
+        )
+        .with(
+            "n_perturbations",
+            Column::I64(s.iter().map(|x| x.n_perturbations as i64).collect()),
+        )
+        .with(
+            "n_valid_interpolated",
+            Column::I64(s.iter().map(|x| x.n_valid_interpolated as i64).collect()),
+        )
+        .with(
+            "censored",
+            Column::Bool(s.iter().map(|x| x.censored).collect()),
+        )
+        .with("mean_drf", f(|x| x.mean_drf))
+        .with("median_drf", f(|x| x.median_drf))
+        .with("q25_drf", f(|x| x.q25_drf))
+        .with("q75_drf", f(|x| x.q75_drf))
+        .with("std_drf", f(|x| x.std_drf))
+        .with("baseline", f(|x| x.baseline))
+        .with("tech_duplicate", f(|x| x.tech_duplicate))
+}
+
+/// `stats.csv`.
+pub fn stats_table(r: &ContextResult) -> Table {
+    let s = &r.stats;
+    let f = |g: fn(&crate::significance::StatsRow) -> f64| Column::F64(s.iter().map(g).collect());
+    Table::new()
+        .with("model", strs(s.iter().map(|x| x.model.clone())))
+        .with("metric", strs(s.iter().map(|x| x.metric)))
+        .with("null_model", strs(s.iter().map(|x| x.null_model)))
+        .with("alternative", strs(s.iter().map(|x| x.alternative)))
+        .with("n", Column::I64(s.iter().map(|x| x.n as i64).collect()))
+        .with("mean", f(|x| x.mean))
+        .with("sem", f(|x| x.sem))
+        .with(
+            "n_pairs",
+            Column::I64(s.iter().map(|x| x.n_pairs as i64).collect()),
+        )
+        .with("mean_null", f(|x| x.mean_null))
+        .with("mean_diff", f(|x| x.mean_diff))
+        .with("sem_diff", f(|x| x.sem_diff))
+        .with("t", f(|x| x.t))
+        .with("t_better", f(|x| x.t_better))
+        .with("p", f(|x| x.p))
+        .with(
+            "n_tests",
+            Column::I64(s.iter().map(|x| x.n_tests as i64).collect()),
+        )
+        .with("p_bonferroni", f(|x| x.p_bonferroni))
+        .with("ci_low", f(|x| x.ci_low))
+        .with("ci_high", f(|x| x.ci_high))
+        .with("tested", Column::Bool(s.iter().map(|x| x.tested).collect()))
+}
+
+/// `perturbations.csv`.
+pub fn perturbations_table(r: &ContextResult) -> Table {
+    let p = &r.perturbations;
+    Table::new()
+        .with(
+            "perturbation",
+            strs(p.iter().map(|x| x.perturbation.clone())),
+        )
+        .with("kind", strs(p.iter().map(|x| x.kind)))
+        .with("fold", Column::I64(p.iter().map(|x| x.fold).collect()))
+        .with(
+            "n_cells",
+            Column::I64(p.iter().map(|x| x.n_cells as i64).collect()),
+        )
+        .with(
+            "n_gt",
+            Column::I64(p.iter().map(|x| x.n_gt as i64).collect()),
+        )
+        .with(
+            "n_td",
+            Column::I64(p.iter().map(|x| x.n_td as i64).collect()),
+        )
+        .with(
+            "evaluated",
+            Column::Bool(p.iter().map(|x| x.evaluated).collect()),
+        )
+        .with(
+            "gt_deg_tested",
+            Column::Bool(p.iter().map(|x| x.gt_deg_tested).collect()),
+        )
+        .with(
+            "n_degs_gt",
+            Column::I64(p.iter().map(|x| x.n_degs_gt as i64).collect()),
+        )
+        .with(
+            "td_deg_tested",
+            Column::Bool(p.iter().map(|x| x.td_deg_tested).collect()),
+        )
+        .with(
+            "n_degs_td",
+            Column::I64(p.iter().map(|x| x.n_degs_td as i64).collect()),
+        )
+        .with(
+            "sum_weights",
+            Column::F64(p.iter().map(|x| x.sum_weights).collect()),
+        )
+        .with(
+            "linear_available",
+            Column::Bool(p.iter().map(|x| x.linear_available).collect()),
+        )
+}
+
+/// `deg_gt.parquet` / `deg_td.parquet`: long tables, tested perturbations × genes.
+pub fn deg_table(r: &ContextResult, gt: bool) -> Table {
+    let d = if gt { &r.deg.gt } else { &r.deg.td };
+    let ds = &r.dataset;
+    let g = ds.n_genes();
+    let n = d.groups.len() * g;
+    let mut pert = Vec::with_capacity(n);
+    let mut gene = Vec::with_capacity(n);
+    for &l in &d.groups {
+        for name in &ds.genes {
+            pert.push(ds.labels[l].clone());
+            gene.push(name.clone());
+        }
+    }
+    let flat = |a: &ndarray::Array2<f64>| Column::F64(a.iter().copied().collect());
+    let mut t = Table::new()
+        .with("perturbation", Column::Str(pert))
+        .with("gene", Column::Str(gene))
+        .with("score", flat(&d.score))
+        .with("score_f64", flat(&d.score_f64))
+        .with("pval", flat(&d.pval))
+        .with("pval_adj", flat(&d.pval_adj));
+    if gt {
+        let w: Vec<f64> = d
+            .groups
+            .iter()
+            .flat_map(|l| r.weights[l].iter().copied().collect::<Vec<_>>())
+            .collect();
+        let is_deg: Vec<bool> = d
+            .pval_adj
+            .iter()
+            .map(|&p| p < crate::de::PADJ_THRESHOLD)
+            .collect();
+        t = t
+            .with("weight", Column::F64(w))
+            .with("is_deg", Column::Bool(is_deg));
+    } else {
+        let alpha: Vec<f64> = d
+            .pval_adj
+            .iter()
+            .map(|&p| {
+                let a = 1.0 - p;
+                if a.is_nan() {
+                    0.0
+                } else {
+                    a
+                }
+            })
+            .collect();
+        t = t.with("alpha", Column::F64(alpha));
+    }
+    t
+}
+
+/// `baselines.parquet`: the GT-half mean (`ground_truth`) and every baseline's profile per
+/// evaluated perturbation, wide over genes.
+pub fn baselines_table(r: &ContextResult) -> Table {
+    let ds = &r.dataset;
+    let evaluated = ds.evaluated();
+    let mut rows: Vec<(String, usize, ndarray::Array1<f64>)> = Vec::new();
+    for &p in &evaluated {
+        if let Some(gt) = ds.mean_in(p, crate::data::Half::Gt) {
+            rows.push((GROUND_TRUTH.to_string(), p, gt));
+        }
+    }
+    for m in &r.baselines.models {
+        for &p in &evaluated {
+            if let Some(v) = m.profiles.get(&p) {
+                rows.push((m.name.clone(), p, v.clone()));
+            }
+        }
+    }
+    let mut t = Table::new()
+        .with("model", strs(rows.iter().map(|x| x.0.clone())))
+        .with(
+            "perturbation",
+            strs(rows.iter().map(|x| ds.labels[x.1].clone())),
+        )
+        .with(
+            "fold",
+            Column::I32(rows.iter().map(|x| ds.fold_of[x.1] as i32).collect()),
+        );
+    for (g, name) in ds.genes.iter().enumerate() {
+        t = t.with(name, Column::F64(rows.iter().map(|x| x.2[g]).collect()));
+    }
+    t
+}
+
+/// Every CSV and Parquet output of one context, keyed by file name.
+pub fn context_tables(r: &ContextResult) -> BTreeMap<&'static str, Table> {
+    BTreeMap::from([
+        ("metrics.csv", metrics_table(r)),
+        ("summary.csv", summary_table(r)),
+        ("drf.csv", drf_table(r)),
+        ("drf_summary.csv", drf_summary_table(r)),
+        ("stats.csv", stats_table(r)),
+        ("perturbations.csv", perturbations_table(r)),
+        ("deg_gt.parquet", deg_table(r, true)),
+        ("deg_td.parquet", deg_table(r, false)),
+        ("baselines.parquet", baselines_table(r)),
+    ])
+}
+
+/// Arrow IPC stream bytes of record batches (how the simulator's output enters the pipeline).
+pub fn ipc_stream_bytes(
+    schema: &arrow::datatypes::SchemaRef,
+    batches: &[arrow::record_batch::RecordBatch],
+) -> Result<Vec<u8>> {
+    let err = |e: arrow::error::ArrowError| {
+        Error::Numerical(format!("serialising simulated data failed: {e}"))
+    };
+    let mut buf = Vec::new();
+    let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut buf, schema).map_err(err)?;
+    for b in batches {
+        w.write(b).map_err(err)?;
+    }
+    w.finish().map_err(err)?;
+    drop(w);
+    Ok(buf)
+}
+
+/// `manifest.json`: inputs, options, dataset summary, rules, notes, versions and timings.
+pub fn manifest(e: &Evaluation, input_hashes: &BTreeMap<String, String>) -> serde_json::Value {
+    let contexts: Vec<serde_json::Value> = e
+        .contexts
+        .iter()
+        .map(|r| {
+            let ds = &r.dataset;
+            let perts = ds.perturbations();
+            let n_combos = perts.iter().filter(|&&l| crate::data::is_combo(&ds.labels[l])).count();
+            let degs: Vec<usize> = r.perturbations.iter().filter(|p| p.gt_deg_tested).map(|p| p.n_degs_gt).collect();
+            serde_json::json!({
+                "context": r.context,
+                "kind": ds.kind(),
+                "n_cells": ds.n_cells,
+                "n_genes": ds.n_genes(),
+                "n_perturbations": perts.len(),
+                "n_singles": perts.len() - n_combos,
+                "n_combos": n_combos,
+                "n_control_cells": ds.n_cells_of(ds.control),
+                "folds": ds.folds(),
+                "n_evaluated": ds.evaluated().len(),
+                "n_gt_deg_groups": r.deg.gt.groups.len(),
+                "n_td_deg_groups": r.deg.td.groups.len(),
+                "n_perturbations_zero_gt_degs": degs.iter().filter(|&&d| d == 0).count(),
+                "linear_n_components_per_fold": r.baselines.linear_components,
+                "models": {
+                    "baselines": r.baselines.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
+                    "predictions": r.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
+                },
+                "ignored_prediction_rows": r.ignored_rows,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "tool": "calibra",
+        "version": env!("CARGO_PKG_VERSION"),
+        "inputs": {
+            "cells": e.cells.file,
+            "cells_format": e.cells.format,
+            "cells_layout": e.cells.layout,
+            "predictions": e.prediction_files.iter().map(|f| f.file.clone()).collect::<Vec<_>>(),
+            "sha256": input_hashes,
+        },
+        "control_label": e.cells.control_label,
+        "halves_assigned_by_calibra": e.cells.halves_assigned,
+        "folds_assigned_by_calibra": e.cells.folds_assigned,
+        "normalized_by_calibra": e.cells.normalized,
+        "n_genes_evaluated": e.genes.len(),
+        "contexts": contexts,
+        "options": e.options,
+        "parameters": {
+            "min_cells_deg": crate::de::MIN_CELLS_DEG,
+            "padj_threshold": crate::de::PADJ_THRESHOLD,
+            "min_mask_size": 3,
+            "linear_n_components": 10,
+            "linear_ridge": 0.1,
+            "min_perturbations_drf": 10,
+            "drf_eps": 1e-6,
+            "min_pairs_ttest": 3,
+            "weights_from_scores": "float32",
+        },
+        "notes": e.notes,
+        "timings_seconds": e.timings,
+    })
+}
+
+/// Subdirectory of a context's outputs (empty without contexts).
+pub fn context_dir(context: &Option<String>) -> String {
+    match context {
+        None => String::new(),
+        Some(c) => c
+            .chars()
+            .map(|ch| {
+                if ch.is_ascii_alphanumeric() || "-_.".contains(ch) {
+                    ch
+                } else {
+                    '_'
+                }
+            })
+            .collect(),
+    }
+}
+
+/// Writes every output into `out` atomically: files are written into a sibling temporary
+/// directory that replaces `out` only when everything succeeded.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn write_dir(
+    e: &Evaluation,
+    input_hashes: &BTreeMap<String, String>,
+    out: &std::path::Path,
+) -> Result<()> {
+    use std::fs;
+    let io_err = |p: &std::path::Path| {
+        let p = p.display().to_string();
+        move |source| Error::Io { path: p, source }
+    };
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    fs::create_dir_all(parent).map_err(io_err(parent))?;
+    let name = out
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "out".into());
+    let tmp = parent.join(format!(".{name}.calibra-partial"));
+    if tmp.exists() {
+        fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
+    }
+    let result = (|| -> Result<()> {
+        fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+        for r in &e.contexts {
+            let dir = tmp.join(context_dir(&r.context));
+            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+            for (file, table) in context_tables(r) {
+                let path = dir.join(file);
+                let bytes = if file.ends_with(".csv") {
+                    table.to_csv().into_bytes()
+                } else {
+                    table.to_parquet()?
+                };
+                fs::write(&path, bytes).map_err(io_err(&path))?;
+            }
+        }
+        let m = serde_json::to_string_pretty(&manifest(e, input_hashes)).unwrap_or_default();
+        let path = tmp.join("manifest.json");
+        fs::write(&path, m).map_err(io_err(&path))
+    })();
+    if let Err(err) = result {
+        let _ = fs::remove_dir_all(&tmp);
+        return Err(err);
+    }
+    if out.exists() {
+        // Replace only an earlier calibra output (or an empty directory), never other data.
+        let empty = fs::read_dir(out)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !empty && !out.join("manifest.json").exists() {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(Error::Options(format!(
+                "{} exists and is not a calibra output directory; choose another --out",
+                out.display()
+            )));
+        }
+        fs::remove_dir_all(out).map_err(io_err(out))?;
+    }
+    fs::rename(&tmp, out).map_err(io_err(out))
+}

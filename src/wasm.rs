@@ -1,0 +1,323 @@
+//! WebAssembly adapter (wasm-bindgen): evaluates browser `File`s read slice by slice inside a
+//! Web Worker, reports progress to a JS callback, and hands back the report as plain JS objects
+//! (same content as the SPEC §9 files) plus the files themselves for download.
+
+use crate::io::{self, ByteSource, SharedSource};
+use crate::pipeline::{evaluate, EvaluateOptions, Evaluation, Inputs, Preset};
+use crate::report;
+use bytes::Bytes;
+use js_sys::{Array, Function, Object, Reflect, Uint8Array};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use wasm_bindgen::prelude::*;
+
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
+/// A browser `File`, read with `FileReaderSync` (available in workers) one slice at a time, so a
+/// multi-GB file is never copied whole into JS or WASM memory.
+struct WebFile {
+    name: String,
+    file: web_sys::File,
+    reader: web_sys::FileReaderSync,
+}
+
+// SAFETY: a `WebFile` is created and read only on the worker thread that runs the evaluation
+// (decoding happens there; rayon tasks only see decoded Rust data), so the JS handles are
+// never touched from another thread.
+unsafe impl Send for WebFile {}
+unsafe impl Sync for WebFile {}
+
+impl ByteSource for WebFile {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn size(&self) -> u64 {
+        self.file.size() as u64
+    }
+    fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Bytes> {
+        let err =
+            |e: JsValue| std::io::Error::other(format!("reading {} failed: {e:?}", self.name));
+        let blob = self
+            .file
+            .slice_with_f64_and_f64(offset as f64, (offset + len as u64) as f64)
+            .map_err(err)?;
+        let buf = self.reader.read_as_array_buffer(&blob).map_err(err)?;
+        let arr = Uint8Array::new(&buf);
+        if arr.length() as usize != len {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("{}: file ended early", self.name),
+            ));
+        }
+        Ok(Bytes::from(arr.to_vec()))
+    }
+}
+
+fn web_source(file: web_sys::File) -> Result<SharedSource, JsError> {
+    let reader = web_sys::FileReaderSync::new()
+        .map_err(|_| JsError::new("FileReaderSync is only available in a Web Worker"))?;
+    Ok(Arc::new(WebFile {
+        name: file.name(),
+        file,
+        reader,
+    }))
+}
+
+/// Options from the page (all optional).
+#[derive(serde::Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct WebOptions {
+    control_label: Option<String>,
+    seed: Option<u64>,
+    normalize: bool,
+    preset: Option<String>,
+    drop_missing_genes: bool,
+    context_column: Option<String>,
+    perturbation_column: Option<String>,
+    n_resamples: Option<usize>,
+}
+
+fn options(js: JsValue) -> Result<EvaluateOptions, JsError> {
+    let w: WebOptions = if js.is_undefined() || js.is_null() {
+        WebOptions::default()
+    } else {
+        serde_wasm_bindgen::from_value(js)
+            .map_err(|e| JsError::new(&format!("invalid options: {e}")))?
+    };
+    let mut o = EvaluateOptions::default();
+    o.cells.control_label = w.control_label.filter(|s| !s.is_empty());
+    o.cells.seed = w.seed.unwrap_or(42);
+    o.cells.normalize = w.normalize;
+    if let Some(p) = w.perturbation_column.filter(|s| !s.is_empty()) {
+        o.cells.columns.perturbation = p.clone();
+        o.predictions.columns.perturbation = p;
+    }
+    o.cells.columns.context = w.context_column.clone().filter(|s| !s.is_empty());
+    o.predictions.columns.context = o.cells.columns.context.clone();
+    o.predictions.drop_missing_genes = w.drop_missing_genes;
+    o.preset = match w.preset.as_deref() {
+        Some("revision") => Preset::Revision,
+        _ => Preset::Default,
+    };
+    if let Some(n) = w.n_resamples {
+        o.n_resamples = n;
+    }
+    Ok(o)
+}
+
+/// A finished evaluation held in WASM memory.
+#[wasm_bindgen]
+pub struct Session {
+    eval: Evaluation,
+}
+
+fn run(inputs: Inputs, opts: JsValue, progress: &Function) -> Result<Session, JsError> {
+    let opts = options(opts)?;
+    let eval = evaluate(inputs, &opts, &mut |stage, f| {
+        let _ = progress.call2(
+            &JsValue::NULL,
+            &JsValue::from_str(stage.as_str()),
+            &JsValue::from_f64(f),
+        );
+    })
+    .map_err(|e| JsError::new(&e.to_string()))?;
+    Ok(Session { eval })
+}
+
+/// Evaluates a cells `File` and any number of prediction `File`s.
+/// `progress(stage: string, fraction: number)` is called as the work advances.
+#[wasm_bindgen(js_name = evaluateFiles)]
+pub fn evaluate_files(
+    cells: web_sys::File,
+    predictions: Array,
+    options: JsValue,
+    progress: &Function,
+) -> Result<Session, JsError> {
+    let mut preds = Vec::new();
+    for p in predictions.iter() {
+        let f: web_sys::File = p
+            .dyn_into()
+            .map_err(|_| JsError::new("predictions must be File objects"))?;
+        preds.push(web_source(f)?);
+    }
+    run(
+        Inputs {
+            cells: web_source(cells)?,
+            predictions: preds,
+        },
+        options,
+        progress,
+    )
+}
+
+/// Evaluates calibra's built-in simulated example (cells + two illustrative models).
+#[wasm_bindgen(js_name = evaluateExample)]
+pub fn evaluate_example(options: JsValue, progress: &Function) -> Result<Session, JsError> {
+    let sim = crate::simulate::simulate(&crate::simulate::SimConfig::example());
+    let bytes = |schema, batches| {
+        crate::report::ipc_stream_bytes(schema, batches).map_err(|e| JsError::new(&e.to_string()))
+    };
+    let cells: SharedSource = Arc::new(io::MemorySource::new(
+        "example-cells (simulated)",
+        bytes(&sim.cells_schema, &sim.cells)?,
+    ));
+    let preds: SharedSource = Arc::new(io::MemorySource::new(
+        "example-predictions (simulated)",
+        bytes(&sim.predictions_schema, &sim.predictions)?,
+    ));
+    run(
+        Inputs {
+            cells,
+            predictions: vec![preds],
+        },
+        options,
+        progress,
+    )
+}
+
+/// Largest table (rows × columns) handed to JS as objects.
+const MAX_JS_VALUES: usize = 2_000_000;
+
+fn table_to_js(t: &report::Table) -> Array {
+    let rows = Array::new();
+    for r in 0..t.n_rows() {
+        let o = Object::new();
+        for (name, col) in &t.columns {
+            let v = match col {
+                report::Column::Str(v) => JsValue::from_str(&v[r]),
+                report::Column::F64(v) => JsValue::from_f64(v[r]),
+                report::Column::I64(v) => JsValue::from_f64(v[r] as f64),
+                report::Column::I32(v) => JsValue::from_f64(v[r] as f64),
+                report::Column::Bool(v) => JsValue::from_bool(v[r]),
+            };
+            let _ = Reflect::set(&o, &JsValue::from_str(name), &v);
+        }
+        rows.push(&o);
+    }
+    rows
+}
+
+#[wasm_bindgen]
+impl Session {
+    /// The report: `{ contexts: [{ context, files: { "metrics.csv": [rows…], … } }],
+    /// "manifest.json": {…}, summary: string }`. Rows are plain objects, NaN stays NaN.
+    pub fn report(&self) -> Result<JsValue, JsError> {
+        let out = Object::new();
+        let contexts = Array::new();
+        for r in &self.eval.contexts {
+            let c = Object::new();
+            let files = Object::new();
+            for (name, table) in report::context_tables(r) {
+                // Per-gene tables of large datasets stay downloads only (JS objects cost ~100 B/value).
+                if table.n_rows() * table.columns.len() > MAX_JS_VALUES {
+                    continue;
+                }
+                let _ = Reflect::set(&files, &JsValue::from_str(name), &table_to_js(&table));
+            }
+            let _ = Reflect::set(
+                &c,
+                &"context".into(),
+                &r.context
+                    .as_deref()
+                    .map(JsValue::from_str)
+                    .unwrap_or(JsValue::NULL),
+            );
+            let _ = Reflect::set(&c, &"files".into(), &files);
+            contexts.push(&c);
+        }
+        let manifest = report::manifest(&self.eval, &BTreeMap::new());
+        let manifest = js_sys::JSON::parse(&manifest.to_string())
+            .map_err(|_| JsError::new("manifest is not JSON"))?;
+        let _ = Reflect::set(&out, &"contexts".into(), &contexts);
+        let _ = Reflect::set(&out, &"manifest.json".into(), &manifest);
+        Ok(out.into())
+    }
+
+    /// One output file's bytes (CSV text or Parquet), for download; `context` indexes contexts.
+    #[wasm_bindgen(js_name = fileBytes)]
+    pub fn file_bytes(&self, context: usize, name: &str) -> Result<Vec<u8>, JsError> {
+        if name == "manifest.json" {
+            return Ok(
+                serde_json::to_vec_pretty(&report::manifest(&self.eval, &BTreeMap::new()))
+                    .unwrap_or_default(),
+            );
+        }
+        let r = self
+            .eval
+            .contexts
+            .get(context)
+            .ok_or_else(|| JsError::new("no such context"))?;
+        let table = report::context_tables(r)
+            .remove(name)
+            .ok_or_else(|| JsError::new(&format!("no output named {name}")))?;
+        if name.ends_with(".csv") {
+            Ok(table.to_csv().into_bytes())
+        } else {
+            table.to_parquet().map_err(|e| JsError::new(&e.to_string()))
+        }
+    }
+
+    /// Per-gene profiles of one evaluated perturbation for the scatter plot: observed Δ, each
+    /// model's predicted Δ (vs control), and the DEG mask.
+    #[wasm_bindgen(js_name = perturbationProfiles)]
+    pub fn perturbation_profiles(
+        &self,
+        context: usize,
+        perturbation: &str,
+    ) -> Result<JsValue, JsError> {
+        let r = self
+            .eval
+            .contexts
+            .get(context)
+            .ok_or_else(|| JsError::new("no such context"))?;
+        let ds = &r.dataset;
+        let l = ds
+            .label_index(perturbation)
+            .ok_or_else(|| JsError::new("unknown perturbation"))?;
+        let ctrl = &r.baselines.control_mean;
+        let truth = ds
+            .mean_in(l, crate::data::Half::Gt)
+            .ok_or_else(|| JsError::new("no GT-half cells"))?;
+        let o = Object::new();
+        let f64s = |v: Vec<f64>| JsValue::from(js_sys::Float64Array::from(v.as_slice()));
+        let _ = Reflect::set(
+            &o,
+            &"genes".into(),
+            &ds.genes
+                .iter()
+                .map(|g| JsValue::from_str(g))
+                .collect::<Array>(),
+        );
+        let _ = Reflect::set(&o, &"observed".into(), &f64s((&truth - ctrl).to_vec()));
+        let deg: Vec<f64> = r
+            .deg_mask
+            .get(&l)
+            .map(|m| m.iter().map(|&b| b as u8 as f64).collect())
+            .unwrap_or_else(|| vec![0.0; ds.n_genes()]);
+        let _ = Reflect::set(&o, &"deg".into(), &f64s(deg));
+        let models = Object::new();
+        for m in r.baselines.models.iter().chain(&r.models) {
+            if let Some(p) = m.profiles.get(&l) {
+                let _ = Reflect::set(
+                    &models,
+                    &JsValue::from_str(&m.name),
+                    &f64s((p - ctrl).to_vec()),
+                );
+            }
+        }
+        let _ = Reflect::set(&o, &"models".into(), &models);
+        Ok(o.into())
+    }
+
+    /// The CLI's plain-text summary.
+    pub fn summary(&self) -> String {
+        report::human_summary(&self.eval)
+    }
+}
+
+/// Number of rayon threads in use (1 in the single-thread build).
+#[wasm_bindgen(js_name = threadCount)]
+pub fn thread_count() -> usize {
+    rayon::current_num_threads()
+}

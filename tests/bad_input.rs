@@ -1,0 +1,391 @@
+//! Bad input (SPEC §1.4): every case gives a clear message naming the file and the column, row
+//! or gene, and what to do — never a panic. The CLI exits with code 2 and leaves no output.
+
+use arrow::array::{ArrayRef, Float32Array, Int32Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use calibra::io;
+use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+/// A small valid wide table: control + 3 perturbations × 8 cells, 4 genes.
+struct Cells {
+    labels: Vec<String>,
+    half: Vec<String>,
+    fold: Vec<i32>,
+    genes: Vec<String>,
+    values: Vec<Vec<f32>>, // per gene
+}
+
+fn valid_cells() -> Cells {
+    let mut labels = Vec::new();
+    let mut half = Vec::new();
+    let mut fold = Vec::new();
+    for (i, l) in ["control", "A", "B", "C"].iter().enumerate() {
+        for c in 0..8 {
+            labels.push(l.to_string());
+            half.push(if c % 2 == 0 { "gt" } else { "td" }.to_string());
+            fold.push(if i == 0 { -1 } else { (i - 1) as i32 });
+        }
+    }
+    let n = labels.len();
+    let genes: Vec<String> = ["A", "B", "C", "D"].iter().map(|s| s.to_string()).collect();
+    let values = (0..genes.len())
+        .map(|g| {
+            (0..n)
+                .map(|r| ((r * 7 + g * 3) % 11) as f32 * 0.25)
+                .collect()
+        })
+        .collect();
+    Cells {
+        labels,
+        half,
+        fold,
+        genes,
+        values,
+    }
+}
+
+fn write_cells(c: &Cells, path: &Path) {
+    let mut fields = vec![
+        Field::new("perturbation", DataType::Utf8, false),
+        Field::new("half", DataType::Utf8, false),
+        Field::new("fold", DataType::Int32, false),
+    ];
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(c.labels.clone())),
+        Arc::new(StringArray::from(c.half.clone())),
+        Arc::new(Int32Array::from(c.fold.clone())),
+    ];
+    for (g, v) in c.genes.iter().zip(&c.values) {
+        fields.push(Field::new(g, DataType::Float32, false));
+        cols.push(Arc::new(Float32Array::from(v.clone())));
+    }
+    write_batch(
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap(),
+        path,
+    );
+}
+
+fn write_batch(batch: RecordBatch, path: &Path) {
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+fn write_predictions(genes: &[&str], value: f32, path: &Path) {
+    let mut fields = vec![
+        Field::new("model", DataType::Utf8, false),
+        Field::new("perturbation", DataType::Utf8, false),
+    ];
+    let labels = vec!["A".to_string(), "B".into(), "C".into()];
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec!["m"; 3])),
+        Arc::new(StringArray::from(labels)),
+    ];
+    for g in genes {
+        fields.push(Field::new(*g, DataType::Float32, false));
+        cols.push(Arc::new(Float32Array::from(vec![value; 3])));
+    }
+    write_batch(
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap(),
+        path,
+    );
+}
+
+/// Runs the library on files and returns the error text (panics if it succeeds).
+fn error_of(cells: &Path, predictions: &[PathBuf], opts: &EvaluateOptions) -> String {
+    let inputs = Inputs {
+        cells: io::open_file(cells).unwrap(),
+        predictions: predictions
+            .iter()
+            .map(|p| io::open_file(p).unwrap())
+            .collect(),
+    };
+    match evaluate(inputs, opts, &mut |_, _| {}) {
+        Ok(_) => panic!("expected an error for {}", cells.display()),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn assert_mentions(msg: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(msg.contains(p), "message should mention {p:?}:\n{msg}");
+    }
+}
+
+fn cells_error(mutate: impl FnOnce(&mut Cells)) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = valid_cells();
+    mutate(&mut c);
+    let path = dir.path().join("cells.parquet");
+    write_cells(&c, &path);
+    error_of(&path, &[], &EvaluateOptions::default())
+}
+
+#[test]
+fn valid_fixture_evaluates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cells.parquet");
+    write_cells(&valid_cells(), &path);
+    let inputs = Inputs {
+        cells: io::open_file(&path).unwrap(),
+        predictions: vec![],
+    };
+    evaluate(inputs, &EvaluateOptions::default(), &mut |_, _| {}).expect("the fixture is valid");
+}
+
+#[test]
+fn missing_perturbation_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cells.parquet");
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("label", DataType::Utf8, false),
+            Field::new("G1", DataType::Float32, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from(vec!["control"])),
+            Arc::new(Float32Array::from(vec![1.0f32])),
+        ],
+    )
+    .unwrap();
+    write_batch(batch, &path);
+    let msg = error_of(&path, &[], &EvaluateOptions::default());
+    assert_mentions(
+        &msg,
+        &["cells.parquet", "perturbation", "--perturbation-column"],
+    );
+}
+
+#[test]
+fn no_control_cells() {
+    let msg = cells_error(|c| {
+        for l in c.labels.iter_mut() {
+            if l == "control" {
+                *l = "D".into();
+            }
+        }
+    });
+    assert_mentions(
+        &msg,
+        &["cells.parquet", "no control cells", "--control-label"],
+    );
+}
+
+#[test]
+fn duplicated_gene_names() {
+    let msg = cells_error(|c| c.genes[2] = "A".into());
+    assert_mentions(&msg, &["cells.parquet", "duplicated gene", "'A'"]);
+}
+
+#[test]
+fn non_numeric_expression_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cells.parquet");
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("perturbation", DataType::Utf8, false),
+            Field::new("G1", DataType::Float32, false),
+            Field::new("G2", DataType::Utf8, false),
+        ])),
+        vec![
+            Arc::new(StringArray::from(vec!["control", "A"])),
+            Arc::new(Float32Array::from(vec![1.0f32, 2.0])),
+            Arc::new(StringArray::from(vec!["x", "y"])),
+        ],
+    )
+    .unwrap();
+    write_batch(batch, &path);
+    let msg = error_of(&path, &[], &EvaluateOptions::default());
+    assert_mentions(&msg, &["cells.parquet", "column 'G2'", "numeric"]);
+}
+
+#[test]
+fn non_finite_expression() {
+    let msg = cells_error(|c| {
+        c.values[1][5] = f32::NAN;
+        c.values[3][9] = f32::INFINITY;
+    });
+    assert_mentions(
+        &msg,
+        &["cells.parquet", "gene 'B'", "row 5", "2 non-finite"],
+    );
+}
+
+#[test]
+fn negative_values() {
+    let msg = cells_error(|c| c.values[0][3] = -0.5);
+    assert_mentions(&msg, &["cells.parquet", "gene 'A'", "row 3", "negative"]);
+}
+
+#[test]
+fn raw_counts_need_normalize() {
+    let msg = cells_error(|c| {
+        for v in c.values.iter_mut() {
+            for x in v.iter_mut() {
+                *x = (*x * 40.0).round();
+            }
+        }
+    });
+    assert_mentions(&msg, &["cells.parquet", "raw counts", "--normalize"]);
+}
+
+#[test]
+fn empty_file_and_empty_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.parquet");
+    std::fs::write(&empty, b"").unwrap();
+    assert_mentions(
+        &error_of(&empty, &[], &EvaluateOptions::default()),
+        &["empty.parquet", "empty"],
+    );
+
+    let mut c = valid_cells();
+    c.labels.clear();
+    c.half.clear();
+    c.fold.clear();
+    for v in c.values.iter_mut() {
+        v.clear();
+    }
+    let rows = dir.path().join("norows.parquet");
+    write_cells(&c, &rows);
+    assert_mentions(
+        &error_of(&rows, &[], &EvaluateOptions::default()),
+        &["norows.parquet", "no rows"],
+    );
+}
+
+#[test]
+fn not_parquet_and_truncated() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.parquet");
+    std::fs::write(&junk, b"perturbation,G1\ncontrol,1\n").unwrap();
+    assert_mentions(
+        &error_of(&junk, &[], &EvaluateOptions::default()),
+        &["junk.parquet", "not a Parquet or Arrow IPC"],
+    );
+
+    let good = dir.path().join("good.parquet");
+    write_cells(&valid_cells(), &good);
+    let bytes = std::fs::read(&good).unwrap();
+    let cut = dir.path().join("cut.parquet");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    assert_mentions(
+        &error_of(&cut, &[], &EvaluateOptions::default()),
+        &["cut.parquet", "truncated"],
+    );
+}
+
+#[test]
+fn half_column_with_other_values() {
+    let msg = cells_error(|c| c.half[4] = "first".into());
+    assert_mentions(
+        &msg,
+        &["cells.parquet", "column 'half'", "row 4", "'first'"],
+    );
+}
+
+#[test]
+fn single_cell_perturbation_is_warned_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = valid_cells();
+    c.labels.push("E".into());
+    c.half.push("gt".into());
+    c.fold.push(0);
+    for v in c.values.iter_mut() {
+        v.push(0.5);
+    }
+    let path = dir.path().join("cells.parquet");
+    write_cells(&c, &path);
+    let inputs = Inputs {
+        cells: io::open_file(&path).unwrap(),
+        predictions: vec![],
+    };
+    let e = evaluate(inputs, &EvaluateOptions::default(), &mut |_, _| {})
+        .expect("a single-cell perturbation is not fatal");
+    assert!(
+        e.notes
+            .iter()
+            .any(|n| n.contains("single cell") && n.contains('E')),
+        "{:?}",
+        e.notes
+    );
+}
+
+#[test]
+fn predictions_with_nan() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = dir.path().join("cells.parquet");
+    write_cells(&valid_cells(), &cells);
+    let pred = dir.path().join("model.parquet");
+    write_predictions(&["A", "B", "C", "D"], f32::NAN, &pred);
+    let msg = error_of(&cells, &[pred], &EvaluateOptions::default());
+    assert_mentions(&msg, &["model.parquet", "non-finite", "row 0"]);
+}
+
+#[test]
+fn prediction_genes_not_matching() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = dir.path().join("cells.parquet");
+    write_cells(&valid_cells(), &cells);
+    let pred = dir.path().join("model.parquet");
+    write_predictions(&["A", "B", "X"], 0.5, &pred);
+    let msg = error_of(
+        &cells,
+        std::slice::from_ref(&pred),
+        &EvaluateOptions::default(),
+    );
+    assert_mentions(
+        &msg,
+        &[
+            "model.parquet",
+            "lack 2 of the 4",
+            "C, D",
+            "--drop-missing-genes",
+        ],
+    );
+
+    // With the option, the shared genes are evaluated.
+    let mut opts = EvaluateOptions::default();
+    opts.predictions.drop_missing_genes = true;
+    let inputs = Inputs {
+        cells: io::open_file(&cells).unwrap(),
+        predictions: vec![io::open_file(&pred).unwrap()],
+    };
+    let e = evaluate(inputs, &opts, &mut |_, _| {}).expect("evaluates the shared genes");
+    assert_eq!(e.genes, vec!["A".to_string(), "B".to_string()]);
+}
+
+#[test]
+fn cli_exits_2_and_leaves_no_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = dir.path().join("cells.parquet");
+    write_cells(&valid_cells(), &cells);
+    let pred = dir.path().join("model.parquet");
+    write_predictions(&["A", "B"], 0.5, &pred);
+    let out = dir.path().join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_calibra"))
+        .args(["evaluate", "--quiet", "--cells"])
+        .arg(&cells)
+        .arg("--predictions")
+        .arg(&pred)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_mentions(&stderr, &["model.parquet", "--drop-missing-genes"]);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out.exists(), "no output directory after an error");
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty());
+}

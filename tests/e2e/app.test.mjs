@@ -1,0 +1,143 @@
+// End-to-end browser tests (Playwright driving Debian's chromium): the page reproduces the
+// golden outputs in both WASM flavours, makes no network request beyond its own assets, shows
+// clear errors for bad files, and the <calibra-eval> element works without COOP/COEP.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { createServer } from '../../scripts/serve.mjs';
+import { compareReport } from './compare.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const shared = process.env.CALIBRA_SHARED || path.resolve(repo, '../shared');
+const golden = (name, file) => path.join(shared, 'golden', name, file);
+const artifacts = path.join(repo, 'target', 'e2e');
+fs.mkdirSync(artifacts, { recursive: true });
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+
+let context;
+const servers = {};
+
+function listen(isolate) {
+  return new Promise((resolve) => {
+    const s = createServer({ root: path.join(repo, 'www'), isolate });
+    s.listen(0, '127.0.0.1', () => resolve({ server: s, origin: `http://127.0.0.1:${s.address().port}` }));
+  });
+}
+
+before(async () => {
+  servers.threaded = await listen(true);
+  servers.fallback = await listen(false);
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'calibra-e2e-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, chromiumSandbox: false, args: CHROMIUM_ARGS,
+    viewport: { width: 1280, height: 900 },
+  });
+});
+
+after(async () => {
+  await context?.close();
+  for (const s of Object.values(servers)) s.server.close();
+});
+
+/** Opens a page, recording every request with the time it was made relative to `load`. */
+async function open(origin, pathname = '/') {
+  const page = await context.newPage();
+  const requests = [];
+  let loaded = false;
+  page.on('request', (r) => requests.push({ url: r.url(), method: r.method(), afterLoad: loaded }));
+  page.on('load', () => { loaded = true; });
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(origin + pathname);
+  return { page, requests };
+}
+
+async function waitForState(page) {
+  await page.waitForFunction(() => ['done', 'error'].includes(document.body.dataset.state), null, { timeout: 180_000 });
+  return page.evaluate(() => document.body.dataset.state);
+}
+
+function assertPrivate(requests, origin) {
+  const wwwFiles = new Set();
+  const walk = (dir, prefix) => { for (const e of fs.readdirSync(dir, { withFileTypes: true })) { if (e.isDirectory()) walk(path.join(dir, e.name), `${prefix}${e.name}/`); else wwwFiles.add(`/${prefix}${e.name}`); } };
+  walk(path.join(repo, 'www'), '');
+  for (const r of requests) {
+    const u = new URL(r.url);
+    if (u.protocol === 'blob:' || u.protocol === 'data:') continue;
+    assert.equal(u.origin, origin, `request to another origin: ${r.url}`);
+    assert.equal(r.method, 'GET', `non-GET request: ${r.method} ${r.url}`);
+    if (r.afterLoad) assert.ok(wwwFiles.has(u.pathname === '/' ? '/index.html' : u.pathname), `request after load that is not one of the page's assets: ${r.url}`);
+  }
+}
+
+for (const flavour of ['threaded', 'fallback']) {
+  test(`golden_single in the ${flavour} page equals the reference, with no network traffic`, async () => {
+    const { origin } = servers[flavour];
+    const { page, requests } = await open(origin);
+    await page.waitForSelector('#run:not([disabled])', { timeout: 120_000 });
+    const engine = await page.evaluate(() => document.body.dataset.engine);
+    assert.equal(engine, flavour === 'threaded' ? 'threaded' : 'single-thread');
+    const before = requests.length;
+    await page.setInputFiles('input[name=cells]', golden('golden_single', 'data.parquet'));
+    await page.setInputFiles('input[name=predictions]', golden('golden_single', 'predictions.parquet'));
+    await page.click('#run');
+    const state = await waitForState(page);
+    assert.equal(state, 'done', await page.textContent('#error'));
+    assert.equal(requests.length, before, `requests during the evaluation: ${requests.slice(before).map((r) => r.url).join(', ')}`);
+    const report = await page.evaluate(() => window.calibraReport);
+    const problems = compareReport(report, path.join(shared, 'golden', 'golden_single', 'expected'));
+    assert.deepEqual(problems, []);
+    await page.screenshot({ path: path.join(artifacts, `results-${flavour}.png`), fullPage: true });
+    assertPrivate(requests, origin);
+    await page.close();
+  });
+}
+
+test('bad files show the core message and the page stays usable', async () => {
+  const { origin } = servers.threaded;
+  const { page } = await open(origin);
+  await page.waitForSelector('#run:not([disabled])', { timeout: 120_000 });
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'calibra-bad-'));
+  const notParquet = path.join(tmp, 'notes.parquet');
+  fs.writeFileSync(notParquet, 'perturbation,G1\ncontrol,1\n');
+  const truncated = path.join(tmp, 'cut.parquet');
+  const bytes = fs.readFileSync(golden('golden_small', 'data.parquet'));
+  fs.writeFileSync(truncated, bytes.subarray(0, bytes.length >> 1));
+  const cases = [
+    [notParquet, 'not a Parquet or Arrow IPC file'],
+    [truncated, 'truncated'],
+    [path.join(shared, 'data', 'papalexi2021_counts.parquet'), 'raw counts'],
+    [golden('golden_small', 'predictions.parquet'), 'no control cells'],
+  ];
+  for (const [file, expected] of cases) {
+    await page.setInputFiles('input[name=cells]', file);
+    await page.setInputFiles('input[name=predictions]', []);
+    await page.click('#run');
+    assert.equal(await waitForState(page), 'error');
+    const msg = await page.textContent('#error');
+    assert.ok(msg.includes(expected) && msg.includes(path.basename(file)), `${path.basename(file)}: ${msg}`);
+  }
+  // Still usable: the example runs after the errors.
+  await page.click('#example');
+  assert.equal(await waitForState(page), 'done');
+  await page.close();
+});
+
+test('the <calibra-eval> element evaluates the example on a host without COOP/COEP', async () => {
+  const { origin } = servers.fallback;
+  const { page, requests } = await open(origin, '/embed.html');
+  await page.waitForFunction(() => ['done', 'error'].includes(document.querySelector('calibra-eval')?.getAttribute('state')), null, { timeout: 180_000 });
+  const state = await page.evaluate(() => document.querySelector('calibra-eval').getAttribute('state'));
+  assert.equal(state, 'done');
+  const nModels = await page.evaluate(() => new Set(document.querySelector('calibra-eval').report['stats.csv'].map((r) => r.model)).size);
+  assert.ok(nModels >= 6);
+  await page.screenshot({ path: path.join(artifacts, 'embed-fallback.png'), fullPage: true });
+  assertPrivate(requests, origin);
+  await page.close();
+});

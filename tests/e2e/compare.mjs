@@ -1,0 +1,53 @@
+// Compares the page's report (rows as objects) with the reference's expected files, with the
+// golden tolerance: floats ≤1e-9 relative or 1e-12 absolute, identical NaNs and row sets.
+import fs from 'node:fs';
+import path from 'node:path';
+
+const KEYS = {
+  'metrics.csv': ['model', 'perturbation', 'metric'], 'summary.csv': ['model', 'metric'],
+  'drf.csv': ['metric', 'drf_type', 'perturbation'], 'drf_summary.csv': ['metric', 'drf_type'],
+  'stats.csv': ['model', 'metric'], 'perturbations.csv': ['perturbation'],
+};
+
+function parseCell(s) {
+  if (s === 'True') return true;
+  if (s === 'False') return false;
+  if (s === 'NaN') return NaN;
+  const x = Number(s);
+  return s !== '' && !Number.isNaN(x) ? x : s;
+}
+
+export function readCsv(file) {
+  const [head, ...lines] = fs.readFileSync(file, 'utf8').trim().split('\n');
+  const cols = head.split(',');
+  return lines.map((l) => Object.fromEntries(l.split(',').map((v, i) => [cols[i], parseCell(v)])));
+}
+
+function same(a, e) {
+  if (typeof e === 'number' && typeof a === 'number') {
+    if (Number.isNaN(e) || Number.isNaN(a)) return Number.isNaN(e) && Number.isNaN(a);
+    return a === e || Math.abs(a - e) <= 1e-12 || Math.abs(a - e) <= 1e-9 * Math.abs(e);
+  }
+  return a === e;
+}
+
+/** Problems found (empty when the report matches). */
+export function compareReport(report, expectedDir) {
+  const problems = [];
+  for (const [file, keys] of Object.entries(KEYS)) {
+    const expected = readCsv(path.join(expectedDir, file));
+    const actual = report[file];
+    if (!Array.isArray(actual)) { problems.push(`${file}: missing from the report`); continue; }
+    const key = (r) => keys.map((k) => r[k]).join('|');
+    const index = new Map(actual.map((r) => [key(r), r]));
+    if (actual.length !== expected.length) problems.push(`${file}: ${actual.length} rows, expected ${expected.length}`);
+    for (const e of expected) {
+      const a = index.get(key(e));
+      if (!a) { problems.push(`${file}: missing row ${key(e)}`); continue; }
+      for (const [col, ev] of Object.entries(e)) {
+        if (!same(a[col], ev)) problems.push(`${file} ${key(e)} ${col}: ${a[col]} vs ${ev}`);
+      }
+    }
+  }
+  return problems.slice(0, 30);
+}

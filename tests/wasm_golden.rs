@@ -1,0 +1,74 @@
+//! The core reproduces golden_small inside WebAssembly, in headless Chromium
+//! (wasm-bindgen-test). Run with the threaded build:
+//! `CHROMEDRIVER=/usr/bin/chromedriver cargo +nightly test --target wasm32-unknown-unknown
+//!  --no-default-features --features threads --config .cargo/wasm-threads.toml --test wasm_golden`
+//! (and without `+nightly … --config` for the single-thread build).
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use calibra::io::{MemorySource, SharedSource};
+use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
+use std::sync::Arc;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+macro_rules! golden {
+    ($file:literal) => {
+        include_bytes!(concat!("../../shared/golden/golden_small/", $file)).to_vec()
+    };
+}
+
+#[wasm_bindgen_test]
+async fn golden_small_in_wasm() {
+    #[cfg(feature = "threads")]
+    {
+        wasm_bindgen_futures::JsFuture::from(calibra::wasm::init_thread_pool(2))
+            .await
+            .expect("thread pool");
+        assert_eq!(rayon::current_num_threads(), 2);
+    }
+    let cells: SharedSource = Arc::new(MemorySource::new("data.parquet", golden!("data.parquet")));
+    let preds: SharedSource = Arc::new(MemorySource::new(
+        "predictions.parquet",
+        golden!("predictions.parquet"),
+    ));
+    let eval = evaluate(
+        Inputs {
+            cells,
+            predictions: vec![preds],
+        },
+        &EvaluateOptions::default(),
+        &mut |_, _| {},
+    )
+    .expect("evaluation succeeds in wasm");
+    let tables = calibra::report::context_tables(&eval.contexts[0]);
+    let expected: [(&str, Vec<u8>); 9] = [
+        ("metrics.csv", golden!("expected/metrics.csv")),
+        ("summary.csv", golden!("expected/summary.csv")),
+        ("drf.csv", golden!("expected/drf.csv")),
+        ("drf_summary.csv", golden!("expected/drf_summary.csv")),
+        ("stats.csv", golden!("expected/stats.csv")),
+        ("perturbations.csv", golden!("expected/perturbations.csv")),
+        ("deg_gt.parquet", golden!("expected/deg_gt.parquet")),
+        ("deg_td.parquet", golden!("expected/deg_td.parquet")),
+        ("baselines.parquet", golden!("expected/baselines.parquet")),
+    ];
+    let mut reports = Vec::new();
+    for (file, want) in expected {
+        let table = &tables[file];
+        let got = if file.ends_with(".csv") {
+            table.to_csv().into_bytes()
+        } else {
+            table.to_parquet().expect("parquet")
+        };
+        reports.push((
+            file.to_string(),
+            common::golden::compare_bytes(file, got, want),
+        ));
+    }
+    let report = common::golden::report_of(reports);
+    web_sys::console::log_1(&format!("golden_small in wasm:\n{report}").into());
+    report.assert_ok();
+}

@@ -1,0 +1,141 @@
+// Rendering of a calibra report (shared by the app page and the <calibra-eval> element).
+// Plots use Observable Plot (bundled locally in vendor/, loaded as the global `Plot`).
+
+const METRICS = [
+  'mse', 'wmse', 'pearson_deltactrl', 'pearson_deltactrl_degs', 'r2_deltactrl', 'r2_deltactrl_degs',
+  'weighted_r2_deltactrl', 'pearson_deltapert', 'pearson_deltapert_degs', 'r2_deltapert',
+  'r2_deltapert_degs', 'weighted_r2_deltapert', 'nir',
+];
+export const BASELINES = ['control_mean', 'dataset_mean', 'technical_duplicate', 'interpolated_duplicate', 'linear', 'additive'];
+
+const fmt = (x, d = 3) => (x === null || x === undefined || Number.isNaN(x)) ? '–' : Number(x).toFixed(d);
+const fmtP = (p) => (p === null || Number.isNaN(p)) ? '–' : (p < 1e-3 ? p.toExponential(1) : p.toFixed(3));
+
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === 'class') e.className = v; else if (k.startsWith('on')) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  return e;
+}
+
+/** The report object the page exposes: files of the first context at top level. */
+export function flattenReport(report) {
+  const first = report.contexts[0] || { files: {} };
+  return { ...first.files, 'manifest.json': report['manifest.json'], contexts: report.contexts };
+}
+
+/** Metrics the DRF says can separate signal from null on this dataset (not censored, mean DRF > 0). */
+export function calibratedMetrics(files) {
+  return files['drf_summary.csv']
+    .filter((r) => r.drf_type === 'drf_interpolated' && !r.censored && r.mean_drf > 0)
+    .map((r) => r.metric);
+}
+
+export function userModels(files) {
+  const seen = [];
+  for (const r of files['stats.csv']) if (!BASELINES.includes(r.model) && !seen.includes(r.model)) seen.push(r.model);
+  return seen;
+}
+
+const better = (r) => r.tested && r.p_bonferroni < 0.05 && r.t_better > 0;
+
+/** One verdict line per model. */
+export function verdicts(files) {
+  const trusted = calibratedMetrics(files);
+  return userModels(files).map((m) => {
+    const rows = files['stats.csv'].filter((r) => r.model === m && trusted.includes(r.metric));
+    const wins = rows.filter(better).length;
+    return { model: m, wins, total: trusted.length, text: `${m} beats the null baseline on ${wins}/${trusted.length} calibrated metrics (Bonferroni p < 0.05)` };
+  });
+}
+
+export function drfHeatmap(files) {
+  const rows = files['drf_summary.csv'].map((r) => ({ ...r, label: r.censored ? 'censored' : fmt(r.mean_drf, 2) }));
+  return Plot.plot({
+    marginLeft: 170, width: 520, height: 30 + 22 * METRICS.length, padding: 0.05,
+    x: { domain: ['drf_interpolated', 'drf_mean', 'drf_ctrl'], label: null, axis: 'top' },
+    y: { domain: METRICS, label: null },
+    color: { type: 'linear', domain: [-1, 1], scheme: 'rdbu', legend: true, label: 'mean DRF' },
+    marks: [
+      Plot.cell(rows, { x: 'drf_type', y: 'metric', fill: (d) => (d.censored ? null : d.mean_drf), stroke: '#ccc', title: (d) => `${d.metric} ${d.drf_type}: ${d.label} (n=${d.n_perturbations})` }),
+      Plot.text(rows, { x: 'drf_type', y: 'metric', text: 'label', fill: (d) => (d.censored ? '#888' : 'black') }),
+    ],
+  });
+}
+
+/** Per metric: mean ± SEM of every model and baseline; bold when significantly better than the null. */
+export function modelTable(files) {
+  const stats = files['stats.csv'];
+  const models = [...new Set(stats.map((r) => r.model))];
+  const head = el('tr', {}, el('th', {}, 'metric'), el('th', {}, 'null'), ...models.map((m) => el('th', {}, m)));
+  const body = METRICS.map((metric) => {
+    const cells = models.map((m) => {
+      const r = stats.find((x) => x.model === m && x.metric === metric);
+      if (!r || !r.n) return el('td', {}, '–');
+      const title = r.tested
+        ? `t = ${fmt(r.t, 2)}, Bonferroni p = ${fmtP(r.p_bonferroni)}, 95% CI of the difference [${fmt(r.ci_low)}, ${fmt(r.ci_high)}], n = ${r.n_pairs}`
+        : (r.model === r.null_model ? 'null model' : 'not tested (< 3 pairs)');
+      const td = el('td', { title, class: better(r) ? 'better' : '' }, `${fmt(r.mean)} ± ${fmt(r.sem)}`);
+      if (r.tested) td.append(el('div', { class: 'sub' }, `p=${fmtP(r.p_bonferroni)} [${fmt(r.ci_low, 2)}, ${fmt(r.ci_high, 2)}]`));
+      return td;
+    });
+    const nullModel = stats.find((x) => x.metric === metric)?.null_model || '';
+    return el('tr', {}, el('th', {}, metric), el('td', { class: 'sub' }, nullModel), ...cells);
+  });
+  return el('table', { class: 'models' }, el('thead', {}, head), el('tbody', {}, body));
+}
+
+/** Forest plots: mean difference vs the null with its 95% bootstrap CI, one panel per metric. */
+export function forestPlots(files) {
+  const box = el('div', { class: 'forest' });
+  for (const metric of METRICS) {
+    const rows = files['stats.csv'].filter((r) => r.metric === metric && r.tested);
+    if (!rows.length) continue;
+    box.append(el('div', { class: 'panel' }, el('h4', {}, metric), Plot.plot({
+      width: 300, height: 40 + 22 * rows.length, marginLeft: 150,
+      x: { label: `Δ vs ${rows[0].null_model}`, grid: true }, y: { label: null, domain: rows.map((r) => r.model) },
+      marks: [
+        Plot.ruleX([0], { stroke: '#999' }),
+        Plot.ruleY(rows, { y: 'model', x1: 'ci_low', x2: 'ci_high', stroke: (d) => (better(d) ? '#1b7837' : '#555') }),
+        Plot.dot(rows, { y: 'model', x: 'mean_diff', fill: (d) => (better(d) ? '#1b7837' : '#555'), title: (d) => `${d.model}: ${fmt(d.mean_diff)} [${fmt(d.ci_low)}, ${fmt(d.ci_high)}]` }),
+      ],
+    })));
+  }
+  return box;
+}
+
+/** Sortable, filterable per-perturbation table for one model; `onPick(perturbation)` on click. */
+export function perturbationTable(files, model, onPick) {
+  const perts = files['perturbations.csv'].filter((p) => p.evaluated);
+  const values = new Map();
+  for (const r of files['metrics.csv']) if (r.model === model) values.set(`${r.perturbation}|${r.metric}`, r.value);
+  const cols = ['perturbation', 'fold', 'n_cells', 'n_degs_gt', ...METRICS];
+  let rows = perts.map((p) => ({ perturbation: p.perturbation, fold: p.fold, n_cells: p.n_cells, n_degs_gt: p.n_degs_gt, ...Object.fromEntries(METRICS.map((m) => [m, values.get(`${p.perturbation}|${m}`)])) }));
+  let sortKey = 'perturbation'; let asc = true; let filter = '';
+  const tbody = el('tbody');
+  const draw = () => {
+    const shown = rows.filter((r) => r.perturbation.toLowerCase().includes(filter))
+      .sort((a, b) => { const x = a[sortKey]; const y = b[sortKey]; const c = typeof x === 'string' ? x.localeCompare(y) : ((Number.isNaN(x) ? -Infinity : x) - (Number.isNaN(y) ? -Infinity : y)); return asc ? c : -c; });
+    tbody.replaceChildren(...shown.map((r) => el('tr', { onclick: () => onPick(r.perturbation) }, ...cols.map((c) => el('td', {}, typeof r[c] === 'number' && !Number.isInteger(r[c]) ? fmt(r[c]) : (r[c] ?? '–'))))));
+  };
+  const head = el('tr', {}, ...cols.map((c) => el('th', { onclick: () => { asc = sortKey === c ? !asc : true; sortKey = c; draw(); } }, c)));
+  const input = el('input', { type: 'search', placeholder: 'filter perturbations', oninput: (e) => { filter = e.target.value.toLowerCase(); draw(); } });
+  draw();
+  return el('div', {}, input, el('div', { class: 'scroll' }, el('table', { class: 'perts' }, el('thead', {}, head), tbody)));
+}
+
+/** Predicted vs observed Δ (vs control) for one perturbation, DEGs highlighted. */
+export function scatter(profiles, model, perturbation) {
+  const pred = profiles.models[model];
+  if (!pred) return el('p', {}, `${model} has no prediction for ${perturbation}.`);
+  const pts = profiles.genes.map((g, i) => ({ gene: g, observed: profiles.observed[i], predicted: pred[i], deg: profiles.deg[i] === 1 }));
+  return Plot.plot({
+    width: 420, height: 380, grid: true,
+    x: { label: `observed Δ (${perturbation} − control)` }, y: { label: `predicted Δ (${model})` },
+    color: { domain: [false, true], range: ['#bbb', '#d6604d'], legend: true, tickFormat: (d) => (d ? 'DEG' : 'other') },
+    marks: [Plot.ruleX([0]), Plot.ruleY([0]), Plot.line([[-1e9, -1e9], [1e9, 1e9]], { stroke: '#ddd', clip: true }),
+      Plot.dot(pts, { x: 'observed', y: 'predicted', fill: 'deg', r: 2.5, title: (d) => `${d.gene}: ${fmt(d.observed)} / ${fmt(d.predicted)}`, sort: { channel: 'fill' } })],
+  });
+}

@@ -1,0 +1,63 @@
+// calibra's Web Worker: loads the WASM core (threaded when the page is cross-origin isolated,
+// single-threaded otherwise), reads dropped Files slice by slice, and evaluates. The page's
+// main thread never computes.
+
+let core = null;
+let session = null;
+
+const base = new URL('.', import.meta.url);
+
+async function init() {
+  let flavour = 'single-thread';
+  if (self.crossOriginIsolated && typeof SharedArrayBuffer !== 'undefined') {
+    try {
+      core = await import(new URL('./pkg-mt/calibra.js', base));
+      await core.default();
+      await core.initThreadPool(navigator.hardwareConcurrency || 2);
+      flavour = 'threaded';
+    } catch (e) {
+      console.warn('threaded build failed to start, using the single-thread build', e);
+      core = null;
+    }
+  }
+  if (!core) {
+    core = await import(new URL('./pkg-st/calibra.js', base));
+    await core.default();
+  }
+  postMessage({ type: 'ready', flavour, threads: core.threadCount() });
+}
+
+const ready = init().catch((e) => postMessage({ type: 'fatal', message: String(e && e.message || e) }));
+
+function progress(stage, fraction) {
+  postMessage({ type: 'progress', stage, fraction });
+}
+
+function errorText(e) {
+  // wasm-bindgen JsError carries calibra's message; a trap would be a bug.
+  if (e instanceof WebAssembly.RuntimeError) return `internal error (please report): ${e.message}`;
+  return String((e && e.message) || e);
+}
+
+onmessage = async (event) => {
+  await ready;
+  const msg = event.data;
+  try {
+    if (msg.type === 'run') {
+      if (session) { session.free(); session = null; }
+      const t0 = performance.now();
+      session = msg.example
+        ? core.evaluateExample(msg.options, progress)
+        : core.evaluateFiles(msg.cells, msg.predictions, msg.options, progress);
+      const seconds = (performance.now() - t0) / 1000;
+      postMessage({ type: 'done', report: session.report(), summary: session.summary(), seconds });
+    } else if (msg.type === 'file') {
+      const bytes = session.fileBytes(msg.context, msg.name);
+      postMessage({ type: 'file', id: msg.id, name: msg.name, bytes }, [bytes.buffer]);
+    } else if (msg.type === 'profiles') {
+      postMessage({ type: 'profiles', id: msg.id, profiles: session.perturbationProfiles(msg.context, msg.perturbation) });
+    }
+  } catch (e) {
+    postMessage({ type: 'error', id: msg.id, message: errorText(e), fatal: e instanceof WebAssembly.RuntimeError });
+  }
+};
