@@ -389,3 +389,15 @@ fn cli_exits_2_and_leaves_no_output() {
         .collect();
     assert!(leftovers.is_empty());
 }
+
+#[test]
+fn predictions_passed_as_cells() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.parquet");
+    write_predictions(&["A", "B", "C", "D"], 0.5, &path);
+    let msg = error_of(&path, &[], &EvaluateOptions::default());
+    assert_mentions(
+        &msg,
+        &["model.parquet", "'model'", "pass this file as predictions"],
+    );
+}

@@ -131,11 +131,13 @@ export function scatter(profiles, model, perturbation) {
   const pred = profiles.models[model];
   if (!pred) return el('p', {}, `${model} has no prediction for ${perturbation}.`);
   const pts = profiles.genes.map((g, i) => ({ gene: g, observed: profiles.observed[i], predicted: pred[i], deg: profiles.deg[i] === 1 }));
+  const finite = pts.flatMap((p) => [p.observed, p.predicted]).filter(Number.isFinite);
+  const lo = finite.reduce((a, b) => Math.min(a, b), 0); const hi = finite.reduce((a, b) => Math.max(a, b), 0);
   return Plot.plot({
     width: 420, height: 380, grid: true,
     x: { label: `observed Δ (${perturbation} − control)` }, y: { label: `predicted Δ (${model})` },
     color: { domain: [false, true], range: ['#bbb', '#d6604d'], legend: true, tickFormat: (d) => (d ? 'DEG' : 'other') },
-    marks: [Plot.ruleX([0]), Plot.ruleY([0]), Plot.line([[-1e9, -1e9], [1e9, 1e9]], { stroke: '#ddd', clip: true }),
+    marks: [Plot.ruleX([0]), Plot.ruleY([0]), Plot.line([[lo, lo], [hi, hi]], { stroke: '#ddd' }),
       Plot.dot(pts, { x: 'observed', y: 'predicted', fill: 'deg', r: 2.5, title: (d) => `${d.gene}: ${fmt(d.observed)} / ${fmt(d.predicted)}`, sort: { channel: 'fill' } })],
   });
 }

@@ -261,6 +261,14 @@ pub fn locate(
         for &i in &rest {
             let f = schema.field(i);
             if !is_numeric(f.data_type()) {
+                if role == TableRole::Cells && f.name() == "model" {
+                    return Err(col_err(
+                        f.name(),
+                        "a 'model' column belongs to a predictions table, not to the observed cells"
+                            .into(),
+                        "pass this file as predictions and the observed cells as cells",
+                    ));
+                }
                 let remedy = if role == TableRole::Cells {
                     "drop the column, or if it is a context (e.g. cell type) pass --context-column"
                 } else {

@@ -91,8 +91,11 @@ for (const flavour of ['threaded', 'fallback']) {
     assert.equal(state, 'done', await page.textContent('#error'));
     assert.equal(requests.length, before, `requests during the evaluation: ${requests.slice(before).map((r) => r.url).join(', ')}`);
     const report = await page.evaluate(() => window.calibraReport);
-    const problems = compareReport(report, path.join(shared, 'golden', 'golden_single', 'expected'));
+    const problems = await compareReport(report, path.join(shared, 'golden', 'golden_single', 'expected'));
     assert.deepEqual(problems, []);
+    // The per-perturbation scatter: click the first perturbation of the table.
+    await page.click('#perts tbody tr');
+    await page.waitForSelector('#scatter svg');
     await page.screenshot({ path: path.join(artifacts, `results-${flavour}.png`), fullPage: true });
     assertPrivate(requests, origin);
     await page.close();
@@ -113,7 +116,7 @@ test('bad files show the core message and the page stays usable', async () => {
     [notParquet, 'not a Parquet or Arrow IPC file'],
     [truncated, 'truncated'],
     [path.join(shared, 'data', 'papalexi2021_counts.parquet'), 'raw counts'],
-    [golden('golden_small', 'predictions.parquet'), 'no control cells'],
+    [golden('golden_small', 'predictions.parquet'), 'pass this file as predictions'],
   ];
   for (const [file, expected] of cases) {
     await page.setInputFiles('input[name=cells]', file);

@@ -1,13 +1,22 @@
-// Compares the page's report (rows as objects) with the reference's expected files, with the
+// Compares the page's report (rows as objects) with every expected table (CSV and Parquet), with the
 // golden tolerance: floats ≤1e-9 relative or 1e-12 absolute, identical NaNs and row sets.
 import fs from 'node:fs';
 import path from 'node:path';
+import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 
 const KEYS = {
   'metrics.csv': ['model', 'perturbation', 'metric'], 'summary.csv': ['model', 'metric'],
   'drf.csv': ['metric', 'drf_type', 'perturbation'], 'drf_summary.csv': ['metric', 'drf_type'],
   'stats.csv': ['model', 'metric'], 'perturbations.csv': ['perturbation'],
+  'deg_gt.parquet': ['perturbation', 'gene'], 'deg_td.parquet': ['perturbation', 'gene'],
+  'baselines.parquet': ['model', 'perturbation', 'fold'],
 };
+
+/** Rows of an expected Parquet file (int64 columns arrive as BigInt; the page reports Numbers). */
+async function readParquet(file) {
+  const rows = await parquetReadObjects({ file: await asyncBufferFromFile(file) });
+  return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
+}
 
 function parseCell(s) {
   if (s === 'True') return true;
@@ -32,14 +41,16 @@ function same(a, e) {
 }
 
 /** Problems found (empty when the report matches). */
-export function compareReport(report, expectedDir) {
+export async function compareReport(report, expectedDir) {
   const problems = [];
   for (const [file, keys] of Object.entries(KEYS)) {
-    const expected = readCsv(path.join(expectedDir, file));
+    const where = path.join(expectedDir, file);
+    const expected = file.endsWith('.csv') ? readCsv(where) : await readParquet(where);
     const actual = report[file];
     if (!Array.isArray(actual)) { problems.push(`${file}: missing from the report`); continue; }
     const key = (r) => keys.map((k) => r[k]).join('|');
     const index = new Map(actual.map((r) => [key(r), r]));
+    if (index.size !== actual.length) problems.push(`${file}: duplicate keys ${keys.join(',')}`);
     if (actual.length !== expected.length) problems.push(`${file}: ${actual.length} rows, expected ${expected.length}`);
     for (const e of expected) {
       const a = index.get(key(e));
