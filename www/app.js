@@ -37,7 +37,7 @@ function onMessage(e) {
   } else if (m.type === 'progress') {
     showProgress(m.stage, m.fraction);
   } else if (m.type === 'done') {
-    render(m.report, m.summary, m.seconds);
+    render(m.report, m.summary, m.seconds, m.memoryBytes);
   } else if (m.type === 'error') {
     if (m.id && pending.has(m.id)) { pending.get(m.id).reject(new Error(m.message)); pending.delete(m.id); return; }
     fail(m.message);
@@ -95,12 +95,12 @@ async function download(context, name) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-function render(report, summary, seconds) {
+function render(report, summary, seconds, memoryBytes) {
   const files = flattenReport(report);
   window.calibraReport = files;
   const context = 0;
   $('#verdict').replaceChildren(...verdicts(files).map((v) => el('p', { class: 'verdict' }, v.text)),
-    el('p', { class: 'sub' }, `Evaluated in ${seconds.toFixed(2)} s on this machine. Calibrated metrics: not censored and mean DRF (interpolated) > 0.`));
+    el('p', { class: 'sub' }, `Evaluated in ${seconds.toFixed(2)} s on this machine (WebAssembly memory ${(memoryBytes / 2 ** 20).toFixed(0)} MiB). Calibrated metrics: not censored and mean DRF (interpolated) > 0.`));
   $('#drf').replaceChildren(drfHeatmap(files));
   $('#models').replaceChildren(modelTable(files));
   $('#forest').replaceChildren(forestPlots(files));
@@ -119,6 +119,8 @@ function render(report, summary, seconds) {
   $('#summary').textContent = summary;
   $('#results').hidden = false;
   $('#run').disabled = false; $('#example').disabled = false;
+  document.body.dataset.seconds = seconds;
+  document.body.dataset.wasmMemory = memoryBytes;
   document.body.dataset.state = 'done';
 }
 

@@ -78,7 +78,7 @@ export function modelTable(files) {
         ? `t = ${fmt(r.t, 2)}, Bonferroni p = ${fmtP(r.p_bonferroni)}, 95% CI of the difference [${fmt(r.ci_low)}, ${fmt(r.ci_high)}], n = ${r.n_pairs}`
         : (r.model === r.null_model ? 'null model' : 'not tested (< 3 pairs)');
       const td = el('td', { title, class: better(r) ? 'better' : '' }, `${fmt(r.mean)} ± ${fmt(r.sem)}`);
-      if (r.tested) td.append(el('div', { class: 'sub' }, `p=${fmtP(r.p_bonferroni)} [${fmt(r.ci_low, 2)}, ${fmt(r.ci_high, 2)}]`));
+      if (r.tested) td.append(el('div', { class: 'sub' }, `t=${fmt(r.t, 2)} p=${fmtP(r.p_bonferroni)} [${fmt(r.ci_low, 2)}, ${fmt(r.ci_high, 2)}]`));
       return td;
     });
     const nullModel = stats.find((x) => x.metric === metric)?.null_model || '';

@@ -3,6 +3,7 @@
 // main thread never computes.
 
 let core = null;
+let exportsOfWasm = null; // for the size of the WASM memory, which only grows: its peak
 let session = null;
 
 const base = new URL('.', import.meta.url);
@@ -12,7 +13,7 @@ async function init() {
   if (self.crossOriginIsolated && typeof SharedArrayBuffer !== 'undefined') {
     try {
       core = await import(new URL('./pkg-mt/calibra.js', base));
-      await core.default();
+      exportsOfWasm = await core.default();
       await core.initThreadPool(navigator.hardwareConcurrency || 2);
       flavour = 'threaded';
     } catch (e) {
@@ -22,7 +23,7 @@ async function init() {
   }
   if (!core) {
     core = await import(new URL('./pkg-st/calibra.js', base));
-    await core.default();
+    exportsOfWasm = await core.default();
   }
   postMessage({ type: 'ready', flavour, threads: core.threadCount() });
 }
@@ -50,7 +51,8 @@ onmessage = async (event) => {
         ? core.evaluateExample(msg.options, progress)
         : core.evaluateFiles(msg.cells, msg.predictions, msg.options, progress);
       const seconds = (performance.now() - t0) / 1000;
-      postMessage({ type: 'done', report: session.report(), summary: session.summary(), seconds });
+      const memoryBytes = exportsOfWasm.memory.buffer.byteLength;
+      postMessage({ type: 'done', report: session.report(), summary: session.summary(), seconds, memoryBytes });
     } else if (msg.type === 'file') {
       const bytes = session.fileBytes(msg.context, msg.name);
       postMessage({ type: 'file', id: msg.id, name: msg.name, bytes }, [bytes.buffer]);
