@@ -38,7 +38,8 @@ class CalibraEval extends HTMLElement {
 
   async onMessage(m) {
     if (m.type === 'ready') {
-      this.status.textContent = `calibra (${m.flavour === 'threaded' ? `${m.threads} threads` : 'single-thread'}) — computed in your browser; no data leaves this page.`;
+      this.engineText = `calibra (${m.flavour === 'threaded' ? `${m.threads} threads` : 'single-thread'}) — computed in your browser; no data leaves this page.`;
+      this.status.textContent = this.engineText;
       this.start();
     } else if (m.type === 'progress') {
       this.status.textContent = `${m.stage.replace('_', ' ')}… ${Math.round(m.fraction * 100)}%`;
@@ -94,6 +95,7 @@ class CalibraEval extends HTMLElement {
       drfHeatmap(files),
       el('div', { class: 'scroll' }, modelTable(files)),
     );
+    this.status.textContent = this.engineText;
     this.setAttribute('state', 'done');
     this.dispatchEvent(new CustomEvent('calibra-done', { detail: files }));
   }
