@@ -113,19 +113,29 @@ pub struct SourceReader {
     pos: u64,
     block: Bytes,
     block_start: u64,
+    block_size: usize,
 }
 
 /// Block size of [`SourceReader`]: big enough to amortise browser `File.slice` calls.
 const READ_BLOCK: usize = 4 << 20;
 
+/// Block size of the readers handed to the Parquet decoder for page headers.
+const PAGE_HEADER_BLOCK: usize = 16 << 10;
+
 impl SourceReader {
-    /// A reader positioned at `pos`.
+    /// A reader positioned at `pos`, reading blocks of [`READ_BLOCK`] bytes.
     pub fn new(source: SharedSource, pos: u64) -> Self {
+        Self::with_block_size(source, pos, READ_BLOCK)
+    }
+
+    /// A reader positioned at `pos`, reading blocks of `block_size` bytes.
+    pub fn with_block_size(source: SharedSource, pos: u64, block_size: usize) -> Self {
         SourceReader {
             source,
             pos,
             block: Bytes::new(),
             block_start: 0,
+            block_size: block_size.max(1),
         }
     }
 }
@@ -140,14 +150,14 @@ impl Read for SourceReader {
             self.pos >= self.block_start && self.pos < self.block_start + self.block.len() as u64;
         if !in_block {
             // Large reads bypass the block buffer.
-            if buf.len() >= READ_BLOCK {
+            if buf.len() >= self.block_size {
                 let len = buf.len().min((size - self.pos) as usize);
                 let bytes = self.source.read_at(self.pos, len)?;
                 buf[..len].copy_from_slice(&bytes);
                 self.pos += len as u64;
                 return Ok(len);
             }
-            let len = READ_BLOCK.min((size - self.pos) as usize);
+            let len = self.block_size.min((size - self.pos) as usize);
             self.block = self.source.read_at(self.pos, len)?;
             self.block_start = self.pos;
         }
@@ -192,7 +202,13 @@ impl parquet::file::reader::ChunkReader for ParquetChunks {
     type T = SourceReader;
 
     fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        Ok(SourceReader::new(self.0.clone(), start))
+        // The Parquet reader asks for a fresh reader per page header (a few bytes; page data
+        // then comes through `get_bytes`), so a big block here would read megabytes per page.
+        Ok(SourceReader::with_block_size(
+            self.0.clone(),
+            start,
+            PAGE_HEADER_BLOCK,
+        ))
     }
 
     fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
