@@ -57,11 +57,14 @@ impl ByteSource for WebFile {
 fn web_source(file: web_sys::File) -> Result<SharedSource, JsError> {
     let reader = web_sys::FileReaderSync::new()
         .map_err(|_| JsError::new("FileReaderSync is only available in a Web Worker"))?;
-    Ok(Arc::new(WebFile {
+    let file: SharedSource = Arc::new(WebFile {
         name: file.name(),
         file,
         reader,
-    }))
+    });
+    // Each FileReaderSync call costs about a millisecond, and the Parquet decoder makes several
+    // small reads per page of every column: serve them from 256 KiB blocks (64 MiB at most).
+    Ok(Arc::new(io::source::BlockCache::new(file, 256 << 10, 256)))
 }
 
 /// Options from the page (all optional).

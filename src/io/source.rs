@@ -217,3 +217,111 @@ impl parquet::file::reader::ChunkReader for ParquetChunks {
             .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
     }
 }
+
+/// A [`ByteSource`] that reads an inner source in aligned blocks and keeps the most recently used
+/// ones. For sources where every read has a high fixed cost (a browser `File` read through
+/// `FileReaderSync`: the Parquet decoder makes several small reads per page of every column),
+/// while memory stays bounded by `block_size × capacity`.
+pub struct BlockCache {
+    inner: SharedSource,
+    block_size: usize,
+    capacity: usize,
+    /// (block index, bytes), most recently used last.
+    blocks: std::sync::Mutex<std::collections::VecDeque<(u64, Bytes)>>,
+}
+
+impl BlockCache {
+    /// Caches `capacity` blocks of `block_size` bytes of `inner`.
+    pub fn new(inner: SharedSource, block_size: usize, capacity: usize) -> Self {
+        BlockCache {
+            inner,
+            block_size: block_size.max(1),
+            capacity: capacity.max(1),
+            blocks: std::sync::Mutex::new(std::collections::VecDeque::new()),
+        }
+    }
+
+    fn block(&self, index: u64) -> std::io::Result<Bytes> {
+        let mut blocks = self.blocks.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = blocks.iter().position(|(i, _)| *i == index) {
+            let hit = blocks.remove(at).expect("position is in range");
+            let bytes = hit.1.clone();
+            blocks.push_back(hit);
+            return Ok(bytes);
+        }
+        let start = index * self.block_size as u64;
+        let len = (self.block_size as u64).min(self.inner.size().saturating_sub(start)) as usize;
+        let bytes = self.inner.read_at(start, len)?;
+        if blocks.len() == self.capacity {
+            blocks.pop_front();
+        }
+        blocks.push_back((index, bytes.clone()));
+        Ok(bytes)
+    }
+}
+
+impl ByteSource for BlockCache {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Bytes> {
+        let end = offset
+            .checked_add(len as u64)
+            .filter(|&e| e <= self.size())
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("{}: read past the end of the file", self.name()),
+                )
+            })?;
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
+        // Reads as large as a block gain nothing from the cache and would evict it.
+        if len >= self.block_size {
+            return self.inner.read_at(offset, len);
+        }
+        let bs = self.block_size as u64;
+        let (first, last) = (offset / bs, (end - 1) / bs);
+        if first == last {
+            let off = (offset - first * bs) as usize;
+            return Ok(self.block(first)?.slice(off..off + len));
+        }
+        let mut out = Vec::with_capacity(len);
+        for index in first..=last {
+            let block = self.block(index)?;
+            let lo = offset.max(index * bs) - index * bs;
+            let hi = end.min((index + 1) * bs) - index * bs;
+            out.extend_from_slice(&block[lo as usize..hi as usize]);
+        }
+        Ok(Bytes::from(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_cache_returns_the_same_bytes_as_its_source() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 31 % 251) as u8).collect();
+        let inner: SharedSource = Arc::new(MemorySource::new("x", data.clone()));
+        let cache = BlockCache::new(inner, 64, 3);
+        for (offset, len) in [
+            (0, 10),
+            (60, 10),
+            (63, 130),
+            (5000, 64),
+            (9990, 10),
+            (0, 500),
+            (7, 0),
+        ] {
+            let got = cache.read_at(offset, len).unwrap();
+            assert_eq!(&got[..], &data[offset as usize..offset as usize + len]);
+        }
+        assert!(cache.read_at(9995, 10).is_err());
+    }
+}
