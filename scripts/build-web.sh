@@ -6,6 +6,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset RUSTFLAGS   # an exported RUSTFLAGS would silently override the threads config
+WASM_BINDGEN_VERSION=0.2.130   # must equal the `=` pin of wasm-bindgen in Cargo.toml
+
+# What a fresh machine lacks (each step is skipped when already there), so `make serve` works
+# right after cloning. .ci/run installs the same plus chromium for the tests.
+rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+rustup +nightly component list --installed | grep -q '^rust-src' || rustup component add rust-src --toolchain nightly
+rustup +nightly target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown --toolchain nightly
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION"
+fi
+[ -d node_modules/@observablehq/plot ] || npm ci --no-audit --no-fund
 
 echo "== wasm: single-thread build"
 cargo build --release --lib --target wasm32-unknown-unknown --no-default-features --target-dir target/wasm-st
