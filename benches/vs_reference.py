@@ -6,7 +6,8 @@
 Generates each dataset on first use into bench-cache/ (ignored by git) with
 ../shared/reference/simulate.py; `perf_medium_4x` is perf_medium with every cell repeated four
 times (same perturbations and genes, 4× the cells: peak RSS must not grow). Runs the reference
-(`reference.py --deg-engine fast --light`) and `target/release/calibra evaluate` under
+(`reference.py --deg-engine fast --light`) and `target/release/calibra evaluate --light` (both
+skip the big per-gene tables, writing the same outputs) under
 /usr/bin/time -v, checks that calibra's metrics.csv, drf_summary.csv and stats.csv equal the
 reference's (≤1e-9 relative, identical NaNs), and prints per-stage times, total wall time, peak RSS
 and the reference/calibra ratio — medians over the runs. Machines are noisy: compare the ratios.
@@ -29,7 +30,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("CALIBRA_SHARED", os.path.join(REPO, "..", "shared"))
 CACHE = os.path.join(REPO, "bench-cache")
 PYTHON = os.environ.get("PYTHON", sys.executable)
-CALIBRA = os.path.join(REPO, "target", "release", "calibra")
+# CALIBRA=path overrides the binary (e.g. target/profiling/calibra: release code with symbols).
+CALIBRA = os.environ.get("CALIBRA", os.path.join(REPO, "target", "release", "calibra"))
 COMPARED = ["metrics.csv", "drf_summary.csv", "stats.csv"]
 
 
@@ -105,7 +107,7 @@ def main():
                     help="input format of the cells file (both tools read the same file)")
     ap.add_argument("--skip-reference", action="store_true", help="time calibra only")
     args = ap.parse_args()
-    if not os.path.exists(CALIBRA):
+    if "CALIBRA" not in os.environ:  # always current: a no-op when nothing changed
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=REPO, check=True)
     for name in args.datasets:
         folder = dataset(name)
@@ -115,7 +117,8 @@ def main():
         runs = {"calibra": [], "reference": []}
         for i in range(args.runs):
             o = os.path.join(out, "calibra")
-            wall, rss = timed([CALIBRA, "evaluate", "--cells", data, "--predictions", preds, "--out", o])
+            wall, rss = timed([CALIBRA, "evaluate", "--quiet", "--light", "--cells", data,
+                               "--predictions", preds, "--out", o])
             with open(os.path.join(o, "manifest.json")) as f:
                 stages = json.load(f)["timings_seconds"]
             runs["calibra"].append((wall, rss, stages))

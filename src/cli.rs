@@ -72,6 +72,10 @@ struct EvaluateArgs {
     /// Bootstrap resamples.
     #[arg(long, default_value_t = 10_000)]
     n_resamples: usize,
+    /// Skip the big per-gene outputs (deg_gt.parquet, deg_td.parquet, baselines.parquet), like
+    /// the reference's --light: only the metric, DRF, statistics and perturbation tables.
+    #[arg(long)]
+    light: bool,
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
@@ -158,7 +162,7 @@ fn sha256_file(path: &Path) -> Result<String> {
 
 fn run_evaluate(a: EvaluateArgs) -> Result<()> {
     let opts = options(&a);
-    let mut hashes = BTreeMap::new();
+    let mut hashing = None;
     let inputs = if a.example {
         if !a.predictions.is_empty() {
             return Err(Error::Options(
@@ -188,12 +192,20 @@ fn run_evaluate(a: EvaluateArgs) -> Result<()> {
             .cells
             .clone()
             .ok_or_else(|| Error::Options("--cells is required".into()))?;
-        hashes.insert(cells_path.display().to_string(), sha256_file(&cells_path)?);
         let mut preds = Vec::new();
         for p in &a.predictions {
-            hashes.insert(p.display().to_string(), sha256_file(p)?);
             preds.push(io::open_file(p)?);
         }
+        // Hash the inputs for the manifest beside the evaluation (the files are read anyway).
+        let paths: Vec<PathBuf> = std::iter::once(cells_path.clone())
+            .chain(a.predictions.iter().cloned())
+            .collect();
+        hashing = Some(std::thread::spawn(move || {
+            paths
+                .into_iter()
+                .map(|p| Ok((p.display().to_string(), sha256_file(&p)?)))
+                .collect::<Result<BTreeMap<String, String>>>()
+        }));
         Inputs {
             cells: io::open_file(&cells_path)?,
             predictions: preds,
@@ -221,7 +233,13 @@ fn run_evaluate(a: EvaluateArgs) -> Result<()> {
     });
     bar.finish_and_clear();
     let eval = eval?;
-    crate::report::write_dir(&eval, &hashes, &a.out)?;
+    let hashes = match hashing {
+        Some(h) => h
+            .join()
+            .map_err(|_| Error::Numerical("hashing the inputs failed".into()))??,
+        None => BTreeMap::new(),
+    };
+    crate::report::write_dir(&eval, &hashes, &a.out, a.light)?;
     print!("{}", crate::report::human_summary(&eval));
     println!("outputs: {}", a.out.display());
     Ok(())

@@ -32,6 +32,9 @@ impl ByteSource for WebFile {
     fn name(&self) -> &str {
         &self.name
     }
+    fn parallel_reads(&self) -> bool {
+        false
+    }
     fn size(&self) -> u64 {
         self.file.size() as u64
     }

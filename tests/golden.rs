@@ -35,7 +35,7 @@ fn run(cells: &Path, predictions: &Path) -> tempfile::TempDir {
     };
     let eval =
         evaluate(inputs, &EvaluateOptions::default(), &mut |_, _| {}).expect("evaluation succeeds");
-    calibra::report::write_dir(&eval, &BTreeMap::new(), &out.path().join("out"))
+    calibra::report::write_dir(&eval, &BTreeMap::new(), &out.path().join("out"), false)
         .expect("write outputs");
     out
 }

@@ -40,9 +40,59 @@ fn pca_components(y: ArrayView2<f64>, k: usize) -> Option<Array2<f64>> {
     }
     mean /= n as f64;
     let centred = faer::Mat::<f64>::from_fn(n, g, |i, j| y[[i, j]] - mean[j]);
+    if n >= GRAM_MIN_ROWS && g >= 2 * n {
+        if let Some(v) = components_from_gram(&centred, k) {
+            return Some(v);
+        }
+    }
     let svd = centred.thin_svd().ok()?;
     let v = svd.V();
     Some(Array2::from_shape_fn((g, k), |(i, j)| v[(i, j)]))
+}
+
+/// From this many train perturbations on (with at least twice as many genes), the components
+/// come from the n × n Gram matrix instead of a thin SVD of the n × G matrix: O(n²G) in one
+/// GEMM instead of O(nG²)-like bidiagonalisation (27 s → ~1 s for 5 folds of 1600 × 8192).
+const GRAM_MIN_ROWS: usize = 128;
+
+/// Top-k right singular vectors of `centred` (n × G) as Ycᵀ u / σ from the top-k eigenpairs
+/// (u, σ²) of Yc Ycᵀ. The span equals the SVD's whenever σ_k is well separated from zero,
+/// which is checked: `None` (use the SVD) when σ_k² ≤ 1e-8 σ_1².
+fn components_from_gram(centred: &faer::Mat<f64>, k: usize) -> Option<Array2<f64>> {
+    let (n, g) = (centred.nrows(), centred.ncols());
+    let par = faer::get_global_parallelism();
+    let mut gram = faer::Mat::<f64>::zeros(n, n);
+    faer::linalg::matmul::matmul(
+        gram.as_mut(),
+        faer::Accum::Replace,
+        centred.as_ref(),
+        centred.transpose(),
+        1.0,
+        par,
+    );
+    let eig = gram.self_adjoint_eigen(faer::Side::Lower).ok()?;
+    let (u, s) = (eig.U(), eig.S().column_vector());
+    // Eigenvalues ascend: the top k are the last k.
+    let top = s[n - 1];
+    let lambda_k = s[n - k];
+    // NaN-safe: anything but a positive, well-separated spectrum goes to the SVD.
+    let separated = top > 0.0 && lambda_k > 1e-8 * top;
+    if !separated {
+        return None;
+    }
+    let uk = faer::Mat::<f64>::from_fn(n, k, |i, j| u[(i, n - 1 - j)]);
+    let mut v = faer::Mat::<f64>::zeros(g, k);
+    faer::linalg::matmul::matmul(
+        v.as_mut(),
+        faer::Accum::Replace,
+        centred.transpose(),
+        uk.as_ref(),
+        1.0,
+        par,
+    );
+    Some(Array2::from_shape_fn((g, k), |(i, j)| {
+        v[(i, j)] / s[n - 1 - j].sqrt()
+    }))
 }
 
 /// (A + λI)⁻¹ for a small symmetric positive-definite k × k matrix.
@@ -101,6 +151,31 @@ pub fn gene_index(genes: &[String]) -> HashMap<&str, usize> {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn gram_components_span_the_svd_components() {
+        let (n, g, k) = (40, 120, 10);
+        let mut x = 99u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        // Decaying spectrum, as for perturbation means.
+        let y = Array2::from_shape_fn((n, g), |(i, j)| {
+            next() * (1.0 + ((i * 7 + j) % 13) as f64) / (1.0 + j as f64 / 10.0)
+        });
+        let mean = y.mean_axis(Axis(0)).unwrap();
+        let centred = faer::Mat::<f64>::from_fn(n, g, |i, j| y[[i, j]] - mean[j]);
+        let a = components_from_gram(&centred, k).expect("well separated");
+        let svd = centred.thin_svd().unwrap();
+        let b = Array2::from_shape_fn((g, k), |(i, j)| svd.V()[(i, j)]);
+        // Same span: the projectors A Aᵀ and B Bᵀ agree.
+        let (pa, pb) = (a.dot(&a.t()), b.dot(&b.t()));
+        let diff = (&pa - &pb).iter().fold(0.0f64, |m, d| m.max(d.abs()));
+        assert!(diff < 1e-10, "projector difference {diff}");
+    }
 
     #[test]
     fn components_are_orthonormal() {

@@ -455,6 +455,105 @@ impl ValueChecks {
     }
 }
 
+/// Adds one gene's values (row r in group `groups[r]`) to that gene's Σx and Σx² per group,
+/// and checks them. The common case (all finite, none negative) costs one fused pass; any
+/// anomaly is located exactly by a second pass.
+#[inline]
+fn add_column(
+    sum: &mut [f64],
+    sum_sq: &mut [f64],
+    groups: &[u32],
+    col: Values<'_>,
+    checks: &mut ValueChecks,
+    first_row: u64,
+    gene: usize,
+) {
+    let (lo, hi, finite, integer) = match col {
+        Values::F32(v) => column_kernel(sum, sum_sq, groups, v.iter().map(|&x| x as f64)),
+        Values::F64(v) => column_kernel(sum, sum_sq, groups, v.iter().copied()),
+    };
+    let n = groups.len();
+    if !finite || lo < 0.0 {
+        for r in 0..n {
+            checks.see(col.get(r), first_row + r as u64, gene);
+        }
+        return;
+    }
+    checks.n_values += n as u64;
+    if hi > checks.max {
+        checks.max = hi;
+    }
+    checks.all_integer &= integer;
+}
+
+/// 2⁵²: adding and subtracting it rounds a non-negative f64 below it to an integer.
+const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+
+#[inline(always)]
+fn column_kernel(
+    sum: &mut [f64],
+    sum_sq: &mut [f64],
+    groups: &[u32],
+    values: impl Iterator<Item = f64>,
+) -> (f64, f64, bool, bool) {
+    let (mut lo, mut hi, mut finite, mut integer) = (f64::INFINITY, f64::NEG_INFINITY, true, true);
+    for (&k, x) in groups.iter().zip(values) {
+        let k = k as usize;
+        sum[k] += x;
+        sum_sq[k] += x * x;
+        lo = lo.min(x);
+        hi = hi.max(x);
+        finite &= x.is_finite();
+        // Branch-free integer test (only meaningful for finite x ≥ 0, the case it is used in).
+        integer &= x >= TWO_POW_52 || (x + TWO_POW_52) - TWO_POW_52 == x;
+    }
+    (lo, hi, finite, integer)
+}
+
+/// A disjoint range of genes of an [`Accumulator`], for adding columns from one thread.
+pub struct SlabMut<'a> {
+    first_gene: usize,
+    cap: usize,
+    sum: &'a mut [f64],
+    sum_sq: &'a mut [f64],
+}
+
+impl SlabMut<'_> {
+    /// First gene of the slab.
+    pub fn first_gene(&self) -> usize {
+        self.first_gene
+    }
+
+    /// Number of genes in the slab.
+    pub fn n_genes(&self) -> usize {
+        self.sum.len() / self.cap.max(1)
+    }
+
+    /// Adds `cols[i]` (one value per row) to gene `first_gene + i`; rows are in `groups`
+    /// (counted already by [`Accumulator::count_rows`]).
+    pub fn add_columns(
+        &mut self,
+        groups: &[u32],
+        cols: &[Values<'_>],
+        first_row: u64,
+    ) -> ValueChecks {
+        let mut checks = ValueChecks::new();
+        let cap = self.cap;
+        for (i, col) in cols.iter().enumerate() {
+            add_column(
+                &mut self.sum[i * cap..(i + 1) * cap],
+                &mut self.sum_sq[i * cap..(i + 1) * cap],
+                groups,
+                *col,
+                &mut checks,
+                first_row,
+                self.first_gene + i,
+            );
+        }
+        checks
+    }
+}
+
 /// Gene-major sufficient statistics with a growing number of groups.
 pub struct Accumulator {
     n_genes: usize,
@@ -505,6 +604,35 @@ impl Accumulator {
         self.cap = new_cap;
     }
 
+    /// Counts the rows of a batch in their groups (growing capacity as needed); the values are
+    /// then added slab by slab with [`Accumulator::slabs_mut`].
+    pub fn count_rows(&mut self, groups: &[u32]) {
+        let n_groups = groups.iter().map(|&k| k as usize + 1).max().unwrap_or(0);
+        self.ensure_groups(n_groups);
+        for &k in groups {
+            self.count[k as usize] += 1;
+        }
+    }
+
+    /// The genes in slabs of `genes_per_slab`, as disjoint mutable parts (parallel iterator).
+    pub fn slabs_mut(
+        &mut self,
+        genes_per_slab: usize,
+    ) -> impl IndexedParallelIterator<Item = SlabMut<'_>> {
+        let cap = self.cap.max(1);
+        let chunk = cap * genes_per_slab.max(1);
+        self.sum
+            .par_chunks_mut(chunk)
+            .zip(self.sum_sq.par_chunks_mut(chunk))
+            .enumerate()
+            .map(move |(t, (sum, sum_sq))| SlabMut {
+                first_gene: t * genes_per_slab.max(1),
+                cap,
+                sum,
+                sum_sq,
+            })
+    }
+
     /// Adds a batch. `groups[r]` is row r's group; `gene_of[file position]` is the accumulator
     /// gene (or `None` to ignore that file gene); `first_row` numbers rows for messages.
     pub fn add(
@@ -547,13 +675,7 @@ impl Accumulator {
                                 &mut s[(g - g0) * cap..][..cap],
                                 &mut ss[(g - g0) * cap..][..cap],
                             );
-                            let col = cols[p];
-                            for (r, &k) in groups.iter().enumerate() {
-                                let x = col.get(r);
-                                checks.see(x, first_row + r as u64, p);
-                                sg[k as usize] += x;
-                                ssg[k as usize] += x * x;
-                            }
+                            add_column(sg, ssg, groups, cols[p], &mut checks, first_row, p);
                         }
                     }
                     ExpressionView::Dense { values, offsets } => {

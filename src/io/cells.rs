@@ -1,16 +1,18 @@
 //! Reading the observed-cells table into per-context [`Dataset`]s, streaming batch by batch.
 //! Memory is O(labels × genes) plus one batch; labels, halves and folds are validated on the way.
 
-use super::accumulate::{Accumulator, ExpressionArrays, ValueChecks};
+use super::accumulate::{Accumulator, ExpressionArrays, ExpressionView, ValueChecks};
 use super::columns::{for_each_str, int_column, Interner};
 use super::format::{Format, Table};
-use super::layout::{locate, preview, ColumnNames, TableRole};
+use super::layout::{locate, preview, ColumnNames, ExpressionLayout, TableRole};
 use super::source::SharedSource;
+use super::units::Units;
 use crate::data::{is_combo, Dataset};
 use crate::error::{Error, Location, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use std::collections::HashMap;
 
 /// Control labels tried, in order, when none is given (SPEC §1.1).
@@ -207,85 +209,64 @@ pub fn read_cells(
     };
 
     let mut acc = Accumulator::new(layout.genes.len());
-    let gene_of: Vec<Option<usize>> = (0..layout.genes.len()).map(Some).collect();
-    let mut fold_of: Vec<Option<(i64, u64)>> = Vec::new();
-    let mut seen_in_label: Vec<usize> = Vec::new();
+    let mut grouper = RowGrouper {
+        file: file.clone(),
+        labels,
+        half_masks,
+        seen_in_label: Vec::new(),
+        fold_of: Vec::new(),
+    };
     let mut checks = ValueChecks::new();
-    let mut row = 0u64;
-    for item in table.batches(None, opts.batch_rows)? {
-        let (batch, frac) = item?;
-        let n = batch.num_rows();
-        let ids = labels.batch_ids(&batch, layout.label, layout.context, &file, row)?;
-        let mut groups = vec![0u32; n];
-        if let Some(hc) = layout.half {
-            let name = batch.schema().field(hc).name().clone();
-            for_each_str(batch.column(hc), &file, &name, row, |i, s| {
-                let h = match s {
-                    "gt" => 0,
-                    "td" => 1,
-                    other => {
-                        return Err(Error::input(
-                            Location { file: Some(file.clone()), column: Some(name.clone()), row: Some(row + i as u64), ..Default::default() },
-                            format!("half value '{other}' is neither 'gt' nor 'td'"),
-                            "use 'gt' (ground-truth half) and 'td' (technical duplicate), or drop the column to let calibra assign halves",
-                        ))
-                    }
-                };
-                groups[i] = 2 * ids[i] + h;
-                Ok(())
-            })?;
-        } else {
-            let masks = half_masks
-                .as_ref()
-                .expect("computed when the half column is absent");
-            for (i, &id) in ids.iter().enumerate() {
-                let id = id as usize;
-                if seen_in_label.len() <= id {
-                    seen_in_label.resize(id + 1, 0);
-                }
-                let gt = masks[id][seen_in_label[id]];
-                seen_in_label[id] += 1;
-                groups[i] = 2 * id as u32 + if gt { 0 } else { 1 };
+    let wide_columns = match &layout.expression {
+        ExpressionLayout::Wide { columns } if !opts.normalize => Some(columns.clone()),
+        _ => None,
+    };
+    let units = match &wide_columns {
+        Some(c) if c.windows(2).all(|w| w[0] < w[1]) => Units::of(&table)?,
+        _ => None,
+    };
+    let row = if let (Some(units), Some(columns)) = (units, wide_columns) {
+        read_wide_units(
+            &units,
+            &columns,
+            &layout,
+            &mut grouper,
+            &mut acc,
+            &mut checks,
+            progress,
+        )?
+    } else {
+        let gene_of: Vec<Option<usize>> = (0..layout.genes.len()).map(Some).collect();
+        let meta = MetaColumns {
+            label: layout.label,
+            half: layout.half,
+            fold: layout.fold,
+            context: layout.context,
+        };
+        let mut row = 0u64;
+        for item in table.batches(None, opts.batch_rows)? {
+            let (batch, frac) = item?;
+            let n = batch.num_rows();
+            let groups = grouper.group_rows(&batch, &meta, row)?;
+            let mut expr = ExpressionArrays::from_batch(
+                &batch,
+                &layout.expression,
+                &layout.genes,
+                &file,
+                row,
+            )?;
+            if opts.normalize {
+                expr.normalize_rows();
             }
+            checks = checks.merge(acc.add(&groups, &expr.view(), &gene_of, row));
+            row += n as u64;
+            progress(frac);
         }
-        if let Some(fc) = layout.fold {
-            let name = batch.schema().field(fc).name().clone();
-            let folds = int_column(batch.column(fc), &file, &name, row)?;
-            for (i, (&id, &f)) in ids.iter().zip(&folds).enumerate() {
-                let id = id as usize;
-                if fold_of.len() <= id {
-                    fold_of.resize(id + 1, None);
-                }
-                match fold_of[id] {
-                    None => fold_of[id] = Some((f, row + i as u64)),
-                    Some((f0, r0)) if f0 != f => {
-                        return Err(Error::input(
-                            Location {
-                                file: Some(file.clone()),
-                                column: Some(name.clone()),
-                                row: Some(row + i as u64),
-                                ..Default::default()
-                            },
-                            format!(
-                                "perturbation '{}' has fold {f0} at row {r0} but fold {f} here",
-                                labels.name(id as u32).1
-                            ),
-                            "a perturbation's cells must all have the same fold",
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let mut expr =
-            ExpressionArrays::from_batch(&batch, &layout.expression, &layout.genes, &file, row)?;
-        if opts.normalize {
-            expr.normalize_rows();
-        }
-        checks = checks.merge(acc.add(&groups, &expr.view(), &gene_of, row));
-        row += n as u64;
-        progress(frac);
-    }
+        row
+    };
+    let RowGrouper {
+        labels, fold_of, ..
+    } = grouper;
     if row == 0 {
         return Err(Error::in_file(
             &file,
@@ -320,6 +301,207 @@ pub fn read_cells(
         normalized: opts.normalize,
         warnings,
     })
+}
+
+/// Genes per parallel slab when decoding wide tables: enough work per task, small decoded
+/// arrays (rows × 64 values), and many tasks to balance two or more threads.
+const GENES_PER_SLAB: usize = 64;
+
+/// Wide tables with an index of units (Parquet row groups, IPC file batches): each unit's
+/// label/half/fold columns are decoded first, then its expression columns in parallel slabs,
+/// each slab accumulated into its own genes. Returns the number of rows read.
+fn read_wide_units(
+    units: &Units,
+    columns: &[usize],
+    layout: &super::layout::TableLayout,
+    grouper: &mut RowGrouper,
+    acc: &mut Accumulator,
+    checks: &mut ValueChecks,
+    progress: &mut dyn FnMut(f64),
+) -> Result<u64> {
+    let mut meta_cols = vec![layout.label];
+    meta_cols.extend(layout.half);
+    meta_cols.extend(layout.fold);
+    meta_cols.extend(layout.context);
+    let meta_set = units.column_set(&meta_cols)?;
+    let at = |c: Option<usize>| {
+        c.map(|c| {
+            meta_set
+                .columns()
+                .iter()
+                .position(|&x| x == c)
+                .expect("projected")
+        })
+    };
+    let meta = MetaColumns {
+        label: at(Some(layout.label)).expect("label projected"),
+        half: at(layout.half),
+        fold: at(layout.fold),
+        context: at(layout.context),
+    };
+    let slab_sets = columns
+        .chunks(GENES_PER_SLAB)
+        .map(|c| units.column_set(c))
+        .collect::<Result<Vec<_>>>()?;
+    let mut sets: Vec<&super::units::ColumnSet> = vec![&meta_set];
+    sets.extend(slab_sets.iter());
+    let file = grouper.file.clone();
+    let n_units = units.len();
+    let mut row = 0u64;
+    let per_set = units.fetch_per_set();
+    for u in 0..n_units {
+        let data = if per_set {
+            units.fetch(u, &[&meta_set])?
+        } else {
+            units.fetch(u, &sets)?
+        };
+        let meta_batch = units.decode(u, &data, &meta_set)?;
+        let n = meta_batch.num_rows();
+        if n == 0 {
+            continue;
+        }
+        let groups = grouper.group_rows(&meta_batch, &meta, row)?;
+        acc.count_rows(&groups);
+        let genes = &layout.genes;
+        let unit_checks = acc
+            .slabs_mut(GENES_PER_SLAB)
+            .zip(slab_sets.par_iter())
+            .map(|(mut slab, set)| -> Result<ValueChecks> {
+                let batch = if per_set {
+                    units.decode(u, &units.fetch(u, &[set])?, set)?
+                } else {
+                    units.decode(u, &data, set)?
+                };
+                if batch.num_rows() != n {
+                    return Err(Error::in_file(
+                        &file,
+                        format!(
+                            "expression columns have {} rows where the labels have {n}",
+                            batch.num_rows()
+                        ),
+                        "the file may be damaged: export it again",
+                    ));
+                }
+                let g0 = slab.first_gene();
+                let slab_layout = ExpressionLayout::Wide {
+                    columns: (0..slab.n_genes()).collect(),
+                };
+                let expr = ExpressionArrays::from_batch(
+                    &batch,
+                    &slab_layout,
+                    &genes[g0..g0 + slab.n_genes()],
+                    &file,
+                    row,
+                )?;
+                let ExpressionView::Wide(cols) = expr.view() else {
+                    unreachable!("wide layout")
+                };
+                Ok(slab.add_columns(&groups, &cols, row))
+            })
+            .try_reduce(ValueChecks::new, |a, b| Ok(a.merge(b)))?;
+        *checks = std::mem::take(checks).merge(unit_checks);
+        row += n as u64;
+        progress((u + 1) as f64 / n_units as f64);
+    }
+    Ok(row)
+}
+
+/// Positions of the label, half, fold and context columns in a batch.
+struct MetaColumns {
+    label: usize,
+    half: Option<usize>,
+    fold: Option<usize>,
+    context: Option<usize>,
+}
+
+/// Turns each row's label, half and context into its accumulator group (2·label id + half),
+/// checking halves and folds on the way.
+struct RowGrouper {
+    file: String,
+    labels: Labels,
+    /// Per label, GT/TD of its cells in file order (when halves are assigned by calibra).
+    half_masks: Option<Vec<Vec<bool>>>,
+    seen_in_label: Vec<usize>,
+    /// Fold per label id, with the first row that gave it.
+    fold_of: Vec<Option<(i64, u64)>>,
+}
+
+impl RowGrouper {
+    fn group_rows(
+        &mut self,
+        batch: &arrow::record_batch::RecordBatch,
+        meta: &MetaColumns,
+        row: u64,
+    ) -> Result<Vec<u32>> {
+        let file = self.file.clone();
+        let n = batch.num_rows();
+        let ids = self
+            .labels
+            .batch_ids(batch, meta.label, meta.context, &file, row)?;
+        let mut groups = vec![0u32; n];
+        if let Some(hc) = meta.half {
+            let name = batch.schema().field(hc).name().clone();
+            for_each_str(batch.column(hc), &file, &name, row, |i, s| {
+                let h = match s {
+                    "gt" => 0,
+                    "td" => 1,
+                    other => {
+                        return Err(Error::input(
+                            Location { file: Some(file.clone()), column: Some(name.clone()), row: Some(row + i as u64), ..Default::default() },
+                            format!("half value '{other}' is neither 'gt' nor 'td'"),
+                            "use 'gt' (ground-truth half) and 'td' (technical duplicate), or drop the column to let calibra assign halves",
+                        ))
+                    }
+                };
+                groups[i] = 2 * ids[i] + h;
+                Ok(())
+            })?;
+        } else {
+            let masks = self
+                .half_masks
+                .as_ref()
+                .expect("computed when the half column is absent");
+            for (i, &id) in ids.iter().enumerate() {
+                let id = id as usize;
+                if self.seen_in_label.len() <= id {
+                    self.seen_in_label.resize(id + 1, 0);
+                }
+                let gt = masks[id][self.seen_in_label[id]];
+                self.seen_in_label[id] += 1;
+                groups[i] = 2 * id as u32 + if gt { 0 } else { 1 };
+            }
+        }
+        if let Some(fc) = meta.fold {
+            let name = batch.schema().field(fc).name().clone();
+            let folds = int_column(batch.column(fc), &file, &name, row)?;
+            for (i, (&id, &f)) in ids.iter().zip(&folds).enumerate() {
+                let id = id as usize;
+                if self.fold_of.len() <= id {
+                    self.fold_of.resize(id + 1, None);
+                }
+                match self.fold_of[id] {
+                    None => self.fold_of[id] = Some((f, row + i as u64)),
+                    Some((f0, r0)) if f0 != f => {
+                        return Err(Error::input(
+                            Location {
+                                file: Some(file.clone()),
+                                column: Some(name.clone()),
+                                row: Some(row + i as u64),
+                                ..Default::default()
+                            },
+                            format!(
+                                "perturbation '{}' has fold {f0} at row {r0} but fold {f} here",
+                                self.labels.name(id as u32).1
+                            ),
+                            "a perturbation's cells must all have the same fold",
+                        ));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(groups)
+    }
 }
 
 /// For each label (sorted by context, then label) a mask over its cells in file order: the

@@ -130,6 +130,11 @@ impl Table {
         })
     }
 
+    /// The byte source.
+    pub fn source(&self) -> &SharedSource {
+        &self.source
+    }
+
     /// The source's display name.
     pub fn name(&self) -> &str {
         self.source.name()

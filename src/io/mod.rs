@@ -8,6 +8,7 @@ pub mod format;
 pub mod layout;
 pub mod predictions;
 pub mod source;
+pub mod units;
 
 pub use cells::{read_cells, CellOptions, ContextData, ObservedCells};
 pub use format::{detect_format, Format, Table};

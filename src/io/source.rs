@@ -13,6 +13,11 @@ pub trait ByteSource: Send + Sync {
     fn size(&self) -> u64;
     /// Reads exactly `len` bytes starting at `offset`.
     fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Bytes>;
+    /// Whether any thread may call `read_at` (false for a browser `File`, which only its
+    /// worker can read).
+    fn parallel_reads(&self) -> bool {
+        true
+    }
 }
 
 /// A file on the local disk.
@@ -263,6 +268,9 @@ impl BlockCache {
 impl ByteSource for BlockCache {
     fn name(&self) -> &str {
         self.inner.name()
+    }
+    fn parallel_reads(&self) -> bool {
+        self.inner.parallel_reads()
     }
     fn size(&self) -> u64 {
         self.inner.size()

@@ -1,80 +1,117 @@
 //! The 12 per-perturbation metrics of SPEC §6 (all but NIR), with the reference's numerics:
 //! scipy's `pearsonr`, sklearn's `r2_score`, numpy's pairwise sums.
 
-use crate::stats::descriptive::pairwise_sum;
-use ndarray::{Array1, ArrayView1, Zip};
+use crate::stats::descriptive::pairwise_sums;
+use ndarray::ArrayView1;
+use std::borrow::Cow;
 
 /// `*_degs` metrics need more than this many DEGs.
 pub const MIN_DEGS_EXCLUSIVE: usize = 2;
 
-fn sum(v: &[f64]) -> f64 {
-    pairwise_sum(v)
-}
-
-fn collect(it: impl Iterator<Item = f64>) -> Vec<f64> {
-    it.collect()
-}
+// Every sum below is numpy's pairwise sum of the vector the reference materialises, computed
+// on the fly by `pairwise_sums` (bit-identical, no temporary arrays, K sums per pass).
 
 /// Mean squared error, mean_g (ŷ − y)².
-pub fn mse(pred: ArrayView1<f64>, truth: ArrayView1<f64>) -> f64 {
-    let sq = collect(pred.iter().zip(truth).map(|(a, b)| (a - b) * (a - b)));
-    sum(&sq) / sq.len() as f64
+pub fn mse(pred: &[f64], truth: &[f64]) -> f64 {
+    let [s] = pairwise_sums(pred.len(), &|i| {
+        [(pred[i] - truth[i]) * (pred[i] - truth[i])]
+    });
+    s / pred.len() as f64
 }
 
 /// DEG-weighted MSE, Σ (w/Σw)(ŷ − y)²; NaN when Σw = 0.
-pub fn wmse(pred: ArrayView1<f64>, truth: ArrayView1<f64>, weights: ArrayView1<f64>) -> f64 {
-    let total = sum(&weights.to_vec());
-    let terms = collect(
-        Zip::from(&pred)
-            .and(&truth)
-            .and(&weights)
-            .map_collect(|&a, &b, &w| (w / total) * ((a - b) * (a - b)))
-            .into_iter(),
-    );
-    sum(&terms)
+pub fn wmse(pred: &[f64], truth: &[f64], weights: &[f64]) -> f64 {
+    let [total] = pairwise_sums(weights.len(), &|i| [weights[i]]);
+    wmse_with_total(pred, truth, weights, total)
+}
+
+fn wmse_with_total(pred: &[f64], truth: &[f64], weights: &[f64], total: f64) -> f64 {
+    let [s] = pairwise_sums(pred.len(), &|i| {
+        [(weights[i] / total) * ((pred[i] - truth[i]) * (pred[i] - truth[i]))]
+    });
+    s
 }
 
 /// Pearson correlation as scipy's `pearsonr`: NaN when either vector is exactly constant or
 /// shorter than 2; clipped to [−1, 1].
 pub fn pearson(x: &[f64], y: &[f64]) -> f64 {
-    if x.len() < 2 || x.len() != y.len() {
+    if x.len() != y.len() {
         return f64::NAN;
     }
-    let constant = |v: &[f64]| v.iter().all(|&a| a == v[0]);
-    if constant(x) || constant(y) {
+    pearson_by(x.len(), |i| x[i], |i| y[i])
+}
+
+/// [`pearson`] of the vectors `x(0..n)` and `y(0..n)`.
+#[inline]
+fn pearson_by(n: usize, x: impl Fn(usize) -> f64, y: impl Fn(usize) -> f64) -> f64 {
+    if n < 2 {
         return f64::NAN;
     }
-    let centred = |v: &[f64]| {
-        let m = sum(v) / v.len() as f64;
-        let c = collect(v.iter().map(|&a| a - m));
-        // Scale by the largest magnitude before the norm, as scipy does against overflow.
-        let mx = c.iter().fold(0.0f64, |acc, &a| acc.max(a.abs()));
-        let norm = mx * sum(&collect(c.iter().map(|&a| (a / mx) * (a / mx)))).sqrt();
-        collect(c.iter().map(|&a| a / norm))
-    };
-    let (xs, ys) = (centred(x), centred(y));
-    sum(&collect(xs.iter().zip(&ys).map(|(a, b)| a * b))).clamp(-1.0, 1.0)
+    let (x0, y0) = (x(0), y(0));
+    if (0..n).all(|i| x(i) == x0) || (0..n).all(|i| y(i) == y0) {
+        return f64::NAN;
+    }
+    let [sx, sy] = pairwise_sums(n, &|i| [x(i), y(i)]);
+    let (mx, my) = (sx / n as f64, sy / n as f64);
+    // Scale by the largest magnitude before the norm, as scipy does against overflow.
+    let (mut ax, mut ay) = (0.0f64, 0.0f64);
+    for i in 0..n {
+        ax = ax.max((x(i) - mx).abs());
+        ay = ay.max((y(i) - my).abs());
+    }
+    let [qx, qy] = pairwise_sums(n, &|i| {
+        let (a, b) = ((x(i) - mx) / ax, (y(i) - my) / ay);
+        [a * a, b * b]
+    });
+    let (nx, ny) = (ax * qx.sqrt(), ay * qy.sqrt());
+    let [dot] = pairwise_sums(n, &|i| [((x(i) - mx) / nx) * ((y(i) - my) / ny)]);
+    dot.clamp(-1.0, 1.0)
 }
 
 /// sklearn's `r2_score(y_true, y_pred, sample_weight)`: 1 − Σw(y−ŷ)²/Σw(y−ȳ_w)²; a zero
 /// denominator gives 1.0 if the numerator is 0 too, else 0.0; NaN for fewer than 2 values.
 pub fn r2_score(y_true: &[f64], y_pred: &[f64], weights: Option<&[f64]>) -> f64 {
-    let n = y_true.len();
-    if n < 2 || y_pred.len() != n {
+    if y_pred.len() != y_true.len() {
         return f64::NAN;
     }
-    let w = |i: usize| weights.map_or(1.0, |w| w[i]);
-    let numerator =
-        sum(&collect((0..n).map(|i| {
-            w(i) * ((y_true[i] - y_pred[i]) * (y_true[i] - y_pred[i]))
-        })));
-    let avg = match weights {
-        Some(ws) => sum(&collect((0..n).map(|i| y_true[i] * ws[i]))) / sum(ws),
-        None => sum(y_true) / n as f64,
+    match weights {
+        Some(w) => r2_by(y_true.len(), |i| y_true[i], |i| y_pred[i], Some(|i| w[i])),
+        None => r2_by(
+            y_true.len(),
+            |i| y_true[i],
+            |i| y_pred[i],
+            None::<fn(usize) -> f64>,
+        ),
+    }
+}
+
+/// [`r2_score`] of `y_true(0..n)`, `y_pred(0..n)` with optional weights `w(0..n)`.
+#[inline]
+fn r2_by(
+    n: usize,
+    y_true: impl Fn(usize) -> f64,
+    y_pred: impl Fn(usize) -> f64,
+    w: Option<impl Fn(usize) -> f64>,
+) -> f64 {
+    if n < 2 {
+        return f64::NAN;
+    }
+    let sq = |i: usize| (y_true(i) - y_pred(i)) * (y_true(i) - y_pred(i));
+    let (numerator, denominator) = match &w {
+        Some(w) => {
+            let [num, syw, sw] = pairwise_sums(n, &|i| [w(i) * sq(i), y_true(i) * w(i), w(i)]);
+            let avg = syw / sw;
+            let [den] = pairwise_sums(n, &|i| [w(i) * ((y_true(i) - avg) * (y_true(i) - avg))]);
+            (num, den)
+        }
+        None => {
+            // sklearn multiplies by a weight of 1.0, which changes no bit.
+            let [num, sy] = pairwise_sums(n, &|i| [sq(i), y_true(i)]);
+            let avg = sy / n as f64;
+            let [den] = pairwise_sums(n, &|i| [(y_true(i) - avg) * (y_true(i) - avg)]);
+            (num, den)
+        }
     };
-    let denominator = sum(&collect(
-        (0..n).map(|i| w(i) * ((y_true[i] - avg) * (y_true[i] - avg))),
-    ));
     if denominator != 0.0 {
         1.0 - numerator / denominator
     } else if numerator != 0.0 {
@@ -87,9 +124,17 @@ pub fn r2_score(y_true: &[f64], y_pred: &[f64], weights: Option<&[f64]>) -> f64 
 /// CellSimBench's `r2_score_on_deltas`: weights are used only when Σw ≠ 0.
 pub fn r2_on_deltas(delta_true: &[f64], delta_pred: &[f64], weights: Option<&[f64]>) -> f64 {
     match weights {
-        Some(w) if sum(w) != 0.0 => r2_score(delta_true, delta_pred, Some(w)),
+        Some(w) if pairwise_sums(w.len(), &|i| [w[i]])[0] != 0.0 => {
+            r2_score(delta_true, delta_pred, Some(w))
+        }
         _ => r2_score(delta_true, delta_pred, None),
     }
+}
+
+fn contiguous<'a>(v: &'a ArrayView1<'a, f64>) -> Cow<'a, [f64]> {
+    v.as_slice()
+        .map(Cow::Borrowed)
+        .unwrap_or_else(|| Cow::Owned(v.to_vec()))
 }
 
 /// What a prediction is compared with.
@@ -119,12 +164,14 @@ pub fn calibrated_metrics(
     inputs: &MetricInputs,
     opts: &MetricOptions,
 ) -> [f64; 12] {
-    let delta = |a: ArrayView1<f64>, b: ArrayView1<f64>| -> Array1<f64> { &a - &b };
-    let dpc = delta(pred, inputs.control);
-    let dyc = delta(inputs.truth, inputs.control);
-    let dpp = delta(pred, inputs.dataset_mean);
-    let dyp = delta(inputs.truth, inputs.dataset_mean);
-    let w = inputs.weights.to_vec();
+    let (pred, truth) = (contiguous(&pred), contiguous(&inputs.truth));
+    let (control, dataset_mean) = (
+        contiguous(&inputs.control),
+        contiguous(&inputs.dataset_mean),
+    );
+    let w = contiguous(&inputs.weights);
+    let (pred, truth, w) = (&pred[..], &truth[..], &w[..]);
+    let n = pred.len();
     let mask: Vec<usize> = inputs
         .deg_mask
         .iter()
@@ -132,32 +179,44 @@ pub fn calibrated_metrics(
         .filter(|(_, &d)| d)
         .map(|(i, _)| i)
         .collect();
-    let on_mask = |v: &Array1<f64>| collect(mask.iter().map(|&i| v[i]));
+    let degs = mask.len() > MIN_DEGS_EXCLUSIVE;
+    let [sum_w] = pairwise_sums(n, &|i| [w[i]]);
     let clip = |r: f64| match opts.clip_r2_at {
         Some(lo) if r < lo => lo,
         _ => r,
     };
-    let five = |dp: &Array1<f64>, dy: &Array1<f64>| -> [f64; 5] {
-        let (p, y) = (dp.to_vec(), dy.to_vec());
-        let degs = mask.len() > MIN_DEGS_EXCLUSIVE;
-        let (pm, ym) = (on_mask(dp), on_mask(dy));
+    let no_weights = None::<fn(usize) -> f64>;
+    // Δ against a reference profile: the predicted and the true change.
+    let five = |reference: &[f64]| -> [f64; 5] {
+        let dp = |i: usize| pred[i] - reference[i];
+        let dy = |i: usize| truth[i] - reference[i];
+        let (dpm, dym) = (|k: usize| dp(mask[k]), |k: usize| dy(mask[k]));
+        let m = mask.len();
         [
-            pearson(&p, &y),
-            if degs { pearson(&pm, &ym) } else { f64::NAN },
-            clip(r2_on_deltas(&y, &p, None)),
+            pearson_by(n, dp, dy),
             if degs {
-                clip(r2_on_deltas(&ym, &pm, None))
+                pearson_by(m, dpm, dym)
             } else {
                 f64::NAN
             },
-            clip(r2_on_deltas(&y, &p, Some(&w))),
+            clip(r2_by(n, dy, dp, no_weights)),
+            if degs {
+                clip(r2_by(m, dym, dpm, no_weights))
+            } else {
+                f64::NAN
+            },
+            clip(if sum_w != 0.0 {
+                r2_by(n, dy, dp, Some(|i: usize| w[i]))
+            } else {
+                r2_by(n, dy, dp, no_weights)
+            }),
         ]
     };
-    let c = five(&dpc, &dyc);
-    let p = five(&dpp, &dyp);
+    let c = five(&control);
+    let p = five(&dataset_mean);
     [
-        mse(pred, inputs.truth),
-        wmse(pred, inputs.truth, inputs.weights),
+        mse(pred, truth),
+        wmse_with_total(pred, truth, w, sum_w),
         c[0],
         c[1],
         c[2],
@@ -183,8 +242,9 @@ mod tests {
         let pred = array![0.5, 0.5, 0.4, 1.0, 0.3];
         let ctrl = array![0.8, 0.4, 0.3, 1.5, 0.2];
         let w = array![1.0, 0.0, 0.0625, 0.25, 0.5625];
-        assert!((mse(pred.view(), gt.view()) - 0.276).abs() < 1e-12);
-        assert!((wmse(pred.view(), gt.view(), w.view()) - 0.295).abs() < 1e-12);
+        let (p, g, wv) = (pred.to_vec(), gt.to_vec(), w.to_vec());
+        assert!((mse(&p, &g) - 0.276).abs() < 1e-12);
+        assert!((wmse(&p, &g, &wv) - 0.295).abs() < 1e-12);
         let dp = (&pred - &ctrl).to_vec();
         let dy = (&gt - &ctrl).to_vec();
         assert!((r2_on_deltas(&dy, &dp, None) - -3.6).abs() < 1e-12);
@@ -194,12 +254,7 @@ mod tests {
 
     #[test]
     fn conventions() {
-        assert!(wmse(
-            array![1.0, 2.0].view(),
-            array![0.0, 0.0].view(),
-            array![0.0, 0.0].view()
-        )
-        .is_nan());
+        assert!(wmse(&[1.0, 2.0], &[0.0, 0.0], &[0.0, 0.0]).is_nan());
         assert!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_nan());
         assert!(r2_score(&[1.0], &[1.0], None).is_nan());
         assert_eq!(r2_score(&[1.0, 1.0], &[1.0, 1.0], None), 1.0);

@@ -3,20 +3,114 @@
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use rayon::prelude::*;
+use std::collections::HashMap;
 
-/// Euclidean distance, summed in order (like scipy's `cdist`).
-fn distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
+/// Prediction rows per parallel task (one small GEMM against all truths each).
+const ROWS_PER_TASK: usize = 32;
+
+/// NIR_i = (1/(n−1)) Σ_{j≠i} 1[d(pred_i, truth_i) < d(pred_i, truth_j)] (ties are failures);
+/// rows of `pred` and `truth` are the same perturbations. All NaN when n < 2.
+///
+/// Squared distances to every truth come from a GEMM, ‖p‖² + ‖t‖² − 2 p·t. Wherever that
+/// value is within a rigorous rounding bound of the own distance, the comparison is redone
+/// with the direct distance, so the result is identical to comparing direct distances
+/// (scipy's `cdist`) everywhere. Identical prediction rows (a baseline that predicts one
+/// profile for many perturbations) share one GEMM row.
+pub fn nir_scores(pred: ArrayView2<f64>, truth: ArrayView2<f64>) -> Array1<f64> {
+    let (n, g) = pred.dim();
+    if n < 2 {
+        return Array1::from_elem(n, f64::NAN);
+    }
+    // Distinct prediction rows, by bit pattern.
+    let mut row_of: Vec<usize> = Vec::with_capacity(n);
+    let mut distinct: Vec<usize> = Vec::new();
+    let mut seen: HashMap<Vec<u64>, usize> = HashMap::new();
+    for i in 0..n {
+        let key: Vec<u64> = pred.row(i).iter().map(|x| x.to_bits()).collect();
+        let next = distinct.len();
+        let u = *seen.entry(key).or_insert(next);
+        if u == next {
+            distinct.push(i);
+        }
+        row_of.push(u);
+    }
+    let truth_t = faer::Mat::<f64>::from_fn(g, n, |k, j| truth[[j, k]]);
+    let truth_sq: Vec<f64> = (0..n).map(|j| squared_norm(truth.row(j))).collect();
+    // cross[u][j] = p_u · t_j for every distinct prediction row u, in blocks of rows.
+    let blocks: Vec<Vec<f64>> = distinct
+        .par_chunks(ROWS_PER_TASK)
+        .map(|rows| {
+            let lhs = faer::Mat::<f64>::from_fn(rows.len(), g, |r, k| pred[[rows[r], k]]);
+            let mut out = faer::Mat::<f64>::zeros(rows.len(), n);
+            faer::linalg::matmul::matmul(
+                out.as_mut(),
+                faer::Accum::Replace,
+                lhs.as_ref(),
+                truth_t.as_ref(),
+                1.0,
+                faer::Par::Seq,
+            );
+            let mut flat = Vec::with_capacity(rows.len() * n);
+            for r in 0..rows.len() {
+                flat.extend((0..n).map(|j| out[(r, j)]));
+            }
+            flat
+        })
+        .collect();
+    let cross_row = |u: usize| {
+        let b = &blocks[u / ROWS_PER_TASK];
+        let r = u % ROWS_PER_TASK;
+        &b[r * n..(r + 1) * n]
+    };
+    // Rounding bound of the GEMM form and of a direct sum over g terms (both ≤ g·ε relative
+    // to the magnitudes involved); 16× for margin.
+    let tol = 16.0 * g as f64 * f64::EPSILON;
+    let scores: Vec<f64> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let p = pred.row(i);
+            let own_sq = squared_distance(p, truth.row(i));
+            let own = own_sq.sqrt();
+            let p_sq = squared_norm(p);
+            let cross = cross_row(row_of[i]);
+            let wins = (0..n)
+                .filter(|&j| {
+                    if j == i {
+                        return false;
+                    }
+                    let approx = p_sq + truth_sq[j] - 2.0 * cross[j];
+                    let band = tol * (p_sq + truth_sq[j] + own_sq) + f64::MIN_POSITIVE;
+                    if approx - band > own_sq {
+                        true
+                    } else if approx + band < own_sq {
+                        false
+                    } else {
+                        own < squared_distance(p, truth.row(j)).sqrt()
+                    }
+                })
+                .count();
+            wins as f64 / (n - 1) as f64
+        })
+        .collect();
+    Array1::from(scores)
+}
+
+/// Σ (a − b)², summed in order (like scipy's `cdist`).
+fn squared_distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
     let mut s = 0.0;
     for (x, y) in a.iter().zip(b.iter()) {
         let d = x - y;
         s += d * d;
     }
-    s.sqrt()
+    s
 }
 
-/// NIR_i = (1/(n−1)) Σ_{j≠i} 1[d(pred_i, truth_i) < d(pred_i, truth_j)] (ties are failures);
-/// rows of `pred` and `truth` are the same perturbations. All NaN when n < 2.
-pub fn nir_scores(pred: ArrayView2<f64>, truth: ArrayView2<f64>) -> Array1<f64> {
+fn squared_norm(a: ArrayView1<f64>) -> f64 {
+    a.iter().map(|x| x * x).sum()
+}
+
+/// NIR by direct distances only (the definition; tests compare the GEMM form with it).
+pub fn nir_scores_direct(pred: ArrayView2<f64>, truth: ArrayView2<f64>) -> Array1<f64> {
     let n = pred.nrows();
     if n < 2 {
         return Array1::from_elem(n, f64::NAN);
@@ -24,9 +118,9 @@ pub fn nir_scores(pred: ArrayView2<f64>, truth: ArrayView2<f64>) -> Array1<f64> 
     let scores: Vec<f64> = (0..n)
         .into_par_iter()
         .map(|i| {
-            let own = distance(pred.row(i), truth.row(i));
+            let own = squared_distance(pred.row(i), truth.row(i)).sqrt();
             let wins = (0..n)
-                .filter(|&j| j != i && own < distance(pred.row(i), truth.row(j)))
+                .filter(|&j| j != i && own < squared_distance(pred.row(i), truth.row(j)).sqrt())
                 .count();
             wins as f64 / (n - 1) as f64
         })
@@ -52,5 +146,36 @@ mod tests {
         let pred = array![[0.0], [0.0]];
         let truth = array![[1.0], [-1.0]];
         assert_eq!(nir_scores(pred.view(), truth.view()), array![0.0, 0.0]);
+    }
+
+    #[test]
+    fn gemm_form_equals_direct_distances_with_ties_and_repeats() {
+        // Deterministic pseudo-random profiles with exact ties (repeated truths and repeated
+        // predictions) and near-ties (a truth moved by one ulp).
+        let (n, g) = (70, 50);
+        let mut x = 12345u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((x >> 11) as f64 / (1u64 << 53) as f64) * 3.0
+        };
+        let mut truth = ndarray::Array2::from_shape_fn((n, g), |_| next());
+        let mut pred = ndarray::Array2::from_shape_fn((n, g), |_| next());
+        for j in 0..5 {
+            let row = truth.row(j).to_owned();
+            truth.row_mut(j + 10).assign(&row);
+            let row = pred.row(0).to_owned();
+            pred.row_mut(j + 20).assign(&row);
+        }
+        truth[[30, 0]] = f64::from_bits(truth[[31, 0]].to_bits() + 1);
+        for k in 1..g {
+            truth[[30, k]] = truth[[31, k]];
+        }
+        pred.row_mut(31).assign(&truth.row(30));
+        assert_eq!(
+            nir_scores(pred.view(), truth.view()),
+            nir_scores_direct(pred.view(), truth.view())
+        );
     }
 }

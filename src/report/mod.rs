@@ -290,19 +290,44 @@ pub fn baselines_table(r: &ContextResult) -> Table {
     t
 }
 
+/// Outputs left out by `--light` (the big per-gene tables; the reference's `--light` too).
+pub const LIGHT_SKIPS: [&str; 3] = ["deg_gt.parquet", "deg_td.parquet", "baselines.parquet"];
+
+/// The output files of one context, in writing order.
+pub const OUTPUT_FILES: [&str; 9] = [
+    "baselines.parquet",
+    "deg_gt.parquet",
+    "deg_td.parquet",
+    "drf.csv",
+    "drf_summary.csv",
+    "metrics.csv",
+    "perturbations.csv",
+    "stats.csv",
+    "summary.csv",
+];
+
+/// One output table of a context by file name (see [`OUTPUT_FILES`]).
+pub fn context_table(r: &ContextResult, file: &str) -> Option<Table> {
+    Some(match file {
+        "metrics.csv" => metrics_table(r),
+        "summary.csv" => summary_table(r),
+        "drf.csv" => drf_table(r),
+        "drf_summary.csv" => drf_summary_table(r),
+        "stats.csv" => stats_table(r),
+        "perturbations.csv" => perturbations_table(r),
+        "deg_gt.parquet" => deg_table(r, true),
+        "deg_td.parquet" => deg_table(r, false),
+        "baselines.parquet" => baselines_table(r),
+        _ => return None,
+    })
+}
+
 /// Every CSV and Parquet output of one context, keyed by file name.
 pub fn context_tables(r: &ContextResult) -> BTreeMap<&'static str, Table> {
-    BTreeMap::from([
-        ("metrics.csv", metrics_table(r)),
-        ("summary.csv", summary_table(r)),
-        ("drf.csv", drf_table(r)),
-        ("drf_summary.csv", drf_summary_table(r)),
-        ("stats.csv", stats_table(r)),
-        ("perturbations.csv", perturbations_table(r)),
-        ("deg_gt.parquet", deg_table(r, true)),
-        ("deg_td.parquet", deg_table(r, false)),
-        ("baselines.parquet", baselines_table(r)),
-    ])
+    OUTPUT_FILES
+        .iter()
+        .filter_map(|&f| Some((f, context_table(r, f)?)))
+        .collect()
 }
 
 /// Arrow IPC stream bytes of record batches (how the simulator's output enters the pipeline).
@@ -413,6 +438,7 @@ pub fn write_dir(
     e: &Evaluation,
     input_hashes: &BTreeMap<String, String>,
     out: &std::path::Path,
+    light: bool,
 ) -> Result<()> {
     use std::fs;
     let io_err = |p: &std::path::Path| {
@@ -437,7 +463,14 @@ pub fn write_dir(
         for r in &e.contexts {
             let dir = tmp.join(context_dir(&r.context));
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            for (file, table) in context_tables(r) {
+            // One table in memory at a time.
+            for file in OUTPUT_FILES {
+                if light && LIGHT_SKIPS.contains(&file) {
+                    continue;
+                }
+                let Some(table) = context_table(r, file) else {
+                    continue;
+                };
                 let path = dir.join(file);
                 let bytes = if file.ends_with(".csv") {
                     table.to_csv().into_bytes()
@@ -447,7 +480,11 @@ pub fn write_dir(
                 fs::write(&path, bytes).map_err(io_err(&path))?;
             }
         }
-        let m = serde_json::to_string_pretty(&manifest(e, input_hashes)).unwrap_or_default();
+        let mut m = manifest(e, input_hashes);
+        if let Some(obj) = m.as_object_mut() {
+            obj.insert("light".into(), light.into());
+        }
+        let m = serde_json::to_string_pretty(&m).unwrap_or_default();
         let path = tmp.join("manifest.json");
         fs::write(&path, m).map_err(io_err(&path))
     })();

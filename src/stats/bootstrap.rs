@@ -4,7 +4,11 @@
 //! rejection), row means use numpy's pairwise summation, and the interval is
 //! `scipy.stats.quantile(..., method='linear')` at α and 1 − α.
 
-use super::descriptive::{pairwise_sum, scipy_quantile_linear_sorted};
+use super::descriptive::{pairwise_sums, scipy_quantile_linear_sorted};
+use rayon::prelude::*;
+
+/// Resamples whose indices are drawn at once (memory: this × n × 4 bytes).
+const RESAMPLES_PER_BLOCK: usize = 256;
 use rand_mt::Mt;
 
 /// numpy's legacy `RandomState` integer stream (MT19937 seeded with `init_genrand`).
@@ -64,24 +68,34 @@ pub fn bootstrap_mean_ci_many(
     if n < 2 || n_resamples == 0 {
         return vec![(f64::NAN, f64::NAN); samples.len()];
     }
+    // The index stream is drawn in blocks (sequential, one generator); each block's means are
+    // computed for all samples in parallel, each mean a numpy pairwise sum of the gathered
+    // values (no gather buffer: `pairwise_sums` reads them in the same order).
     let mut rs = NumpyRandomState::new(seed);
-    let mut idx = vec![0usize; n];
-    let mut row = vec![0f64; n];
+    let block = RESAMPLES_PER_BLOCK.min(n_resamples);
+    let mut idx = vec![0u32; block * n];
     let mut means: Vec<Vec<f64>> = vec![Vec::with_capacity(n_resamples); samples.len()];
-    for _ in 0..n_resamples {
-        for i in idx.iter_mut() {
-            *i = rs.randint(n as u64) as usize;
+    let mut done = 0;
+    while done < n_resamples {
+        let nb = block.min(n_resamples - done);
+        for i in idx[..nb * n].iter_mut() {
+            *i = rs.randint(n as u64) as u32;
         }
-        for (s, m) in samples.iter().zip(means.iter_mut()) {
-            for (r, &i) in row.iter_mut().zip(&idx) {
-                *r = s[i];
-            }
-            m.push(pairwise_sum(&row) / n as f64);
-        }
+        let idx = &idx[..nb * n];
+        means
+            .par_iter_mut()
+            .zip(samples.par_iter())
+            .for_each(|(m, s)| {
+                for r in idx.chunks_exact(n) {
+                    let [total] = pairwise_sums(n, &|i| [s[r[i] as usize]]);
+                    m.push(total / n as f64);
+                }
+            });
+        done += nb;
     }
     let alpha = (1.0 - confidence) / 2.0;
     means
-        .into_iter()
+        .into_par_iter()
         .map(|mut m| {
             m.sort_by(f64::total_cmp);
             (

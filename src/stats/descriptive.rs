@@ -32,6 +32,68 @@ pub fn pairwise_sum(a: &[f64]) -> f64 {
     }
 }
 
+/// `K` sums of `f(0..n)` at once, each in numpy's pairwise order: bit-identical to
+/// `pairwise_sum` of the materialised arrays, without allocating them (one pass for K sums).
+#[inline]
+pub fn pairwise_sums<const K: usize>(n: usize, f: &impl Fn(usize) -> [f64; K]) -> [f64; K] {
+    pairwise_sums_range(0, n, f)
+}
+
+fn pairwise_sums_range<const K: usize>(
+    start: usize,
+    n: usize,
+    f: &impl Fn(usize) -> [f64; K],
+) -> [f64; K] {
+    if n < 8 {
+        let mut r = [0.0; K];
+        for i in start..start + n {
+            let v = f(i);
+            for k in 0..K {
+                r[k] += v[k];
+            }
+        }
+        r
+    } else if n <= 128 {
+        let mut acc = [[0.0; K]; 8];
+        for (j, a) in acc.iter_mut().enumerate() {
+            *a = f(start + j);
+        }
+        let mut i = 8;
+        while i < n - n % 8 {
+            for (j, a) in acc.iter_mut().enumerate() {
+                let v = f(start + i + j);
+                for k in 0..K {
+                    a[k] += v[k];
+                }
+            }
+            i += 8;
+        }
+        let mut res = [0.0; K];
+        for k in 0..K {
+            let r = |j: usize| acc[j][k];
+            res[k] = ((r(0) + r(1)) + (r(2) + r(3))) + ((r(4) + r(5)) + (r(6) + r(7)));
+        }
+        while i < n {
+            let v = f(start + i);
+            for k in 0..K {
+                res[k] += v[k];
+            }
+            i += 1;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        let a = pairwise_sums_range(start, n2, f);
+        let b = pairwise_sums_range(start + n2, n - n2, f);
+        let mut r = [0.0; K];
+        for k in 0..K {
+            r[k] = a[k] + b[k];
+        }
+        r
+    }
+}
+
 /// `np.mean` (NaN for an empty slice).
 pub fn mean(a: &[f64]) -> f64 {
     if a.is_empty() {
@@ -178,6 +240,19 @@ fn fill_nan_zero(values: &[f64]) -> (Vec<f64>, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fused_sums_are_bit_identical_to_pairwise_sum() {
+        for n in [0, 1, 7, 8, 9, 127, 128, 129, 300, 1000, 8192, 8199] {
+            let a: Vec<f64> = (0..n)
+                .map(|i| ((i * 7919) % 1013) as f64 / 97.0 - 3.1)
+                .collect();
+            let sq: Vec<f64> = a.iter().map(|x| x * x).collect();
+            let [s, s2] = pairwise_sums(n, &|i| [a[i], a[i] * a[i]]);
+            assert_eq!(s.to_bits(), pairwise_sum(&a).to_bits(), "n = {n}");
+            assert_eq!(s2.to_bits(), pairwise_sum(&sq).to_bits(), "n = {n}");
+        }
+    }
 
     #[test]
     fn matches_numpy() {
