@@ -60,16 +60,7 @@ const GRAM_MIN_ROWS: usize = 128;
 /// which is checked: `None` (use the SVD) when σ_k² ≤ 1e-8 σ_1².
 fn components_from_gram(centred: &faer::Mat<f64>, k: usize) -> Option<Array2<f64>> {
     let (n, g) = (centred.nrows(), centred.ncols());
-    let par = faer::get_global_parallelism();
-    let mut gram = faer::Mat::<f64>::zeros(n, n);
-    faer::linalg::matmul::matmul(
-        gram.as_mut(),
-        faer::Accum::Replace,
-        centred.as_ref(),
-        centred.transpose(),
-        1.0,
-        par,
-    );
+    let gram = product(centred.as_ref(), centred.transpose());
     let eig = gram.self_adjoint_eigen(faer::Side::Lower).ok()?;
     let (u, s) = (eig.U(), eig.S().column_vector());
     // Eigenvalues ascend: the top k are the last k.
@@ -81,18 +72,24 @@ fn components_from_gram(centred: &faer::Mat<f64>, k: usize) -> Option<Array2<f64
         return None;
     }
     let uk = faer::Mat::<f64>::from_fn(n, k, |i, j| u[(i, n - 1 - j)]);
-    let mut v = faer::Mat::<f64>::zeros(g, k);
-    faer::linalg::matmul::matmul(
-        v.as_mut(),
-        faer::Accum::Replace,
-        centred.transpose(),
-        uk.as_ref(),
-        1.0,
-        par,
-    );
+    let v = product(centred.transpose(), uk.as_ref());
     Some(Array2::from_shape_fn((g, k), |(i, j)| {
         v[(i, j)] / s[n - 1 - j].sqrt()
     }))
+}
+
+/// a · b with faer's global parallelism.
+fn product(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> faer::Mat<f64> {
+    let mut out = faer::Mat::<f64>::zeros(a.nrows(), b.ncols());
+    faer::linalg::matmul::matmul(
+        out.as_mut(),
+        faer::Accum::Replace,
+        a,
+        b,
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    out
 }
 
 /// (A + λI)⁻¹ for a small symmetric positive-definite k × k matrix.

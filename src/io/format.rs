@@ -84,7 +84,8 @@ pub struct Table {
     pub num_rows: Option<u64>,
 }
 
-fn read_error(name: &str, format: Format, e: impl std::fmt::Display) -> Error {
+/// The error for a file that cannot be decoded as its detected format.
+pub(super) fn read_error(name: &str, format: Format, e: impl std::fmt::Display) -> Error {
     Error::in_file(
         name,
         format!("cannot read as {}: {e}", format.as_str()),

@@ -7,7 +7,7 @@
 //! [`Units::decode`] turns fetched bytes into a record batch of some columns (pure CPU, safe on
 //! any thread).
 
-use super::format::{Format, Table};
+use super::format::{read_error, Format, Table};
 use super::source::{ParquetChunks, SharedSource, SourceReader};
 use crate::error::{Error, Result};
 use arrow::buffer::Buffer;
@@ -79,13 +79,7 @@ impl Units {
         let source = table.source().clone();
         let name = source.name().to_string();
         let format = table.format;
-        let err = |e: &dyn std::fmt::Display| {
-            Error::in_file(
-                &name,
-                format!("cannot read as {}: {e}", format.as_str()),
-                "the file may be truncated or damaged: export it again",
-            )
-        };
+        let err = |e: &dyn std::fmt::Display| read_error(&name, format, e);
         let kind = match format {
             Format::ArrowStream => return Ok(None),
             Format::Parquet => {
@@ -137,11 +131,7 @@ impl Units {
     }
 
     fn error(&self, e: &dyn std::fmt::Display) -> Error {
-        Error::in_file(
-            self.source.name(),
-            format!("cannot read as {}: {e}", self.format.as_str()),
-            "the file may be truncated or damaged: export it again",
-        )
+        read_error(self.source.name(), self.format, e)
     }
 
     /// Whether each column set should be fetched by the task that decodes it (Parquet on a

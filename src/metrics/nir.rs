@@ -37,7 +37,7 @@ pub fn nir_scores(pred: ArrayView2<f64>, truth: ArrayView2<f64>) -> Array1<f64> 
     let truth_t = faer::Mat::<f64>::from_fn(g, n, |k, j| truth[[j, k]]);
     let truth_sq: Vec<f64> = (0..n).map(|j| squared_norm(truth.row(j))).collect();
     // cross[u][j] = p_u · t_j for every distinct prediction row u, in blocks of rows.
-    let blocks: Vec<Vec<f64>> = distinct
+    let blocks: Vec<faer::Mat<f64>> = distinct
         .par_chunks(ROWS_PER_TASK)
         .map(|rows| {
             let lhs = faer::Mat::<f64>::from_fn(rows.len(), g, |r, k| pred[[rows[r], k]]);
@@ -50,18 +50,9 @@ pub fn nir_scores(pred: ArrayView2<f64>, truth: ArrayView2<f64>) -> Array1<f64> 
                 1.0,
                 faer::Par::Seq,
             );
-            let mut flat = Vec::with_capacity(rows.len() * n);
-            for r in 0..rows.len() {
-                flat.extend((0..n).map(|j| out[(r, j)]));
-            }
-            flat
+            out
         })
         .collect();
-    let cross_row = |u: usize| {
-        let b = &blocks[u / ROWS_PER_TASK];
-        let r = u % ROWS_PER_TASK;
-        &b[r * n..(r + 1) * n]
-    };
     // Rounding bound of the GEMM form and of a direct sum over g terms (both ≤ g·ε relative
     // to the magnitudes involved); 16× for margin.
     let tol = 16.0 * g as f64 * f64::EPSILON;
@@ -72,13 +63,16 @@ pub fn nir_scores(pred: ArrayView2<f64>, truth: ArrayView2<f64>) -> Array1<f64> 
             let own_sq = squared_distance(p, truth.row(i));
             let own = own_sq.sqrt();
             let p_sq = squared_norm(p);
-            let cross = cross_row(row_of[i]);
+            let (block, r) = (
+                &blocks[row_of[i] / ROWS_PER_TASK],
+                row_of[i] % ROWS_PER_TASK,
+            );
             let wins = (0..n)
                 .filter(|&j| {
                     if j == i {
                         return false;
                     }
-                    let approx = p_sq + truth_sq[j] - 2.0 * cross[j];
+                    let approx = p_sq + truth_sq[j] - 2.0 * block[(r, j)];
                     let band = tol * (p_sq + truth_sq[j] + own_sq) + f64::MIN_POSITIVE;
                     if approx - band > own_sq {
                         true
