@@ -135,6 +135,7 @@ fn options(a: &EvaluateArgs) -> EvaluateOptions {
         Preset::Default
     };
     o.n_resamples = a.n_resamples;
+    o.per_gene_tables = !a.light;
     o
 }
 

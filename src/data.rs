@@ -1,7 +1,7 @@
 //! The one data model that flows from `io` to `report`: genes, perturbation labels, halves,
 //! folds and the per-(label, half) sufficient statistics. Nothing after `io` sees cells.
 
-use ndarray::{Array1, Array2, ArrayView1, Zip};
+use ndarray::{ArcArray1, Array1, Array2, ArrayView1, Zip};
 use std::collections::BTreeMap;
 
 /// Ground-truth half (`gt`, the paper's `first_half`) or technical-duplicate half (`td`).
@@ -37,7 +37,7 @@ pub struct GroupStats {
     pub count: Vec<u64>,
     /// Σx per group × gene.
     pub sum: Array2<f64>,
-    /// Σx² per group × gene.
+    /// Σx² per group × gene; 0 × 0 once released ([`GroupStats::release_sum_sq`]).
     pub sum_sq: Array2<f64>,
 }
 
@@ -49,6 +49,12 @@ impl GroupStats {
             sum: Array2::zeros((n_groups, n_genes)),
             sum_sq: Array2::zeros((n_groups, n_genes)),
         }
+    }
+
+    /// Frees Σx² (it becomes 0 × 0). Only the DEG tests read it; the pipeline releases it
+    /// after them, which halves the statistics' memory for the rest of the evaluation.
+    pub fn release_sum_sq(&mut self) {
+        self.sum_sq = Array2::zeros((0, 0));
     }
 
     /// Number of groups.
@@ -212,8 +218,9 @@ pub fn is_combo(label: &str) -> bool {
 pub struct ModelPredictions {
     /// Model name (a baseline name for baselines).
     pub name: String,
-    /// Predicted profile per covered label.
-    pub profiles: BTreeMap<usize, Array1<f64>>,
+    /// Predicted profile per covered label. Shared arrays: a baseline that predicts one
+    /// profile for many perturbations, and copies of a model, hold it once.
+    pub profiles: BTreeMap<usize, ArcArray1<f64>>,
 }
 
 impl ModelPredictions {

@@ -42,6 +42,9 @@ pub struct EvaluateOptions {
     pub n_resamples: usize,
     /// Bootstrap seed (numpy `RandomState`).
     pub bootstrap_seed: u32,
+    /// Keep what only the per-gene output tables need (the DEG tests' f64 t and raw p).
+    /// `--light` turns it off, which saves two groups × genes arrays per half.
+    pub per_gene_tables: bool,
 }
 
 impl Default for EvaluateOptions {
@@ -55,6 +58,7 @@ impl Default for EvaluateOptions {
             preset: Preset::Default,
             n_resamples: 10_000,
             bootstrap_seed: 42,
+            per_gene_tables: true,
         }
     }
 }
@@ -231,7 +235,7 @@ pub fn evaluate(
         timings: BTreeMap::new(),
     };
     let t_start = now();
-    let cells = timer.time(Stage::ReadCells, || {
+    let mut cells = timer.time(Stage::ReadCells, || {
         io::read_cells(inputs.cells.clone(), &options.cells, &mut |f| {
             progress(Stage::ReadCells, f)
         })
@@ -281,9 +285,10 @@ pub fn evaluate(
     }
 
     let mut contexts = Vec::new();
-    for ctx in &cells.contexts {
+    // The datasets move into the results (one copy of the statistics in memory).
+    for ctx in std::mem::take(&mut cells.contexts) {
         let ds = if keep.len() == cells.genes.len() {
-            ctx.dataset.clone()
+            ctx.dataset
         } else {
             select_genes(&ctx.dataset, &keep)
         };
@@ -362,7 +367,7 @@ fn select_genes(ds: &Dataset, keep: &[usize]) -> Dataset {
 
 fn evaluate_context(
     context: Option<String>,
-    ds: Dataset,
+    mut ds: Dataset,
     files: &[PredictionFile],
     keep: &[usize],
     options: &EvaluateOptions,
@@ -372,9 +377,10 @@ fn evaluate_context(
     let revision = options.preset == Preset::Revision;
     progress(Stage::Deg, 0.0);
     let deg = timer.time(Stage::Deg, || DegResults {
-        gt: deg_half(&ds, Half::Gt),
-        td: deg_half(&ds, Half::Td),
+        gt: deg_half(&ds, Half::Gt, options.per_gene_tables),
+        td: deg_half(&ds, Half::Td, options.per_gene_tables),
     });
+    ds.stats.release_sum_sq();
     let mut weights = BTreeMap::new();
     let mut masks = BTreeMap::new();
     for (row, &label) in deg.gt.groups.iter().enumerate() {
@@ -413,7 +419,7 @@ fn evaluate_context(
                         let p = if keep.len() == profile.len() {
                             profile.clone()
                         } else {
-                            profile.select(Axis(0), keep)
+                            profile.select(Axis(0), keep).into_shared()
                         };
                         mp.profiles.insert(l, p);
                     }
@@ -427,10 +433,10 @@ fn evaluate_context(
     }
 
     let refs = References {
-        control_mean: baselines.control_mean.clone(),
-        fold_mean: baselines.fold_mean.clone(),
-        weights: weights.clone(),
-        deg_mask: masks.clone(),
+        control_mean: baselines.control_mean.view(),
+        fold_mean: &baselines.fold_mean,
+        weights: &weights,
+        deg_mask: &masks,
     };
     let mopts = MetricOptions {
         clip_r2_at: revision.then_some(-1.0),

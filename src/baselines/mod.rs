@@ -5,16 +5,16 @@ pub mod linear;
 
 use crate::data::{is_combo, Dataset, DatasetKind, Half, ModelPredictions};
 use crate::de::DegHalf;
-use ndarray::{Array1, Array2};
+use ndarray::{ArcArray1, Array1, Array2, ArrayView1, Axis};
 use std::collections::BTreeMap;
 
 /// Every baseline's predictions plus the per-fold references the metrics need.
 #[derive(Debug, Clone)]
 pub struct Baselines {
     /// Mean of all control cells (both halves).
-    pub control_mean: Array1<f64>,
+    pub control_mean: ArcArray1<f64>,
     /// Per test fold k: unweighted mean of the train perturbations' means (all cells).
-    pub fold_mean: BTreeMap<i64, Array1<f64>>,
+    pub fold_mean: BTreeMap<i64, ArcArray1<f64>>,
     /// Per test fold k: the train perturbations (label indices, sorted by name).
     pub fold_train: BTreeMap<i64, Vec<usize>>,
     /// Baselines in `BASELINES` order; baselines that predict nothing are left out.
@@ -25,8 +25,8 @@ pub struct Baselines {
 
 /// α ⊙ TD + (1 − α) ⊙ m with α = 1 − p_adj (NaN → 0), written so that α = 0 gives exactly m.
 pub fn interpolate(
-    td: &Array1<f64>,
-    dataset_mean: &Array1<f64>,
+    td: ArrayView1<f64>,
+    dataset_mean: ArrayView1<f64>,
     padj: Option<ndarray::ArrayView1<f64>>,
 ) -> Array1<f64> {
     Array1::from_shape_fn(td.len(), |g| {
@@ -46,38 +46,50 @@ pub fn interpolate(
 pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
     let g = ds.n_genes();
     let control_mean = ds.mean_all(ds.control).unwrap_or_else(|| Array1::zeros(g));
-    let means: BTreeMap<usize, Array1<f64>> = ds
+    // Mean profile (all cells) of every perturbation with cells, one row each.
+    let with_cells: Vec<usize> = ds
         .perturbations()
         .into_iter()
-        .filter_map(|l| ds.mean_all(l).map(|m| (l, m)))
+        .filter(|&l| ds.n_cells_of(l) > 0)
         .collect();
+    let mut row_of = vec![usize::MAX; ds.labels.len()];
+    let mut means = Array2::<f64>::zeros((with_cells.len(), g));
+    for (r, &l) in with_cells.iter().enumerate() {
+        row_of[l] = r;
+        means.row_mut(r).assign(&ds.mean_all(l).expect("has cells"));
+    }
+    let mean_of = |l: usize| (row_of[l] != usize::MAX).then(|| means.row(row_of[l]));
     let mut fold_mean = BTreeMap::new();
     let mut fold_train = BTreeMap::new();
     for k in ds.folds() {
         let train = ds.train_of_fold(k);
         // Rows added in order and divided once (numpy's mean over a stacked axis 0).
         let mut acc = Array1::<f64>::zeros(g);
-        for l in &train {
-            acc += &means[l];
+        for &l in &train {
+            acc += &mean_of(l).expect("train perturbations have cells");
         }
         acc /= train.len() as f64;
-        fold_mean.insert(k, acc);
+        fold_mean.insert(k, acc.into_shared());
         fold_train.insert(k, train);
     }
 
     let evaluated = ds.evaluated();
+    let control_shared = control_mean.clone().into_shared();
     let mut control = ModelPredictions::new("control_mean");
     let mut dataset = ModelPredictions::new("dataset_mean");
     let mut tech = ModelPredictions::new("technical_duplicate");
     let mut interp = ModelPredictions::new("interpolated_duplicate");
     for &p in &evaluated {
         let m = &fold_mean[&ds.fold_of[p]];
-        control.profiles.insert(p, control_mean.clone());
+        // Constant profiles are shared, not copied, between perturbations.
+        control.profiles.insert(p, control_shared.clone());
         dataset.profiles.insert(p, m.clone());
         if let Some(td_mean) = ds.mean_in(p, Half::Td) {
             let padj = td.row_of(p).map(|r| td.pval_adj.row(r));
-            interp.profiles.insert(p, interpolate(&td_mean, m, padj));
-            tech.profiles.insert(p, td_mean);
+            interp
+                .profiles
+                .insert(p, interpolate(td_mean.view(), m.view(), padj).into_shared());
+            tech.profiles.insert(p, td_mean.into_shared());
         }
     }
 
@@ -87,25 +99,44 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
     match ds.kind() {
         DatasetKind::Single => {
             let genes = linear::gene_index(&ds.genes);
+            // Every fold trains on singles; their Gram matrix is computed once.
+            let singles: Vec<usize> = with_cells
+                .iter()
+                .copied()
+                .filter(|&l| !is_combo(&ds.labels[l]))
+                .collect();
+            let shared = (singles.len() >= linear::GRAM_MIN_ROWS).then(|| {
+                let rows: Vec<usize> = singles.iter().map(|&l| row_of[l]).collect();
+                linear::SharedGram::new(means.select(Axis(0), &rows).view())
+            });
+            let mut single_pos = vec![usize::MAX; ds.labels.len()];
+            for (i, &l) in singles.iter().enumerate() {
+                single_pos[l] = i;
+            }
             for (&k, train) in &fold_train {
                 let train: Vec<usize> = train
                     .iter()
                     .copied()
                     .filter(|&l| !is_combo(&ds.labels[l]))
                     .collect();
-                let y = Array2::from_shape_fn((train.len(), g), |(r, c)| means[&train[r]][c]);
+                let rows: Vec<usize> = train.iter().map(|&l| row_of[l]).collect();
+                let y = means.select(Axis(0), &rows);
                 let targets: Vec<Option<usize>> = train
                     .iter()
                     .map(|&l| genes.get(ds.labels[l].as_str()).copied())
                     .collect();
-                let Some((fit, n_comp)) = linear::fit(y.view(), &targets) else {
+                let gram = shared.as_ref().map(|s| {
+                    let subset: Vec<usize> = train.iter().map(|&l| single_pos[l]).collect();
+                    s.centred(&subset)
+                });
+                let Some((fit, n_comp)) = linear::fit(y.view(), &targets, gram) else {
                     linear_components.insert(k, 0);
                     continue;
                 };
                 linear_components.insert(k, n_comp);
                 for &p in evaluated.iter().filter(|&&p| ds.fold_of[p] == k) {
                     if let Some(&gi) = genes.get(ds.labels[p].as_str()) {
-                        linear.profiles.insert(p, fit.predict(gi));
+                        linear.profiles.insert(p, fit.predict(gi).into_shared());
                     }
                 }
             }
@@ -117,11 +148,11 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
                     let single = ds
                         .label_index(member)
                         .filter(|&s| s != ds.control && !is_combo(member));
-                    if let Some(s) = single.and_then(|s| means.get(&s)) {
-                        v = &v + &(s - &control_mean);
+                    if let Some(s) = single.and_then(mean_of) {
+                        v = &v + &(&s - &control_mean);
                     }
                 }
-                additive.profiles.insert(p, v);
+                additive.profiles.insert(p, v.into_shared());
             }
         }
     }
@@ -130,7 +161,7 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
         .filter(|m| !m.profiles.is_empty())
         .collect();
     Baselines {
-        control_mean,
+        control_mean: control_shared,
         fold_mean,
         fold_train,
         models,
@@ -148,8 +179,8 @@ mod tests {
         // SPEC §10: p_adj [0.001, 0.5, 1, NaN, 0.04], TD = 2, mean = 0 → [1.998, 1.0, 0, 0, 1.92].
         let padj = array![0.001, 0.5, 1.0, f64::NAN, 0.04];
         let v = interpolate(
-            &Array1::from_elem(5, 2.0),
-            &Array1::zeros(5),
+            Array1::from_elem(5, 2.0).view(),
+            Array1::zeros(5).view(),
             Some(padj.view()),
         );
         let want = [1.998, 1.0, 0.0, 0.0, 1.92];
@@ -158,6 +189,6 @@ mod tests {
         }
         // No TD test: exactly the dataset mean.
         let m = array![0.3, 0.1];
-        assert_eq!(interpolate(&array![5.0, 6.0], &m, None), m);
+        assert_eq!(interpolate(array![5.0, 6.0].view(), m.view(), None), m);
     }
 }

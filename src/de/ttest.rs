@@ -21,9 +21,9 @@ pub struct DegHalf {
     pub n_group: Vec<u64>,
     /// t statistic rounded to f32 and back (`(t as f32) as f64`), as scanpy stores it.
     pub score: Array2<f64>,
-    /// t statistic in f64.
+    /// t statistic in f64 (0 × 0 when the per-gene tables are not kept, `--light`).
     pub score_f64: Array2<f64>,
-    /// Two-sided p-value.
+    /// Two-sided p-value (0 × 0 when the per-gene tables are not kept, `--light`).
     pub pval: Array2<f64>,
     /// Benjamini–Hochberg adjusted p-value over all genes of the group.
     pub pval_adj: Array2<f64>,
@@ -85,28 +85,71 @@ pub fn ttest_overestim_var(
     sum: ArrayView2<f64>,
     sum_sq: ArrayView2<f64>,
 ) -> (Array2<f64>, Array2<f64>, Array2<f64>) {
-    let (k, g) = sum.dim();
+    let rows: Vec<usize> = (0..count.len()).collect();
+    let out = ttest_rows(count, sum, sum_sq, &rows, true);
+    (out.t, out.pval, out.pval_adj)
+}
+
+/// The arrays of [`ttest_rows`]; `t` and `pval` are 0 × 0 unless asked for.
+struct TtestArrays {
+    score: Array2<f64>,
+    t: Array2<f64>,
+    pval: Array2<f64>,
+    pval_adj: Array2<f64>,
+}
+
+/// The test of the groups `rows` of `sum` / `sum_sq` (read in place, not copied), with
+/// `count[i]` cells in group `rows[i]`. The f32-rounded score and p_adj always; the f64 t and
+/// raw p only with `keep_raw` (they are needed for the per-gene output tables only).
+fn ttest_rows(
+    count: &[u64],
+    sum: ArrayView2<f64>,
+    sum_sq: ArrayView2<f64>,
+    rows: &[usize],
+    keep_raw: bool,
+) -> TtestArrays {
+    let (k, g) = (rows.len(), sum.ncols());
     // Column totals, rows added in order (numpy's axis-0 reduction).
     let mut tot = Array1::<f64>::zeros(g);
     let mut tot_sq = Array1::<f64>::zeros(g);
-    for r in 0..k {
+    for &r in rows {
         tot += &sum.row(r);
         tot_sq += &sum_sq.row(r);
     }
     let n_total: f64 = count.iter().map(|&c| c as f64).sum();
-    let mut t = Array2::<f64>::zeros((k, g));
-    let mut p = Array2::<f64>::zeros((k, g));
-    let mut padj = Array2::<f64>::zeros((k, g));
-    t.axis_iter_mut(Axis(0))
+    let raw_dim = if keep_raw { (k, g) } else { (0, 0) };
+    let mut out = TtestArrays {
+        score: Array2::zeros((k, g)),
+        t: Array2::zeros(raw_dim),
+        pval: Array2::zeros(raw_dim),
+        pval_adj: Array2::zeros((k, g)),
+    };
+    fn raw_rows(a: &mut Array2<f64>, k: usize) -> Vec<Option<&mut [f64]>> {
+        if a.nrows() == k && k > 0 {
+            a.axis_iter_mut(Axis(0))
+                .map(|r| Some(r.into_slice().expect("rows are contiguous")))
+                .collect()
+        } else {
+            (0..k).map(|_| None).collect()
+        }
+    }
+    let t_rows = raw_rows(&mut out.t, k);
+    let p_rows = raw_rows(&mut out.pval, k);
+    out.score
+        .axis_iter_mut(Axis(0))
         .into_par_iter()
-        .zip(p.axis_iter_mut(Axis(0)))
-        .zip(padj.axis_iter_mut(Axis(0)))
+        .zip(out.pval_adj.axis_iter_mut(Axis(0)))
+        .zip(t_rows)
+        .zip(p_rows)
         .enumerate()
-        .for_each(|(r, ((mut t_row, mut p_row), mut q_row))| {
-            let n = count[r] as f64;
+        .for_each(|(i, (((mut score_row, mut q_row), t_keep), p_keep))| {
+            let r = rows[i];
+            let n = count[i] as f64;
             let nr = n_total - n;
-            Zip::from(&mut t_row)
-                .and(&mut p_row)
+            let mut t_row = vec![0.0; g];
+            let mut p_row = vec![0.0; g];
+            Zip::from(&mut t_row[..])
+                .and(&mut p_row[..])
                 .and(sum.row(r))
                 .and(sum_sq.row(r))
                 .and(&tot)
@@ -120,15 +163,24 @@ pub fn ttest_overestim_var(
                     *t = tv;
                     *p = pv;
                 });
-            let q = benjamini_hochberg(p_row.as_slice().expect("rows are contiguous"));
+            let q = benjamini_hochberg(&p_row);
             q_row.assign(&Array1::from(q));
+            // scanpy stores the score as float32.
+            score_row.zip_mut_with(&ndarray::aview1(&t_row), |s, &t| *s = (t as f32) as f64);
+            if let Some(dst) = t_keep {
+                dst.copy_from_slice(&t_row);
+            }
+            if let Some(dst) = p_keep {
+                dst.copy_from_slice(&p_row);
+            }
         });
-    (t, p, padj)
+    out
 }
 
 /// Runs the DEG test of SPEC §3 on one half: groups are the non-control labels with ≥ 4 cells
 /// in the half; the rest is the other such groups (controls excluded); < 2 groups → no test.
-pub fn deg_half(ds: &Dataset, half: Half) -> DegHalf {
+/// `keep_raw`: also keep the f64 t and raw p (`score_f64`, `pval`; else they are 0 × 0).
+pub fn deg_half(ds: &Dataset, half: Half, keep_raw: bool) -> DegHalf {
     let groups: Vec<usize> = ds
         .perturbations()
         .into_iter()
@@ -139,18 +191,21 @@ pub fn deg_half(ds: &Dataset, half: Half) -> DegHalf {
     }
     let rows: Vec<usize> = groups.iter().map(|&l| Dataset::group(l, half)).collect();
     let n_group: Vec<u64> = rows.iter().map(|&r| ds.stats.count[r]).collect();
-    let sum = ds.stats.sum.select(Axis(0), &rows);
-    let sum_sq = ds.stats.sum_sq.select(Axis(0), &rows);
-    let (score_f64, pval, pval_adj) = ttest_overestim_var(&n_group, sum.view(), sum_sq.view());
-    let score = score_f64.mapv(|t| (t as f32) as f64);
+    let out = ttest_rows(
+        &n_group,
+        ds.stats.sum.view(),
+        ds.stats.sum_sq.view(),
+        &rows,
+        keep_raw,
+    );
     DegHalf {
         half,
         groups,
         n_group,
-        score,
-        score_f64,
-        pval,
-        pval_adj,
+        score: out.score,
+        score_f64: out.t,
+        pval: out.pval,
+        pval_adj: out.pval_adj,
     }
 }
 

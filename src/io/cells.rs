@@ -70,7 +70,8 @@ pub struct ObservedCells {
     pub genes: Vec<String>,
     /// The control label used.
     pub control_label: String,
-    /// Per-context datasets, sorted by context.
+    /// Per-context datasets, sorted by context. [`crate::pipeline::evaluate`] moves them into its
+    /// per-context results, leaving this empty in an [`crate::pipeline::Evaluation`].
     pub contexts: Vec<ContextData>,
     /// Rows read.
     pub n_cells: u64,

@@ -7,7 +7,7 @@ use super::format::Table;
 use super::layout::{locate, preview, ColumnNames, TableRole};
 use super::source::SharedSource;
 use crate::error::{Error, Location, Result};
-use ndarray::Array1;
+use ndarray::ArcArray1;
 use std::collections::HashMap;
 
 /// Options for reading predictions.
@@ -29,7 +29,7 @@ pub struct PredictedModel {
     /// Context value, when the file has the context column.
     pub context: Option<String>,
     /// (perturbation label, mean profile over the observed genes, number of rows averaged).
-    pub profiles: Vec<(String, Array1<f64>, u64)>,
+    pub profiles: Vec<(String, ArcArray1<f64>, u64)>,
 }
 
 /// Everything read from one predictions file.
@@ -202,7 +202,7 @@ pub fn read_predictions(
             }
         };
         let n = stats.count[k];
-        let mean = stats.sum.row(k).mapv(|s| s / n as f64);
+        let mean = stats.sum.row(k).mapv(|s| s / n as f64).into_shared();
         models[idx].profiles.push((p.to_string(), mean, n));
     }
     Ok(PredictionFile {

@@ -8,7 +8,7 @@ pub mod summary;
 
 pub use registry::{metric_index, Direction, MetricSpec, BASELINES, GROUND_TRUTH, METRICS};
 
-use ndarray::{Array2, Array3};
+use ndarray::{Array2, Array3, Axis};
 
 /// Every metric value of every model on every evaluated perturbation.
 #[derive(Debug, Clone)]
@@ -34,21 +34,22 @@ impl MetricTable {
 pub use calibrated::{MetricInputs, MetricOptions};
 
 use crate::data::{Dataset, Half, ModelPredictions};
-use ndarray::Array1;
+use ndarray::{ArcArray1, Array1, ArrayView1};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
-/// What predictions are compared with, per evaluated perturbation.
-#[derive(Debug, Clone)]
-pub struct References {
+/// What predictions are compared with, per evaluated perturbation (borrowed from the
+/// baselines and the DEG test, not copied).
+#[derive(Debug, Clone, Copy)]
+pub struct References<'a> {
     /// Mean of all control cells.
-    pub control_mean: Array1<f64>,
+    pub control_mean: ArrayView1<'a, f64>,
     /// Dataset mean per test fold.
-    pub fold_mean: BTreeMap<i64, Array1<f64>>,
+    pub fold_mean: &'a BTreeMap<i64, ArcArray1<f64>>,
     /// DEG weights per GT-tested label (others: all zero).
-    pub weights: BTreeMap<usize, Array1<f64>>,
+    pub weights: &'a BTreeMap<usize, Array1<f64>>,
     /// DEG masks per GT-tested label (others: empty).
-    pub deg_mask: BTreeMap<usize, Array1<bool>>,
+    pub deg_mask: &'a BTreeMap<usize, Array1<bool>>,
 }
 
 /// Computes every metric of every model on every evaluated perturbation it covers (SPEC §6):
@@ -57,18 +58,18 @@ pub struct References {
 pub fn metric_table(
     ds: &Dataset,
     models: &[ModelPredictions],
-    refs: &References,
+    refs: &References<'_>,
     opts: &MetricOptions,
 ) -> MetricTable {
     let evaluated = ds.evaluated();
     let (n_m, n_p, g) = (models.len(), evaluated.len(), ds.n_genes());
-    let truths: Vec<Array1<f64>> = evaluated
-        .iter()
-        .map(|&l| {
-            ds.mean_in(l, Half::Gt)
-                .expect("evaluated perturbations have GT cells")
-        })
-        .collect();
+    // GT-half means of the evaluated perturbations, one row each.
+    let mut truths = Array2::<f64>::zeros((n_p, g));
+    for (p, &l) in evaluated.iter().enumerate() {
+        let n = ds.n_cells_in(l, Half::Gt) as f64;
+        let sum = ds.stats.sum.row(Dataset::group(l, Half::Gt));
+        truths.row_mut(p).zip_mut_with(&sum, |t, &s| *t = s / n);
+    }
     let zeros = Array1::<f64>::zeros(g);
     let no_mask = Array1::from_elem(g, false);
     let mut values = Array3::<f64>::from_elem((n_m, METRICS.len(), n_p), f64::NAN);
@@ -80,8 +81,8 @@ pub fn metric_table(
             let l = evaluated[p];
             let pred = models[m].get(l)?;
             let inputs = MetricInputs {
-                truth: truths[p].view(),
-                control: refs.control_mean.view(),
+                truth: truths.row(p),
+                control: refs.control_mean,
                 dataset_mean: refs.fold_mean[&ds.fold_of[l]].view(),
                 weights: refs.weights.get(&l).unwrap_or(&zeros).view(),
                 deg_mask: refs.deg_mask.get(&l).unwrap_or(&no_mask).view(),
@@ -101,14 +102,15 @@ pub fn metric_table(
         if pool.is_empty() {
             continue;
         }
-        let mut pred = Array2::<f64>::zeros((pool.len(), g));
-        let mut truth = Array2::<f64>::zeros((pool.len(), g));
-        for (r, &p) in pool.iter().enumerate() {
-            pred.row_mut(r)
-                .assign(&model.get(evaluated[p]).expect("covered"));
-            truth.row_mut(r).assign(&truths[p]);
-        }
-        let scores = nir::nir_scores(pred.view(), truth.view());
+        let pred: Vec<_> = pool
+            .iter()
+            .map(|&p| model.get(evaluated[p]).expect("covered"))
+            .collect();
+        let scores = if pool.len() == n_p {
+            nir::nir_scores(&pred, truths.view())
+        } else {
+            nir::nir_scores(&pred, truths.select(Axis(0), &pool).view())
+        };
         for (r, &p) in pool.iter().enumerate() {
             values[[m, nir, p]] = scores[r];
         }

@@ -261,10 +261,10 @@ pub fn deg_table(r: &ContextResult, gt: bool) -> Table {
 pub fn baselines_table(r: &ContextResult) -> Table {
     let ds = &r.dataset;
     let evaluated = ds.evaluated();
-    let mut rows: Vec<(String, usize, ndarray::Array1<f64>)> = Vec::new();
+    let mut rows: Vec<(String, usize, ndarray::ArcArray1<f64>)> = Vec::new();
     for &p in &evaluated {
         if let Some(gt) = ds.mean_in(p, crate::data::Half::Gt) {
-            rows.push((GROUND_TRUTH.to_string(), p, gt));
+            rows.push((GROUND_TRUTH.to_string(), p, gt.into_shared()));
         }
     }
     for m in &r.baselines.models {
@@ -465,7 +465,7 @@ pub fn write_dir(
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
             // One table in memory at a time.
             for file in OUTPUT_FILES {
-                if light && LIGHT_SKIPS.contains(&file) {
+                if (light || !e.options.per_gene_tables) && LIGHT_SKIPS.contains(&file) {
                     continue;
                 }
                 let Some(table) = context_table(r, file) else {
