@@ -52,7 +52,9 @@ impl Default for EvaluateOptions {
         EvaluateOptions {
             cells: CellOptions::default(),
             predictions: PredictionOptions {
-                batch_rows: 8192,
+                // Prediction files are wide (one row per perturbation): 1024 rows of 8192
+                // genes are 32 MB decoded.
+                batch_rows: 1024,
                 ..Default::default()
             },
             preset: Preset::Default,
@@ -376,16 +378,16 @@ fn evaluate_context(
 ) -> Result<ContextResult> {
     let revision = options.preset == Preset::Revision;
     progress(Stage::Deg, 0.0);
-    let deg = timer.time(Stage::Deg, || DegResults {
-        gt: deg_half(&ds, Half::Gt, options.per_gene_tables),
-        td: deg_half(&ds, Half::Td, options.per_gene_tables),
+    // GT first, reduced to weights, masks and counts (and freed under `--light`) before the
+    // TD test allocates: a lower peak.
+    let mut gt = timer.time(Stage::Deg, || {
+        deg_half(&ds, Half::Gt, options.per_gene_tables)
     });
-    ds.stats.release_sum_sq();
     let mut weights = BTreeMap::new();
     let mut masks = BTreeMap::new();
-    for (row, &label) in deg.gt.groups.iter().enumerate() {
-        weights.insert(label, deg_weights(deg.gt.score.row(row)));
-        let padj = deg.gt.pval_adj.row(row);
+    for (row, &label) in gt.groups.iter().enumerate() {
+        weights.insert(label, deg_weights(gt.score.row(row)));
+        let padj = gt.pval_adj.row(row);
         masks.insert(
             label,
             if revision {
@@ -395,11 +397,25 @@ fn evaluate_context(
             },
         );
     }
+    let n_degs_gt = gt.deg_counts();
+    if !options.per_gene_tables {
+        gt.release_arrays();
+    }
+    progress(Stage::Deg, 0.5);
+    let td = timer.time(Stage::Deg, || {
+        deg_half(&ds, Half::Td, options.per_gene_tables)
+    });
+    ds.stats.release_sum_sq();
+    let n_degs = [n_degs_gt, td.deg_counts()];
+    let mut deg = DegResults { gt, td };
     progress(Stage::Deg, 1.0);
 
     progress(Stage::Baselines, 0.0);
     let baselines = timer.time(Stage::Baselines, || build_baselines(&ds, &deg.td));
     progress(Stage::Baselines, 1.0);
+    if !options.per_gene_tables {
+        deg.td.release_arrays();
+    }
 
     // User models, matched to this context's evaluated perturbations.
     let evaluated: std::collections::BTreeSet<usize> = ds.evaluated().into_iter().collect();
@@ -460,7 +476,7 @@ fn evaluate_context(
     });
     progress(Stage::Statistics, 1.0);
 
-    let perturbations = perturbation_rows(&ds, &deg, &weights, &baselines);
+    let perturbations = perturbation_rows(&ds, &deg, &n_degs, &weights, &baselines);
     let notes = additive_notes(&ds, context.as_deref());
     Ok(ContextResult {
         context,
@@ -508,20 +524,12 @@ fn additive_notes(ds: &Dataset, context: Option<&str>) -> Vec<String> {
 fn perturbation_rows(
     ds: &Dataset,
     deg: &DegResults,
+    n_degs: &[BTreeMap<usize, usize>; 2],
     weights: &BTreeMap<usize, Array1<f64>>,
     baselines: &Baselines,
 ) -> Vec<PerturbationRow> {
     let evaluated: std::collections::BTreeSet<usize> = ds.evaluated().into_iter().collect();
     let linear = baselines.models.iter().find(|m| m.name == "linear");
-    let n_degs = |d: &crate::de::DegHalf, l: usize| {
-        d.row_of(l).map_or(0, |r| {
-            d.pval_adj
-                .row(r)
-                .iter()
-                .filter(|&&p| p < crate::de::PADJ_THRESHOLD)
-                .count()
-        })
-    };
     let mut labels = ds.perturbations();
     labels.push(ds.control);
     labels
@@ -541,9 +549,9 @@ fn perturbation_rows(
             n_td: ds.n_cells_in(l, Half::Td),
             evaluated: evaluated.contains(&l),
             gt_deg_tested: deg.gt.row_of(l).is_some(),
-            n_degs_gt: n_degs(&deg.gt, l),
+            n_degs_gt: n_degs[0].get(&l).copied().unwrap_or(0),
             td_deg_tested: deg.td.row_of(l).is_some(),
-            n_degs_td: n_degs(&deg.td, l),
+            n_degs_td: n_degs[1].get(&l).copied().unwrap_or(0),
             sum_weights: weights.get(&l).map_or(0.0, |w| w.sum()),
             linear_available: linear.is_some_and(|m| m.profiles.contains_key(&l)),
         })

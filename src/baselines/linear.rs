@@ -73,16 +73,17 @@ pub struct SharedGram {
 }
 
 impl SharedGram {
-    /// Gram matrix of `rows` (candidate train rows × genes) after removing their mean.
-    pub fn new(rows: ArrayView2<f64>) -> Self {
-        let (n, g) = rows.dim();
+    /// Gram matrix of the rows `rows` of `y` (the candidate train rows; `y` is labels ×
+    /// genes) after removing their mean.
+    pub fn new(y: ArrayView2<f64>, rows: &[usize]) -> Self {
+        let (n, g) = (rows.len(), y.ncols());
         let mut mean = Array1::<f64>::zeros(g);
-        for r in 0..n {
-            mean += &rows.row(r);
+        for &r in rows {
+            mean += &y.row(r);
         }
         mean /= n.max(1) as f64;
         // Zᵀ (G × n), filled along the rows.
-        let z_t = faer::Mat::<f64>::from_fn(g, n, |j, i| rows[[i, j]] - mean[j]);
+        let z_t = faer::Mat::<f64>::from_fn(g, n, |j, i| y[[rows[i], j]] - mean[j]);
         SharedGram {
             gram: product(z_t.transpose(), z_t.as_ref()),
         }
@@ -221,7 +222,11 @@ pub fn fit(
         gm[[targets[keep[r]].expect("kept"), c]]
     });
     // Y: genes × kept perturbations; b: per-gene mean over them.
-    let y = train.select(Axis(0), &keep).reversed_axes();
+    let y: ndarray::CowArray<f64, ndarray::Ix2> = if keep.len() == n_train {
+        train.reversed_axes().into()
+    } else {
+        train.select(Axis(0), &keep).reversed_axes().into()
+    };
     let offset = if keep.is_empty() {
         Array1::zeros(g)
     } else {
@@ -289,7 +294,8 @@ mod tests {
         let y = Array2::from_shape_fn((n, g), |(i, j)| {
             5.0 + ((i * 31 + j * 17) % 23) as f64 / 7.0 + (j as f64).sin()
         });
-        let shared = SharedGram::new(y.view());
+        let all: Vec<usize> = (0..n).collect();
+        let shared = SharedGram::new(y.view(), &all);
         let subset: Vec<usize> = (0..n).filter(|i| i % 4 != 1).collect();
         let got = shared.centred(&subset);
         let ys = y.select(Axis(0), &subset);

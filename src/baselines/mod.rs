@@ -79,19 +79,6 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
     let mut dataset = ModelPredictions::new("dataset_mean");
     let mut tech = ModelPredictions::new("technical_duplicate");
     let mut interp = ModelPredictions::new("interpolated_duplicate");
-    for &p in &evaluated {
-        let m = &fold_mean[&ds.fold_of[p]];
-        // Constant profiles are shared, not copied, between perturbations.
-        control.profiles.insert(p, control_shared.clone());
-        dataset.profiles.insert(p, m.clone());
-        if let Some(td_mean) = ds.mean_in(p, Half::Td) {
-            let padj = td.row_of(p).map(|r| td.pval_adj.row(r));
-            interp
-                .profiles
-                .insert(p, interpolate(td_mean.view(), m.view(), padj).into_shared());
-            tech.profiles.insert(p, td_mean.into_shared());
-        }
-    }
 
     let mut linear = ModelPredictions::new("linear");
     let mut additive = ModelPredictions::new("additive");
@@ -107,7 +94,7 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
                 .collect();
             let shared = (singles.len() >= linear::GRAM_MIN_ROWS).then(|| {
                 let rows: Vec<usize> = singles.iter().map(|&l| row_of[l]).collect();
-                linear::SharedGram::new(means.select(Axis(0), &rows).view())
+                linear::SharedGram::new(means.view(), &rows)
             });
             let mut single_pos = vec![usize::MAX; ds.labels.len()];
             for (i, &l) in singles.iter().enumerate() {
@@ -154,6 +141,20 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
                 }
                 additive.profiles.insert(p, v.into_shared());
             }
+        }
+    }
+    // After the linear fits, whose temporaries are the largest: a lower peak.
+    for &p in &evaluated {
+        let m = &fold_mean[&ds.fold_of[p]];
+        // Constant profiles are shared, not copied, between perturbations.
+        control.profiles.insert(p, control_shared.clone());
+        dataset.profiles.insert(p, m.clone());
+        if let Some(td_mean) = ds.mean_in(p, Half::Td) {
+            let padj = td.row_of(p).map(|r| td.pval_adj.row(r));
+            interp
+                .profiles
+                .insert(p, interpolate(td_mean.view(), m.view(), padj).into_shared());
+            tech.profiles.insert(p, td_mean.into_shared());
         }
     }
     let models = [control, dataset, tech, interp, linear, additive]

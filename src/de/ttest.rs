@@ -35,6 +35,34 @@ impl DegHalf {
         self.groups.iter().position(|&g| g == label)
     }
 
+    /// Frees the per-gene arrays (they become 0 × 0; `groups` and `n_group` stay). The
+    /// pipeline does this without `per_gene_tables` once the weights, masks, DEG counts and
+    /// baselines have what they need.
+    pub fn release_arrays(&mut self) {
+        let empty = || Array2::zeros((0, 0));
+        self.score = empty();
+        self.score_f64 = empty();
+        self.pval = empty();
+        self.pval_adj = empty();
+    }
+
+    /// DEGs (p_adj < 0.05) per tested label.
+    pub fn deg_counts(&self) -> std::collections::BTreeMap<usize, usize> {
+        self.groups
+            .iter()
+            .enumerate()
+            .map(|(r, &l)| {
+                let n = self
+                    .pval_adj
+                    .row(r)
+                    .iter()
+                    .filter(|&&p| p < crate::de::PADJ_THRESHOLD)
+                    .count();
+                (l, n)
+            })
+            .collect()
+    }
+
     fn empty(half: Half, n_genes: usize) -> Self {
         let z = Array2::zeros((0, n_genes));
         DegHalf {

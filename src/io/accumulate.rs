@@ -468,9 +468,18 @@ fn add_column(
     first_row: u64,
     gene: usize,
 ) {
+    // The scatter and the checks run as separate loops: the checks vectorise on their own
+    // (in the column's own precision), the scatter cannot.
     let (lo, hi, finite, integer) = match col {
-        Values::F32(v) => column_kernel(sum, sum_sq, groups, v.iter().map(|&x| x as f64)),
-        Values::F64(v) => column_kernel(sum, sum_sq, groups, v.iter().copied()),
+        Values::F32(v) => {
+            scatter_sums(sum, sum_sq, groups, v.iter().map(|&x| x as f64));
+            let (lo, hi, finite, integer) = checks_f32(v);
+            (lo as f64, hi as f64, finite, integer)
+        }
+        Values::F64(v) => {
+            scatter_sums(sum, sum_sq, groups, v.iter().copied());
+            checks_f64(v)
+        }
     };
     let n = groups.len();
     if !finite || lo < 0.0 {
@@ -486,29 +495,59 @@ fn add_column(
     checks.all_integer &= integer;
 }
 
-/// 2⁵²: adding and subtracting it rounds a non-negative f64 below it to an integer.
-const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
-
 #[inline(always)]
-fn column_kernel(
+fn scatter_sums(
     sum: &mut [f64],
     sum_sq: &mut [f64],
     groups: &[u32],
     values: impl Iterator<Item = f64>,
-) -> (f64, f64, bool, bool) {
-    let (mut lo, mut hi, mut finite, mut integer) = (f64::INFINITY, f64::NEG_INFINITY, true, true);
+) {
     for (&k, x) in groups.iter().zip(values) {
         let k = k as usize;
         sum[k] += x;
         sum_sq[k] += x * x;
-        lo = lo.min(x);
-        hi = hi.max(x);
-        finite &= x.is_finite();
-        // Branch-free integer test (only meaningful for finite x ≥ 0, the case it is used in).
-        integer &= x >= TWO_POW_52 || (x + TWO_POW_52) - TWO_POW_52 == x;
     }
-    (lo, hi, finite, integer)
 }
+
+/// (min, max, all finite, all integer) of a column in one pass of independent lanes, so that
+/// it vectorises. `all integer` is only meaningful when the column is finite and ≥ 0 (the
+/// case it is used in): adding and subtracting 2^(mantissa bits) rounds a non-negative value
+/// below it to an integer; values above it are integers.
+macro_rules! value_checks {
+    ($name:ident, $t:ty, $two_pow_mantissa:expr) => {
+        fn $name(v: &[$t]) -> ($t, $t, bool, bool) {
+            const LANES: usize = 16;
+            const BIG: $t = $two_pow_mantissa;
+            let mut lo = [<$t>::INFINITY; LANES];
+            let mut hi = [<$t>::NEG_INFINITY; LANES];
+            let mut non_finite = [false; LANES];
+            let mut non_integer = [false; LANES];
+            let mut lane = |i: usize, x: $t| {
+                lo[i] = if x < lo[i] { x } else { lo[i] };
+                hi[i] = if x > hi[i] { x } else { hi[i] };
+                non_finite[i] |= !x.is_finite();
+                non_integer[i] |= x < BIG && (x + BIG) - BIG != x;
+            };
+            let mut chunks = v.chunks_exact(LANES);
+            for c in &mut chunks {
+                for (i, &x) in c.iter().enumerate() {
+                    lane(i, x);
+                }
+            }
+            for &x in chunks.remainder() {
+                lane(0, x);
+            }
+            (
+                lo.iter().copied().fold(<$t>::INFINITY, <$t>::min),
+                hi.iter().copied().fold(<$t>::NEG_INFINITY, <$t>::max),
+                !non_finite.iter().any(|&b| b),
+                !non_integer.iter().any(|&b| b),
+            )
+        }
+    };
+}
+value_checks!(checks_f32, f32, 8_388_608.0);
+value_checks!(checks_f64, f64, 4_503_599_627_370_496.0);
 
 /// A disjoint range of genes of an [`Accumulator`], for adding columns from one thread.
 pub struct SlabMut<'a> {
@@ -576,6 +615,14 @@ impl Accumulator {
             sum: Vec::new(),
             sum_sq: Vec::new(),
         }
+    }
+
+    /// Room for `n_groups` groups from the start, so that growing (which holds the old and
+    /// the new arrays at once) is not needed up to there.
+    pub fn reserve_groups(&mut self, n_groups: usize) {
+        let n = self.count.len();
+        self.ensure_groups(n_groups);
+        self.count.truncate(n);
     }
 
     /// Number of groups seen so far.
@@ -724,22 +771,42 @@ impl Accumulator {
     /// The statistics as `GroupStats`, rows in the order of `group_order` (accumulator group
     /// indices; groups never seen are zero rows).
     pub fn to_group_stats(&self, group_order: &[Option<usize>]) -> GroupStats {
-        let n = group_order.len();
-        let mut sum = Array2::<f64>::zeros((n, self.n_genes));
-        let mut sum_sq = Array2::<f64>::zeros((n, self.n_genes));
-        let mut count = vec![0u64; n];
-        for (row, src) in group_order.iter().enumerate() {
-            let Some(k) = *src else { continue };
-            if k >= self.count.len() {
-                continue;
-            }
-            count[row] = self.count[k];
-            for g in 0..self.n_genes {
-                sum[[row, g]] = self.sum[g * self.cap + k];
-                sum_sq[[row, g]] = self.sum_sq[g * self.cap + k];
+        let (count, sum) = self.to_group_sums(group_order);
+        GroupStats {
+            count,
+            sum,
+            sum_sq: self.group_major(&self.sum_sq, group_order),
+        }
+    }
+
+    /// Counts and Σx only (output row i = accumulator group `group_order[i]`), for tables
+    /// whose second moments nobody reads (predictions).
+    pub fn to_group_sums(&self, group_order: &[Option<usize>]) -> (Vec<u64>, Array2<f64>) {
+        let count = group_order
+            .iter()
+            .map(|src| src.and_then(|k| self.count.get(k).copied()).unwrap_or(0))
+            .collect();
+        (count, self.group_major(&self.sum, group_order))
+    }
+
+    /// Transposes gene-major `src` to groups × genes, in blocks of genes so that reads and
+    /// writes both stay in cache.
+    fn group_major(&self, src: &[f64], group_order: &[Option<usize>]) -> Array2<f64> {
+        const BLOCK: usize = 32;
+        let mut out = Array2::<f64>::zeros((group_order.len(), self.n_genes));
+        for g0 in (0..self.n_genes).step_by(BLOCK) {
+            let g1 = (g0 + BLOCK).min(self.n_genes);
+            for (row, k) in group_order.iter().enumerate() {
+                let Some(k) = k.filter(|&k| k < self.count.len()) else {
+                    continue;
+                };
+                let mut dst = out.row_mut(row);
+                for g in g0..g1 {
+                    dst[g] = src[g * self.cap + k];
+                }
             }
         }
-        GroupStats { count, sum, sum_sq }
+        out
     }
 }
 

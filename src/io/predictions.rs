@@ -10,6 +10,9 @@ use crate::error::{Error, Location, Result};
 use ndarray::ArcArray1;
 use std::collections::HashMap;
 
+/// Most groups (model × perturbation) reserved up front in the accumulator.
+const PREDICTION_GROUPS_RESERVED: usize = 4096;
+
 /// Options for reading predictions.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PredictionOptions {
@@ -101,6 +104,11 @@ pub fn read_predictions(
     let default_model = model_name_from_file(&file);
     let mut keys = Interner::default();
     let mut acc = Accumulator::new(genes.len());
+    // Prediction files usually hold one row per model × perturbation: room for that many
+    // groups (capped, for cell-level predictions) spares the growing copies.
+    if let Some(rows) = table.num_rows {
+        acc.reserve_groups((rows as usize).min(PREDICTION_GROUPS_RESERVED));
+    }
     let mut checks = ValueChecks::new();
     let mut row = 0u64;
     for item in table.batches(None, opts.batch_rows.max(1))? {
@@ -177,7 +185,8 @@ pub fn read_predictions(
     }
 
     let order: Vec<Option<usize>> = (0..keys.names().len()).map(Some).collect();
-    let stats = acc.to_group_stats(&order);
+    let (count, sums) = acc.to_group_sums(&order);
+    drop(acc);
     let mut models: Vec<PredictedModel> = Vec::new();
     for (k, key) in keys.names().iter().enumerate() {
         let mut parts = key.splitn(3, '\u{1f}');
@@ -201,8 +210,8 @@ pub fn read_predictions(
                 models.len() - 1
             }
         };
-        let n = stats.count[k];
-        let mean = stats.sum.row(k).mapv(|s| s / n as f64).into_shared();
+        let n = count[k];
+        let mean = sums.row(k).mapv(|s| s / n as f64).into_shared();
         models[idx].profiles.push((p.to_string(), mean, n));
     }
     Ok(PredictionFile {
