@@ -154,10 +154,11 @@ fn linear_baseline(c: &mut Criterion) {
     for &(perts, genes) in &[(300usize, 2000usize), (1600, 8192)] {
         let train = matrix(perts, genes, 2);
         let targets: Vec<Option<usize>> = (0..perts).map(|i| Some(i * 5 % genes)).collect();
+        let rows: Vec<usize> = (0..perts).collect();
         group.bench_with_input(
             BenchmarkId::from_parameter(format!("{perts}x{genes}")),
             &(),
-            |b, _| b.iter(|| black_box(linear::fit(train.view(), &targets, None))),
+            |b, _| b.iter(|| black_box(linear::fit(train.view(), &rows, &targets, None))),
         );
     }
     group.finish();

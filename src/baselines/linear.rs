@@ -2,7 +2,7 @@
 //! `solve_Y_GWP`: gene embeddings G from PCA of the train perturbations' means, perturbation
 //! embeddings P = rows of G for the targeted genes, a ridge-regularised W with Y ≈ G W Pᵀ + b.
 
-use ndarray::{Array1, Array2, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView2};
 use std::collections::HashMap;
 
 /// Number of PCA components (before capping at n_train − 1 and G).
@@ -29,31 +29,57 @@ impl LinearFit {
     }
 }
 
-/// Top-k right singular vectors (genes × k) of the column-centred `y` (rows = perturbations),
-/// by an exact thin SVD. Signs and rotations inside the span do not matter downstream.
-/// `gram`, when given, is the centred Gram matrix of `y`'s rows (from [`SharedGram`]).
+/// Mean of the rows `rows` of `y`: rows added in order, divided once (numpy's axis-0 mean).
+pub fn column_means(y: ArrayView2<f64>, rows: &[usize]) -> Array1<f64> {
+    let mut mean = Array1::<f64>::zeros(y.ncols());
+    for &r in rows {
+        mean += &y.row(r);
+    }
+    mean / rows.len().max(1) as f64
+}
+
+/// Rows per block of [`centred_blocks`]: blocks of 8192 genes stay at 16 MB.
+const ROW_BLOCK: usize = 256;
+
+/// The rows `rows` of `y` minus `mean`, transposed (genes × rows), handed to `f` a block of
+/// at most [`ROW_BLOCK`] rows at a time with the position of its first row: products with the
+/// centred matrix never hold it whole.
+fn centred_blocks(
+    y: ArrayView2<f64>,
+    rows: &[usize],
+    mean: &Array1<f64>,
+    mut f: impl FnMut(usize, faer::MatRef<'_, f64>),
+) {
+    for (b, chunk) in rows.chunks(ROW_BLOCK).enumerate() {
+        // Filled along y's rows.
+        let block =
+            faer::Mat::<f64>::from_fn(y.ncols(), chunk.len(), |j, i| y[[chunk[i], j]] - mean[j]);
+        f(b * ROW_BLOCK, block.as_ref());
+    }
+}
+
+/// Top-k right singular vectors (genes × k) of the column-centred rows `rows` of `y`, by an
+/// exact thin SVD. Signs and rotations inside the span do not matter downstream. `gram`,
+/// when given, is the centred Gram matrix of those rows (from [`SharedGram`]).
 fn pca_components(
     y: ArrayView2<f64>,
+    rows: &[usize],
     k: usize,
     gram: Option<faer::Mat<f64>>,
 ) -> Option<Array2<f64>> {
-    let (n, g) = y.dim();
-    // Column means: rows added in order, divided once (numpy's axis-0 mean).
-    let mut mean = Array1::<f64>::zeros(g);
-    for r in 0..n {
-        mean += &y.row(r);
-    }
-    mean /= n as f64;
-    // Transposed (G × n, column i = centred row i): filled along y's rows.
-    let centred_t = faer::Mat::<f64>::from_fn(g, n, |j, i| y[[i, j]] - mean[j]);
+    let (n, g) = (rows.len(), y.ncols());
+    let mean = column_means(y, rows);
+    let centred = || faer::Mat::<f64>::from_fn(n, g, |i, j| y[[rows[i], j]] - mean[j]);
     if n >= GRAM_MIN_ROWS && g >= 2 * n {
-        let gram = gram.unwrap_or_else(|| product(centred_t.transpose(), centred_t.as_ref()));
-        if let Some(v) = components_from_gram(centred_t.as_ref(), gram, k) {
+        let gram = gram.unwrap_or_else(|| {
+            let c = centred();
+            product(c.as_ref(), c.transpose())
+        });
+        if let Some(v) = components_from_gram(y, rows, &mean, gram, k) {
             return Some(v);
         }
     }
-    let centred = centred_t.transpose().to_owned();
-    let svd = centred.thin_svd().ok()?;
+    let svd = centred().thin_svd().ok()?;
     let v = svd.V();
     Some(Array2::from_shape_fn((g, k), |(i, j)| v[(i, j)]))
 }
@@ -77,11 +103,7 @@ impl SharedGram {
     /// genes) after removing their mean.
     pub fn new(y: ArrayView2<f64>, rows: &[usize]) -> Self {
         let (n, g) = (rows.len(), y.ncols());
-        let mut mean = Array1::<f64>::zeros(g);
-        for &r in rows {
-            mean += &y.row(r);
-        }
-        mean /= n.max(1) as f64;
+        let mean = column_means(y, rows);
         // Zᵀ (G × n), filled along the rows.
         let z_t = faer::Mat::<f64>::from_fn(g, n, |j, i| y[[rows[i], j]] - mean[j]);
         SharedGram {
@@ -101,22 +123,29 @@ impl SharedGram {
     }
 }
 
-/// Top-k right singular vectors of the centred rows Yc (n × G; given as `centred_t` = Ycᵀ) as
-/// Ycᵀ u / σ from the top-k eigenpairs (u, σ²) of Yc Ycᵀ = `gram`. The span equals the SVD's whenever σ_k is well separated from
-/// zero, which is checked: `None` (use the SVD) when σ_k² ≤ 1e-8 σ_1².
+/// Top-k right singular vectors of the centred rows Yc (n × G: rows `rows` of `y` minus
+/// `mean`) as Ycᵀ u / σ from the top-k eigenpairs (u, σ²) of Yc Ycᵀ = `gram`. The span equals
+/// the SVD's whenever σ_k is well separated from zero, which is checked: `None` (use the SVD)
+/// when σ_k² ≤ 1e-8 σ_1².
 fn components_from_gram(
-    centred_t: faer::MatRef<'_, f64>,
+    y: ArrayView2<f64>,
+    rows: &[usize],
+    mean: &Array1<f64>,
     gram: faer::Mat<f64>,
     k: usize,
 ) -> Option<Array2<f64>> {
-    let g = centred_t.nrows();
+    let g = y.ncols();
     let (s, uk) = top_eigenpairs(&gram, k)?;
     // NaN-safe: anything but a positive, well-separated spectrum goes to the SVD.
     let separated = s[0] > 0.0 && s[k - 1] > 1e-8 * s[0];
     if !separated {
         return None;
     }
-    let v = product(centred_t, uk.as_ref());
+    let mut v = faer::Mat::<f64>::zeros(g, k);
+    centred_blocks(y, rows, mean, |first, block| {
+        let u = uk.as_ref().subrows(first, block.ncols());
+        multiply_into(v.as_mut(), faer::Accum::Add, block, u);
+    });
     Some(Array2::from_shape_fn((g, k), |(i, j)| {
         v[(i, j)] / s[j].sqrt()
     }))
@@ -184,15 +213,18 @@ fn top_eigenpairs(a: &faer::Mat<f64>, k: usize) -> Option<(Vec<f64>, faer::Mat<f
 /// a · b with faer's global parallelism.
 fn product(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> faer::Mat<f64> {
     let mut out = faer::Mat::<f64>::zeros(a.nrows(), b.ncols());
-    faer::linalg::matmul::matmul(
-        out.as_mut(),
-        faer::Accum::Replace,
-        a,
-        b,
-        1.0,
-        faer::get_global_parallelism(),
-    );
+    multiply_into(out.as_mut(), faer::Accum::Replace, a, b);
     out
+}
+
+/// out = a · b (`Replace`) or out += a · b (`Add`), with faer's global parallelism.
+fn multiply_into(
+    out: faer::MatMut<'_, f64>,
+    accum: faer::Accum,
+    a: faer::MatRef<'_, f64>,
+    b: faer::MatRef<'_, f64>,
+) {
+    faer::linalg::matmul::matmul(out, accum, a, b, 1.0, faer::get_global_parallelism());
 }
 
 /// (A + λI)⁻¹ for a small symmetric positive-definite k × k matrix.
@@ -203,39 +235,39 @@ fn ridge_inverse(a: &Array2<f64>, lambda: f64) -> Array2<f64> {
     Array2::from_shape_fn((k, k), |(i, j)| inv[(i, j)])
 }
 
-/// Fits one fold. `train` holds the train perturbations' mean profiles (rows) and `targets`
-/// their target gene index (None when the label is not a gene). Returns None when k < 1.
-/// `gram`, when given, is the centred Gram matrix of `train`'s rows ([`SharedGram::centred`]).
+/// Fits one fold on the rows `train` of `y` (labels × genes mean profiles); `targets[i]` is
+/// the target gene index of row `train[i]` (None when the label is not a gene). Returns None
+/// when k < 1. `gram`, when given, is the centred Gram matrix of those rows
+/// ([`SharedGram::centred`]). The train rows are read in place: no n × G copy is made.
 pub fn fit(
-    train: ArrayView2<f64>,
+    y: ArrayView2<f64>,
+    train: &[usize],
     targets: &[Option<usize>],
     gram: Option<faer::Mat<f64>>,
 ) -> Option<(LinearFit, usize)> {
-    let (n_train, g) = train.dim();
+    let (n_train, g) = (train.len(), y.ncols());
     let k = LINEAR_N_COMPONENTS.min(n_train.saturating_sub(1)).min(g);
     if k < 1 {
         return None;
     }
-    let gm = pca_components(train, k, gram)?;
+    let gm = pca_components(y, train, k, gram)?;
     let keep: Vec<usize> = (0..n_train).filter(|&i| targets[i].is_some()).collect();
     let p = Array2::from_shape_fn((keep.len(), k), |(r, c)| {
         gm[[targets[keep[r]].expect("kept"), c]]
     });
-    // Y: genes × kept perturbations; b: per-gene mean over them.
-    let y: ndarray::CowArray<f64, ndarray::Ix2> = if keep.len() == n_train {
-        train.reversed_axes().into()
-    } else {
-        train.select(Axis(0), &keep).reversed_axes().into()
-    };
-    let offset = if keep.is_empty() {
-        Array1::zeros(g)
-    } else {
-        y.mean_axis(Axis(1)).expect("non-empty")
-    };
-    let yc = &y - &offset.view().insert_axis(Axis(1));
+    // b: per-gene mean over the kept perturbations; Gᵀ Yc (k × kept) block by block.
+    let kept_rows: Vec<usize> = keep.iter().map(|&i| train[i]).collect();
+    let offset = column_means(y, &kept_rows);
+    let gm_f = faer::Mat::<f64>::from_fn(g, k, |i, j| gm[[i, j]]);
+    let mut gt_yc = faer::Mat::<f64>::zeros(k, kept_rows.len());
+    centred_blocks(y, &kept_rows, &offset, |first, block| {
+        let out = gt_yc.as_mut().subcols_mut(first, block.ncols());
+        multiply_into(out, faer::Accum::Replace, gm_f.transpose(), block);
+    });
+    let gt_yc = Array2::from_shape_fn((k, kept_rows.len()), |(i, j)| gt_yc[(i, j)]);
     let gtg_inv = ridge_inverse(&gm.t().dot(&gm), LINEAR_RIDGE);
     let ptp_inv = ridge_inverse(&p.t().dot(&p), LINEAR_RIDGE);
-    let w = gtg_inv.dot(&gm.t()).dot(&yc).dot(&p.dot(&ptp_inv));
+    let w = gtg_inv.dot(&gt_yc).dot(&p.dot(&ptp_inv));
     let w = w.mapv(|x| if x.is_nan() { 0.0 } else { x });
     Some((
         LinearFit {
@@ -259,7 +291,7 @@ pub fn gene_index(genes: &[String]) -> HashMap<&str, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::array;
+    use ndarray::{array, Axis};
 
     #[test]
     fn gram_components_span_the_svd_components() {
@@ -278,7 +310,8 @@ mod tests {
         let mean = y.mean_axis(Axis(0)).unwrap();
         let centred = faer::Mat::<f64>::from_fn(n, g, |i, j| y[[i, j]] - mean[j]);
         let gram = product(centred.as_ref(), centred.transpose());
-        let a = components_from_gram(centred.transpose(), gram, k).expect("well separated");
+        let rows: Vec<usize> = (0..n).collect();
+        let a = components_from_gram(y.view(), &rows, &mean, gram, k).expect("well separated");
         let svd = centred.thin_svd().unwrap();
         let b = Array2::from_shape_fn((g, k), |(i, j)| svd.V()[(i, j)]);
         // Same span: the projectors A Aᵀ and B Bᵀ agree.
@@ -318,7 +351,7 @@ mod tests {
             [2.0, 0.0, 1.0, 1.0],
             [0.5, 0.5, 0.5, 2.0]
         ];
-        let g = pca_components(y.view(), 3, None).unwrap();
+        let g = pca_components(y.view(), &[0, 1, 2, 3], 3, None).unwrap();
         let gtg = g.t().dot(&g);
         for i in 0..3 {
             for j in 0..3 {

@@ -5,7 +5,7 @@ pub mod linear;
 
 use crate::data::{is_combo, Dataset, DatasetKind, Half, ModelPredictions};
 use crate::de::DegHalf;
-use ndarray::{ArcArray1, Array1, Array2, ArrayView1, Axis};
+use ndarray::{ArcArray1, Array1, Array2, ArrayView1};
 use std::collections::BTreeMap;
 
 /// Every baseline's predictions plus the per-fold references the metrics need.
@@ -63,13 +63,12 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
     let mut fold_train = BTreeMap::new();
     for k in ds.folds() {
         let train = ds.train_of_fold(k);
-        // Rows added in order and divided once (numpy's mean over a stacked axis 0).
-        let mut acc = Array1::<f64>::zeros(g);
-        for &l in &train {
-            acc += &mean_of(l).expect("train perturbations have cells");
-        }
-        acc /= train.len() as f64;
-        fold_mean.insert(k, acc.into_shared());
+        let rows: Vec<usize> = train.iter().map(|&l| row_of[l]).collect();
+        assert!(
+            rows.iter().all(|&r| r != usize::MAX),
+            "train perturbations have cells"
+        );
+        fold_mean.insert(k, linear::column_means(means.view(), &rows).into_shared());
         fold_train.insert(k, train);
     }
 
@@ -107,7 +106,6 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
                     .filter(|&l| !is_combo(&ds.labels[l]))
                     .collect();
                 let rows: Vec<usize> = train.iter().map(|&l| row_of[l]).collect();
-                let y = means.select(Axis(0), &rows);
                 let targets: Vec<Option<usize>> = train
                     .iter()
                     .map(|&l| genes.get(ds.labels[l].as_str()).copied())
@@ -116,7 +114,7 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
                     let subset: Vec<usize> = train.iter().map(|&l| single_pos[l]).collect();
                     s.centred(&subset)
                 });
-                let Some((fit, n_comp)) = linear::fit(y.view(), &targets, gram) else {
+                let Some((fit, n_comp)) = linear::fit(means.view(), &rows, &targets, gram) else {
                     linear_components.insert(k, 0);
                     continue;
                 };
@@ -143,7 +141,9 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
             }
         }
     }
-    // After the linear fits, whose temporaries are the largest: a lower peak.
+    // The duplicates come after the linear fits, whose temporaries are the largest, and
+    // after the perturbation means are freed: a lower peak.
+    drop(means);
     for &p in &evaluated {
         let m = &fold_mean[&ds.fold_of[p]];
         // Constant profiles are shared, not copied, between perturbations.

@@ -455,13 +455,13 @@ impl ValueChecks {
     }
 }
 
-/// Adds one gene's values (row r in group `groups[r]`) to that gene's Σx and Σx² per group,
-/// and checks them. The common case (all finite, none negative) costs one fused pass; any
-/// anomaly is located exactly by a second pass.
+/// Adds one gene's values (row r in group `groups[r]`) to that gene's moments per group
+/// (`cells`: M values per group, see [`Accumulator`]), and checks them. The common case (all
+/// finite, none negative) costs one vectorised check; any anomaly is located exactly by a
+/// second pass.
 #[inline]
-fn add_column(
-    sum: &mut [f64],
-    sum_sq: &mut [f64],
+fn add_column<const M: usize>(
+    cells: &mut [f64],
     groups: &[u32],
     col: Values<'_>,
     checks: &mut ValueChecks,
@@ -472,12 +472,16 @@ fn add_column(
     // (in the column's own precision), the scatter cannot.
     let (lo, hi, finite, integer) = match col {
         Values::F32(v) => {
-            scatter_sums(sum, sum_sq, groups, v.iter().map(|&x| x as f64));
+            for (&k, &x) in groups.iter().zip(v) {
+                add_value::<M>(cells, k, x as f64);
+            }
             let (lo, hi, finite, integer) = checks_f32(v);
             (lo as f64, hi as f64, finite, integer)
         }
         Values::F64(v) => {
-            scatter_sums(sum, sum_sq, groups, v.iter().copied());
+            for (&k, &x) in groups.iter().zip(v) {
+                add_value::<M>(cells, k, x);
+            }
             checks_f64(v)
         }
     };
@@ -495,17 +499,15 @@ fn add_column(
     checks.all_integer &= integer;
 }
 
+/// Adds x (and x² when M = 2) to group k's cell of one gene's moments.
 #[inline(always)]
-fn scatter_sums(
-    sum: &mut [f64],
-    sum_sq: &mut [f64],
-    groups: &[u32],
-    values: impl Iterator<Item = f64>,
-) {
-    for (&k, x) in groups.iter().zip(values) {
-        let k = k as usize;
-        sum[k] += x;
-        sum_sq[k] += x * x;
+fn add_value<const M: usize>(cells: &mut [f64], k: u32, x: f64) {
+    let k = k as usize * M;
+    // One bounds check for the cell; Σx and Σx² side by side share a cache line.
+    let cell = &mut cells[k..k + M];
+    cell[0] += x;
+    if M == 2 {
+        cell[1] += x * x;
     }
 }
 
@@ -552,9 +554,10 @@ value_checks!(checks_f64, f64, 4_503_599_627_370_496.0);
 /// A disjoint range of genes of an [`Accumulator`], for adding columns from one thread.
 pub struct SlabMut<'a> {
     first_gene: usize,
+    n_genes: usize,
     cap: usize,
-    sum: &'a mut [f64],
-    sum_sq: &'a mut [f64],
+    moments: usize,
+    cells: &'a mut [f64],
 }
 
 impl SlabMut<'_> {
@@ -565,7 +568,7 @@ impl SlabMut<'_> {
 
     /// Number of genes in the slab.
     pub fn n_genes(&self) -> usize {
-        self.sum.len() / self.cap.max(1)
+        self.n_genes
     }
 
     /// Adds `cols[i]` (one value per row) to gene `first_gene + i`; rows are in `groups`
@@ -577,43 +580,55 @@ impl SlabMut<'_> {
         first_row: u64,
     ) -> ValueChecks {
         let mut checks = ValueChecks::new();
-        let cap = self.cap;
+        let gene_len = self.cap * self.moments;
         for (i, col) in cols.iter().enumerate() {
-            add_column(
-                &mut self.sum[i * cap..(i + 1) * cap],
-                &mut self.sum_sq[i * cap..(i + 1) * cap],
-                groups,
-                *col,
-                &mut checks,
-                first_row,
-                self.first_gene + i,
-            );
+            let cells = &mut self.cells[i * gene_len..(i + 1) * gene_len];
+            let gene = self.first_gene + i;
+            if self.moments == 2 {
+                add_column::<2>(cells, groups, *col, &mut checks, first_row, gene);
+            } else {
+                add_column::<1>(cells, groups, *col, &mut checks, first_row, gene);
+            }
         }
         checks
     }
 }
 
 /// Gene-major sufficient statistics with a growing number of groups.
+///
+/// `cells` holds, for each gene, `cap` groups of `moments` values: Σx, then Σx² when the
+/// second moment is kept. Keeping a group's Σx and Σx² side by side makes the scatter of a
+/// value touch one cache line instead of two.
 pub struct Accumulator {
     n_genes: usize,
     cap: usize,
+    moments: usize,
     count: Vec<u64>,
-    sum: Vec<f64>,
-    sum_sq: Vec<f64>,
+    cells: Vec<f64>,
 }
 
 /// Genes per parallel task: enough work per task, few enough tasks to balance.
 const GENES_PER_TASK: usize = 64;
 
 impl Accumulator {
-    /// An empty accumulator over `n_genes` genes.
+    /// An empty accumulator of count, Σx and Σx² over `n_genes` genes.
     pub fn new(n_genes: usize) -> Self {
+        Self::with_moments(n_genes, 2)
+    }
+
+    /// An empty accumulator of count and Σx only (for tables whose second moments nobody
+    /// reads: predictions), at half the memory.
+    pub fn sums_only(n_genes: usize) -> Self {
+        Self::with_moments(n_genes, 1)
+    }
+
+    fn with_moments(n_genes: usize, moments: usize) -> Self {
         Accumulator {
             n_genes,
             cap: 0,
+            moments,
             count: Vec::new(),
-            sum: Vec::new(),
-            sum_sq: Vec::new(),
+            cells: Vec::new(),
         }
     }
 
@@ -638,16 +653,13 @@ impl Accumulator {
             return;
         }
         let new_cap = n_groups.max(self.cap * 2).max(16);
-        let relayout = |old: &[f64]| {
-            let mut v = vec![0f64; self.n_genes * new_cap];
-            for g in 0..self.n_genes {
-                v[g * new_cap..g * new_cap + self.cap]
-                    .copy_from_slice(&old[g * self.cap..(g + 1) * self.cap]);
-            }
-            v
-        };
-        self.sum = relayout(&self.sum);
-        self.sum_sq = relayout(&self.sum_sq);
+        let (old_len, new_len) = (self.cap * self.moments, new_cap * self.moments);
+        let mut cells = vec![0f64; self.n_genes * new_len];
+        for g in 0..self.n_genes {
+            cells[g * new_len..g * new_len + old_len]
+                .copy_from_slice(&self.cells[g * old_len..(g + 1) * old_len]);
+        }
+        self.cells = cells;
         self.cap = new_cap;
     }
 
@@ -666,17 +678,17 @@ impl Accumulator {
         &mut self,
         genes_per_slab: usize,
     ) -> impl IndexedParallelIterator<Item = SlabMut<'_>> {
-        let cap = self.cap.max(1);
-        let chunk = cap * genes_per_slab.max(1);
-        self.sum
-            .par_chunks_mut(chunk)
-            .zip(self.sum_sq.par_chunks_mut(chunk))
+        let (cap, moments) = (self.cap.max(1), self.moments);
+        let per_slab = genes_per_slab.max(1);
+        self.cells
+            .par_chunks_mut(cap * moments * per_slab)
             .enumerate()
-            .map(move |(t, (sum, sum_sq))| SlabMut {
-                first_gene: t * genes_per_slab.max(1),
+            .map(move |(t, cells)| SlabMut {
+                first_gene: t * per_slab,
+                n_genes: cells.len() / (cap * moments),
                 cap,
-                sum,
-                sum_sq,
+                moments,
+                cells,
             })
     }
 
@@ -689,11 +701,21 @@ impl Accumulator {
         gene_of: &[Option<usize>],
         first_row: u64,
     ) -> ValueChecks {
-        let n_groups = groups.iter().map(|&k| k as usize + 1).max().unwrap_or(0);
-        self.ensure_groups(n_groups);
-        for &k in groups {
-            self.count[k as usize] += 1;
+        if self.moments == 2 {
+            self.add_batch::<2>(groups, view, gene_of, first_row)
+        } else {
+            self.add_batch::<1>(groups, view, gene_of, first_row)
         }
+    }
+
+    fn add_batch<const M: usize>(
+        &mut self,
+        groups: &[u32],
+        view: &ExpressionView<'_>,
+        gene_of: &[Option<usize>],
+        first_row: u64,
+    ) -> ValueChecks {
+        self.count_rows(groups);
         // Inverse map: accumulator gene -> file position.
         let mut file_pos = vec![usize::MAX; self.n_genes];
         for (p, g) in gene_of.iter().enumerate() {
@@ -701,15 +723,14 @@ impl Accumulator {
                 file_pos[g] = p;
             }
         }
-        let cap = self.cap;
-        let chunk = cap * GENES_PER_TASK;
-        self.sum
-            .par_chunks_mut(chunk)
-            .zip(self.sum_sq.par_chunks_mut(chunk))
+        let gene_len = self.cap * M;
+        let n_genes = self.n_genes;
+        self.cells
+            .par_chunks_mut(gene_len * GENES_PER_TASK)
             .enumerate()
-            .map(|(t, (s, ss))| {
+            .map(|(t, cells)| {
                 let g0 = t * GENES_PER_TASK;
-                let g1 = (g0 + GENES_PER_TASK).min(self.n_genes);
+                let g1 = (g0 + GENES_PER_TASK).min(n_genes);
                 let mut checks = ValueChecks::new();
                 match view {
                     ExpressionView::Wide(cols) => {
@@ -718,11 +739,8 @@ impl Accumulator {
                             if p == usize::MAX {
                                 continue;
                             }
-                            let (sg, ssg) = (
-                                &mut s[(g - g0) * cap..][..cap],
-                                &mut ss[(g - g0) * cap..][..cap],
-                            );
-                            add_column(sg, ssg, groups, cols[p], &mut checks, first_row, p);
+                            let gene = &mut cells[(g - g0) * gene_len..][..gene_len];
+                            add_column::<M>(gene, groups, cols[p], &mut checks, first_row, p);
                         }
                     }
                     ExpressionView::Dense { values, offsets } => {
@@ -731,15 +749,11 @@ impl Accumulator {
                             if p == usize::MAX {
                                 continue;
                             }
-                            let (sg, ssg) = (
-                                &mut s[(g - g0) * cap..][..cap],
-                                &mut ss[(g - g0) * cap..][..cap],
-                            );
+                            let gene = &mut cells[(g - g0) * gene_len..][..gene_len];
                             for (r, &k) in groups.iter().enumerate() {
                                 let x = values.get(offsets[r] + p);
                                 checks.see(x, first_row + r as u64, p);
-                                sg[k as usize] += x;
-                                ssg[k as usize] += x * x;
+                                add_value::<M>(gene, k, x);
                             }
                         }
                     }
@@ -757,8 +771,7 @@ impl Accumulator {
                                 }
                                 let x = values.get(i);
                                 checks.see(x, first_row + r as u64, p);
-                                s[(g - g0) * cap + k as usize] += x;
-                                ss[(g - g0) * cap + k as usize] += x * x;
+                                add_value::<M>(&mut cells[(g - g0) * gene_len..], k, x);
                             }
                         }
                     }
@@ -769,30 +782,31 @@ impl Accumulator {
     }
 
     /// The statistics as `GroupStats`, rows in the order of `group_order` (accumulator group
-    /// indices; groups never seen are zero rows).
+    /// indices; groups never seen are zero rows). Needs an accumulator with Σx².
     pub fn to_group_stats(&self, group_order: &[Option<usize>]) -> GroupStats {
+        assert_eq!(self.moments, 2, "to_group_stats needs the second moments");
         let (count, sum) = self.to_group_sums(group_order);
         GroupStats {
             count,
             sum,
-            sum_sq: self.group_major(&self.sum_sq, group_order),
+            sum_sq: self.group_major(1, group_order),
         }
     }
 
-    /// Counts and Σx only (output row i = accumulator group `group_order[i]`), for tables
-    /// whose second moments nobody reads (predictions).
+    /// Counts and Σx only (output row i = accumulator group `group_order[i]`).
     pub fn to_group_sums(&self, group_order: &[Option<usize>]) -> (Vec<u64>, Array2<f64>) {
         let count = group_order
             .iter()
             .map(|src| src.and_then(|k| self.count.get(k).copied()).unwrap_or(0))
             .collect();
-        (count, self.group_major(&self.sum, group_order))
+        (count, self.group_major(0, group_order))
     }
 
-    /// Transposes gene-major `src` to groups × genes, in blocks of genes so that reads and
-    /// writes both stay in cache.
-    fn group_major(&self, src: &[f64], group_order: &[Option<usize>]) -> Array2<f64> {
+    /// Transposes moment `moment` (0: Σx, 1: Σx²) to groups × genes, in blocks of genes so
+    /// that reads and writes both stay in cache.
+    fn group_major(&self, moment: usize, group_order: &[Option<usize>]) -> Array2<f64> {
         const BLOCK: usize = 32;
+        let gene_len = self.cap * self.moments;
         let mut out = Array2::<f64>::zeros((group_order.len(), self.n_genes));
         for g0 in (0..self.n_genes).step_by(BLOCK) {
             let g1 = (g0 + BLOCK).min(self.n_genes);
@@ -802,7 +816,7 @@ impl Accumulator {
                 };
                 let mut dst = out.row_mut(row);
                 for g in g0..g1 {
-                    dst[g] = src[g * self.cap + k];
+                    dst[g] = self.cells[g * gene_len + k * self.moments + moment];
                 }
             }
         }
@@ -844,6 +858,24 @@ mod tests {
         assert_eq!(s.sum_sq[[0, 0]], 5.0);
         assert!(!ca.all_integer);
         assert_eq!(ca.max, 3.0);
+    }
+
+    #[test]
+    fn sums_only_keeps_the_same_sums() {
+        let cols = [vec![1.0f32, 2.0, 4.0, 8.0], vec![0.5f32, 0.0, 0.25, 3.0]];
+        let view = ExpressionView::Wide(cols.iter().map(|c| Values::F32(c)).collect());
+        let groups = [2u32, 0, 2, 1];
+        let map = vec![Some(1), Some(0)];
+        let mut full = Accumulator::new(2);
+        let mut sums = Accumulator::sums_only(2);
+        full.add(&groups, &view, &map, 0);
+        sums.add(&groups, &view, &map, 0);
+        let order = [Some(2), None, Some(0), Some(1)];
+        assert_eq!(full.to_group_sums(&order), sums.to_group_sums(&order));
+        let s = full.to_group_stats(&order);
+        assert_eq!(s.count, vec![2, 0, 1, 1]);
+        assert_eq!(s.sum.row(0).to_vec(), vec![0.75, 5.0]);
+        assert_eq!(s.sum_sq.row(0).to_vec(), vec![0.3125, 17.0]);
     }
 
     #[test]

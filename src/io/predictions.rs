@@ -103,7 +103,7 @@ pub fn read_predictions(
 
     let default_model = model_name_from_file(&file);
     let mut keys = Interner::default();
-    let mut acc = Accumulator::new(genes.len());
+    let mut acc = Accumulator::sums_only(genes.len());
     // Prediction files usually hold one row per model × perturbation: room for that many
     // groups (capped, for cell-level predictions) spares the growing copies.
     if let Some(rows) = table.num_rows {
