@@ -1,12 +1,14 @@
 //! Reading the observed-cells table into per-context [`Dataset`]s, streaming batch by batch.
 //! Memory is O(labels × genes) plus one batch; labels, halves and folds are validated on the way.
 
-use super::accumulate::{Accumulator, ExpressionArrays, ExpressionView, ValueChecks};
+use super::accumulate::{
+    Accumulator, ExpressionArrays, ExpressionView, GroupedRows, SlabMut, ValueChecks,
+};
 use super::columns::{for_each_str, int_column, Interner};
 use super::format::{Format, Table};
 use super::layout::{locate, preview, ColumnNames, ExpressionLayout, TableRole};
 use super::source::SharedSource;
-use super::units::Units;
+use super::units::{ColumnSet, UnitData, Units};
 use crate::data::{is_combo, Dataset};
 use crate::error::{Error, Location, Result};
 use rand::seq::SliceRandom;
@@ -305,11 +307,13 @@ pub fn read_cells(
 }
 
 /// Genes per parallel slab when decoding wide tables: enough work per task, small decoded
-/// arrays (rows × 64 values), and many tasks to balance two or more threads.
+/// arrays (rows × 64 values), and many tasks to balance two or more threads. A slab's share
+/// of the accumulator (64 genes × groups × Σx, Σx²: 4 MB for 4000 groups) stays in cache
+/// while [`read_slab_major`] adds every unit to it.
 const GENES_PER_SLAB: usize = 64;
 
-/// Wide tables with an index of units (Parquet row groups, IPC file batches): each unit's
-/// label/half/fold columns are decoded first, then its expression columns in parallel slabs,
+/// Wide tables with an index of units (Parquet row groups, IPC file batches): the
+/// label/half/fold columns are decoded first, then the expression columns in parallel slabs,
 /// each slab accumulated into its own genes. Returns the number of rows read.
 fn read_wide_units(
     units: &Units,
@@ -344,64 +348,164 @@ fn read_wide_units(
         .chunks(GENES_PER_SLAB)
         .map(|c| units.column_set(c))
         .collect::<Result<Vec<_>>>()?;
-    let mut sets: Vec<&super::units::ColumnSet> = vec![&meta_set];
-    sets.extend(slab_sets.iter());
-    let file = grouper.file.clone();
+    let reader = SlabReader {
+        units,
+        genes: &layout.genes,
+        file: grouper.file.clone(),
+    };
+    if units.fetch_per_set() {
+        read_slab_major(
+            &reader, &meta_set, &meta, &slab_sets, grouper, acc, checks, progress,
+        )
+    } else {
+        read_unit_major(
+            &reader, &meta_set, &meta, &slab_sets, grouper, acc, checks, progress,
+        )
+    }
+}
+
+/// Decodes and accumulates one slab of expression columns of one unit.
+struct SlabReader<'a> {
+    units: &'a Units,
+    genes: &'a [String],
+    file: String,
+}
+
+impl SlabReader<'_> {
+    /// Adds unit `u`'s columns of `set` (fetched now when `data` is `None`) to `slab`; the
+    /// unit's rows are grouped by `rows` and start at row `first_row`.
+    fn add(
+        &self,
+        slab: &mut SlabMut<'_>,
+        set: &ColumnSet,
+        u: usize,
+        data: Option<&UnitData>,
+        rows: &GroupedRows,
+        first_row: u64,
+    ) -> Result<ValueChecks> {
+        let batch = match data {
+            Some(data) => self.units.decode(u, data, set)?,
+            None => self.units.decode(u, &self.units.fetch(u, &[set])?, set)?,
+        };
+        let n = rows.n_rows();
+        if batch.num_rows() != n {
+            return Err(Error::in_file(
+                &self.file,
+                format!(
+                    "expression columns have {} rows where the labels have {n}",
+                    batch.num_rows()
+                ),
+                "the file may be damaged: export it again",
+            ));
+        }
+        let g0 = slab.first_gene();
+        let slab_layout = ExpressionLayout::Wide {
+            columns: (0..slab.n_genes()).collect(),
+        };
+        let expr = ExpressionArrays::from_batch(
+            &batch,
+            &slab_layout,
+            &self.genes[g0..g0 + slab.n_genes()],
+            &self.file,
+            first_row,
+        )?;
+        let ExpressionView::Wide(cols) = expr.view() else {
+            unreachable!("wide layout")
+        };
+        Ok(slab.add_columns(rows, &cols, first_row))
+    }
+}
+
+/// Sources any thread may read (native Parquet): the groups of every row first (8 bytes per
+/// cell, as [`GroupedRows`]), then each slab task reads its columns unit after unit. A slab's share of the
+/// accumulator stays in cache for the whole file instead of the whole accumulator streaming
+/// through memory once per unit, and the number of groups is known before it is allocated.
+#[allow(clippy::too_many_arguments)]
+fn read_slab_major(
+    reader: &SlabReader<'_>,
+    meta_set: &ColumnSet,
+    meta: &MetaColumns,
+    slab_sets: &[ColumnSet],
+    grouper: &mut RowGrouper,
+    acc: &mut Accumulator,
+    checks: &mut ValueChecks,
+    progress: &mut dyn FnMut(f64),
+) -> Result<u64> {
+    // Share of the progress bar for the labels pass.
+    const LABELS_SHARE: f64 = 0.05;
+    let units = reader.units;
     let n_units = units.len();
     let mut row = 0u64;
-    let per_set = units.fetch_per_set();
+    let mut unit_rows: Vec<(u64, GroupedRows)> = Vec::with_capacity(n_units);
     for u in 0..n_units {
-        let data = if per_set {
-            units.fetch(u, &[&meta_set])?
-        } else {
-            units.fetch(u, &sets)?
-        };
-        let meta_batch = units.decode(u, &data, &meta_set)?;
-        let n = meta_batch.num_rows();
-        if n == 0 {
+        let data = units.fetch(u, &[meta_set])?;
+        let meta_batch = units.decode(u, &data, meta_set)?;
+        let groups = grouper.group_rows(&meta_batch, meta, row)?;
+        acc.count_rows(&groups);
+        unit_rows.push((row, GroupedRows::new(&groups)));
+        row += meta_batch.num_rows() as u64;
+        progress(LABELS_SHARE * (u + 1) as f64 / n_units as f64);
+    }
+    let mut slabs: Vec<(SlabMut<'_>, &ColumnSet)> =
+        acc.slabs_mut(GENES_PER_SLAB).zip(slab_sets).collect();
+    // Slabs run in waves of a few per thread, so that progress is reported as they finish.
+    let wave = 4 * rayon::current_num_threads().max(1);
+    let n_slabs = slabs.len();
+    for (w, chunk) in slabs.chunks_mut(wave).enumerate() {
+        let wave_checks = chunk
+            .par_iter_mut()
+            .map(|(slab, set)| -> Result<ValueChecks> {
+                let mut checks = ValueChecks::new();
+                for (u, (first_row, rows)) in unit_rows.iter().enumerate() {
+                    if rows.n_rows() > 0 {
+                        let c = reader.add(slab, set, u, None, rows, *first_row)?;
+                        checks = checks.merge(c);
+                    }
+                }
+                Ok(checks)
+            })
+            .try_reduce(ValueChecks::new, |a, b| Ok(a.merge(b)))?;
+        *checks = std::mem::take(checks).merge(wave_checks);
+        let done = ((w + 1) * wave).min(n_slabs);
+        progress(LABELS_SHARE + (1.0 - LABELS_SHARE) * done as f64 / n_slabs.max(1) as f64);
+    }
+    Ok(row)
+}
+
+/// Sources read unit by unit (IPC record batches, which come whole; browser files, which one
+/// thread reads): each unit is fetched once, then its slabs are decoded and added in parallel.
+#[allow(clippy::too_many_arguments)]
+fn read_unit_major(
+    reader: &SlabReader<'_>,
+    meta_set: &ColumnSet,
+    meta: &MetaColumns,
+    slab_sets: &[ColumnSet],
+    grouper: &mut RowGrouper,
+    acc: &mut Accumulator,
+    checks: &mut ValueChecks,
+    progress: &mut dyn FnMut(f64),
+) -> Result<u64> {
+    let units = reader.units;
+    let mut sets: Vec<&ColumnSet> = vec![meta_set];
+    sets.extend(slab_sets.iter());
+    let n_units = units.len();
+    let mut row = 0u64;
+    for u in 0..n_units {
+        let data = units.fetch(u, &sets)?;
+        let meta_batch = units.decode(u, &data, meta_set)?;
+        if meta_batch.num_rows() == 0 {
             continue;
         }
-        let groups = grouper.group_rows(&meta_batch, &meta, row)?;
+        let groups = grouper.group_rows(&meta_batch, meta, row)?;
         acc.count_rows(&groups);
-        let genes = &layout.genes;
+        let rows = GroupedRows::new(&groups);
         let unit_checks = acc
             .slabs_mut(GENES_PER_SLAB)
             .zip(slab_sets.par_iter())
-            .map(|(mut slab, set)| -> Result<ValueChecks> {
-                let batch = if per_set {
-                    units.decode(u, &units.fetch(u, &[set])?, set)?
-                } else {
-                    units.decode(u, &data, set)?
-                };
-                if batch.num_rows() != n {
-                    return Err(Error::in_file(
-                        &file,
-                        format!(
-                            "expression columns have {} rows where the labels have {n}",
-                            batch.num_rows()
-                        ),
-                        "the file may be damaged: export it again",
-                    ));
-                }
-                let g0 = slab.first_gene();
-                let slab_layout = ExpressionLayout::Wide {
-                    columns: (0..slab.n_genes()).collect(),
-                };
-                let expr = ExpressionArrays::from_batch(
-                    &batch,
-                    &slab_layout,
-                    &genes[g0..g0 + slab.n_genes()],
-                    &file,
-                    row,
-                )?;
-                let ExpressionView::Wide(cols) = expr.view() else {
-                    unreachable!("wide layout")
-                };
-                Ok(slab.add_columns(&groups, &cols, row))
-            })
+            .map(|(mut slab, set)| reader.add(&mut slab, set, u, Some(&data), &rows, row))
             .try_reduce(ValueChecks::new, |a, b| Ok(a.merge(b)))?;
         *checks = std::mem::take(checks).merge(unit_checks);
-        row += n as u64;
+        row += groups.len() as u64;
         progress((u + 1) as f64 / n_units as f64);
     }
     Ok(row)
