@@ -4,7 +4,7 @@
 use crate::baselines::{build_baselines, Baselines};
 use crate::calibration::{calibrate, Calibration, CalibrationOptions};
 use crate::data::{Dataset, GroupStats, Half, ModelPredictions};
-use crate::de::{deg_half, deg_mask, deg_mask_top_k, deg_weights, DegResults};
+use crate::de::{deg_half, deg_mask, deg_mask_top_k, deg_weights, DegDetail, DegResults};
 use crate::error::{Error, Result};
 use crate::io::{
     self, CellOptions, ObservedCells, PredictionFile, PredictionOptions, SharedSource,
@@ -380,9 +380,14 @@ fn evaluate_context(
     progress(Stage::Deg, 0.0);
     // GT first, reduced to weights, masks and counts (and freed under `--light`) before the
     // TD test allocates: a lower peak.
-    let mut gt = timer.time(Stage::Deg, || {
-        deg_half(&ds, Half::Gt, options.per_gene_tables)
-    });
+    // Without the per-gene tables, the GT half is needed for its scores and DEG calls only
+    // (the revision preset ranks every p_adj: exact ones).
+    let (gt_detail, td_detail) = match (options.per_gene_tables, revision) {
+        (true, _) => (DegDetail::Tables, DegDetail::Tables),
+        (false, false) => (DegDetail::Calls, DegDetail::Adjusted),
+        (false, true) => (DegDetail::Adjusted, DegDetail::Adjusted),
+    };
+    let mut gt = timer.time(Stage::Deg, || deg_half(&ds, Half::Gt, gt_detail));
     let mut weights = BTreeMap::new();
     let mut masks = BTreeMap::new();
     for (row, &label) in gt.groups.iter().enumerate() {
@@ -402,9 +407,7 @@ fn evaluate_context(
         gt.release_arrays();
     }
     progress(Stage::Deg, 0.5);
-    let td = timer.time(Stage::Deg, || {
-        deg_half(&ds, Half::Td, options.per_gene_tables)
-    });
+    let td = timer.time(Stage::Deg, || deg_half(&ds, Half::Td, td_detail));
     ds.stats.release_sum_sq();
     let n_degs = [n_degs_gt, td.deg_counts()];
     let mut deg = DegResults { gt, td };

@@ -27,14 +27,13 @@ fn golden(name: &str) -> PathBuf {
 }
 
 /// Evaluates `cells` + `predictions` and writes the outputs into a fresh temporary directory.
-fn run(cells: &Path, predictions: &Path) -> tempfile::TempDir {
+fn run(cells: &Path, predictions: &Path, options: &EvaluateOptions) -> tempfile::TempDir {
     let out = tempfile::tempdir().expect("temp dir");
     let inputs = Inputs {
         cells: io::open_file(cells).expect("open cells"),
         predictions: vec![io::open_file(predictions).expect("open predictions")],
     };
-    let eval =
-        evaluate(inputs, &EvaluateOptions::default(), &mut |_, _| {}).expect("evaluation succeeds");
+    let eval = evaluate(inputs, options, &mut |_, _| {}).expect("evaluation succeeds");
     calibra::report::write_dir(&eval, &BTreeMap::new(), &out.path().join("out"), false)
         .expect("write outputs");
     out
@@ -42,11 +41,41 @@ fn run(cells: &Path, predictions: &Path) -> tempfile::TempDir {
 
 fn check(name: &str, cells: &str, predictions: &str) {
     let dir = golden(name);
-    let out = run(&dir.join(cells), &dir.join(predictions));
+    let options = EvaluateOptions::default();
+    let out = run(&dir.join(cells), &dir.join(predictions), &options);
     let report =
         common::golden::compare_dirs(&out.path().join("out"), &dir.join("expected"), &COMPARED);
     println!("{name} ({cells}, {predictions}):\n{report}");
     report.assert_ok();
+}
+
+/// Without the per-gene tables (`--light`: DEG calls of the GT half without the p-values
+/// that cannot be significant, arrays freed early), every table still written is the same.
+fn check_light(name: &str) {
+    let dir = golden(name);
+    let options = EvaluateOptions {
+        per_gene_tables: false,
+        ..EvaluateOptions::default()
+    };
+    let out = run(
+        &dir.join("data.parquet"),
+        &dir.join("predictions.parquet"),
+        &options,
+    );
+    let written: Vec<&str> = COMPARED
+        .into_iter()
+        .filter(|f| !calibra::report::LIGHT_SKIPS.contains(f))
+        .collect();
+    let report =
+        common::golden::compare_dirs(&out.path().join("out"), &dir.join("expected"), &written);
+    println!("{name} (light):\n{report}");
+    report.assert_ok();
+}
+
+#[test]
+fn golden_light_single_and_combo() {
+    check_light("golden_single");
+    check_light("golden_combo");
 }
 
 #[test]

@@ -87,9 +87,29 @@ fn corrected_var(mean_sq: f64, mean: f64, n: f64) -> f64 {
     }
 }
 
+/// What a DEG test keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DegDetail {
+    /// Score and p_adj, plus the f64 t and raw p of the per-gene output tables.
+    Tables,
+    /// Score and p_adj.
+    Adjusted,
+    /// Score and the DEG calls (p_adj < [`crate::de::PADJ_THRESHOLD`]): p_adj is exact below
+    /// the threshold; above it, it is only known to be above it, because p-values that
+    /// cannot be significant are not computed ([`CALLS_T_BOUND`]).
+    Calls,
+}
+
+/// |t| below this cannot give a significant p: P(|T_ν| ≥ 1.95) ≥ P(|Z| ≥ 1.95) = 0.0512 for
+/// every ν (Student's t has heavier tails than the normal), above the 0.05 threshold. Their
+/// BH terms p·m/k ≥ p stay above it too, so the calls of [`DegDetail::Calls`] are exact when
+/// such p are replaced by 1 without evaluating the incomplete beta function.
+pub const CALLS_T_BOUND: f64 = 1.95;
+
 /// Welch's t and two-sided p as `scipy.stats.ttest_ind_from_stats(m1, √v1, n1, m2, √v2, n2,
-/// equal_var=False)`, with scanpy's NaN mapping (t NaN → 0, p NaN → 1).
-fn welch(m1: f64, v1: f64, n1: f64, m2: f64, v2: f64, n2: f64) -> (f64, f64) {
+/// equal_var=False)`, with scanpy's NaN mapping (t NaN → 0, p NaN → 1). p is 1 without being
+/// evaluated when |t| < `t_bound` (0: always evaluated).
+fn welch(m1: f64, v1: f64, n1: f64, m2: f64, v2: f64, n2: f64, t_bound: f64) -> (f64, f64) {
     // scipy receives standard deviations and squares them again: keep the round trip.
     let (s1, s2) = (v1.sqrt(), v2.sqrt());
     let vn1 = s1 * s1 / n1;
@@ -99,7 +119,11 @@ fn welch(m1: f64, v1: f64, n1: f64, m2: f64, v2: f64, n2: f64) -> (f64, f64) {
         df = 1.0;
     }
     let t = (m1 - m2) / (vn1 + vn2).sqrt();
-    let p = 2.0 * student_t_sf(t.abs(), df);
+    let p = if t.abs() < t_bound {
+        1.0
+    } else {
+        2.0 * student_t_sf(t.abs(), df)
+    };
     (
         if t.is_nan() { 0.0 } else { t },
         if p.is_nan() { 1.0 } else { p },
@@ -114,7 +138,7 @@ pub fn ttest_overestim_var(
     sum_sq: ArrayView2<f64>,
 ) -> (Array2<f64>, Array2<f64>, Array2<f64>) {
     let rows: Vec<usize> = (0..count.len()).collect();
-    let out = ttest_rows(count, sum, sum_sq, &rows, true);
+    let out = ttest_rows(count, sum, sum_sq, &rows, DegDetail::Tables);
     (out.t, out.pval, out.pval_adj)
 }
 
@@ -128,14 +152,20 @@ struct TtestArrays {
 
 /// The test of the groups `rows` of `sum` / `sum_sq` (read in place, not copied), with
 /// `count[i]` cells in group `rows[i]`. The f32-rounded score and p_adj always; the f64 t and
-/// raw p only with `keep_raw` (they are needed for the per-gene output tables only).
+/// raw p only for [`DegDetail::Tables`] (they are needed for the per-gene output tables only).
 fn ttest_rows(
     count: &[u64],
     sum: ArrayView2<f64>,
     sum_sq: ArrayView2<f64>,
     rows: &[usize],
-    keep_raw: bool,
+    detail: DegDetail,
 ) -> TtestArrays {
+    let keep_raw = detail == DegDetail::Tables;
+    let t_bound = if detail == DegDetail::Calls {
+        CALLS_T_BOUND
+    } else {
+        0.0
+    };
     let (k, g) = (rows.len(), sum.ncols());
     // Column totals, rows added in order (numpy's axis-0 reduction).
     let mut tot = Array1::<f64>::zeros(g);
@@ -152,8 +182,9 @@ fn ttest_rows(
         pval: Array2::zeros(raw_dim),
         pval_adj: Array2::zeros((k, g)),
     };
-    fn raw_rows(a: &mut Array2<f64>, k: usize) -> Vec<Option<&mut [f64]>> {
-        if a.nrows() == k && k > 0 {
+    // One slot per tested group: the row of `a` when the raw arrays are kept.
+    fn raw_rows(a: &mut Array2<f64>, keep_raw: bool, k: usize) -> Vec<Option<&mut [f64]>> {
+        if keep_raw {
             a.axis_iter_mut(Axis(0))
                 .map(|r| Some(r.into_slice().expect("rows are contiguous")))
                 .collect()
@@ -161,8 +192,8 @@ fn ttest_rows(
             (0..k).map(|_| None).collect()
         }
     }
-    let t_rows = raw_rows(&mut out.t, k);
-    let p_rows = raw_rows(&mut out.pval, k);
+    let t_rows = raw_rows(&mut out.t, keep_raw, k);
+    let p_rows = raw_rows(&mut out.pval, keep_raw, k);
     out.score
         .axis_iter_mut(Axis(0))
         .into_par_iter()
@@ -187,7 +218,7 @@ fn ttest_rows(
                     let var_g = corrected_var(ss / n, mean_g, n);
                     let mean_r = (ts - s) / nr;
                     let var_r = corrected_var((tss - ss) / nr, mean_r, nr);
-                    let (tv, pv) = welch(mean_g, var_g, n, mean_r, var_r, n);
+                    let (tv, pv) = welch(mean_g, var_g, n, mean_r, var_r, n, t_bound);
                     *t = tv;
                     *p = pv;
                 });
@@ -207,8 +238,9 @@ fn ttest_rows(
 
 /// Runs the DEG test of SPEC §3 on one half: groups are the non-control labels with ≥ 4 cells
 /// in the half; the rest is the other such groups (controls excluded); < 2 groups → no test.
-/// `keep_raw`: also keep the f64 t and raw p (`score_f64`, `pval`; else they are 0 × 0).
-pub fn deg_half(ds: &Dataset, half: Half, keep_raw: bool) -> DegHalf {
+/// `detail`: what is kept and how exact p_adj is ([`DegDetail`]); `score_f64` and `pval` are
+/// 0 × 0 unless [`DegDetail::Tables`].
+pub fn deg_half(ds: &Dataset, half: Half, detail: DegDetail) -> DegHalf {
     let groups: Vec<usize> = ds
         .perturbations()
         .into_iter()
@@ -224,7 +256,7 @@ pub fn deg_half(ds: &Dataset, half: Half, keep_raw: bool) -> DegHalf {
         ds.stats.sum.view(),
         ds.stats.sum_sq.view(),
         &rows,
-        keep_raw,
+        detail,
     );
     DegHalf {
         half,
@@ -241,6 +273,56 @@ pub fn deg_half(ds: &Dataset, half: Half, keep_raw: bool) -> DegHalf {
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn calls_only_gives_the_same_calls_and_small_p_adj() {
+        // 40 groups × 300 genes with effects from none to strong, few cells (small ν): every
+        // p_adj below the threshold and every call must equal the full computation.
+        let (k, g) = (40usize, 300usize);
+        let mut x = 4242u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let count: Vec<u64> = (0..k).map(|i| 4 + (i % 7) as u64).collect();
+        let mut sum = Array2::<f64>::zeros((k, g));
+        let mut sum_sq = Array2::<f64>::zeros((k, g));
+        for i in 0..k {
+            for j in 0..g {
+                let shift = if (i + j) % 5 == 0 { 3.0 * next() } else { 0.0 };
+                for _ in 0..count[i] {
+                    let v = 1.0 + shift + next();
+                    sum[[i, j]] += v;
+                    sum_sq[[i, j]] += v * v;
+                }
+            }
+        }
+        let rows: Vec<usize> = (0..k).collect();
+        let full = ttest_rows(
+            &count,
+            sum.view(),
+            sum_sq.view(),
+            &rows,
+            DegDetail::Adjusted,
+        );
+        let calls = ttest_rows(&count, sum.view(), sum_sq.view(), &rows, DegDetail::Calls);
+        assert_eq!(full.score, calls.score);
+        let threshold = crate::de::PADJ_THRESHOLD;
+        let mut n_degs = 0;
+        for (a, b) in full.pval_adj.iter().zip(calls.pval_adj.iter()) {
+            assert_eq!(a < &threshold, b < &threshold);
+            if *a < threshold {
+                assert_eq!(a, b);
+                n_degs += 1;
+            }
+        }
+        assert!(
+            n_degs > 100 && n_degs < k * g / 2,
+            "{n_degs} DEGs: test both sides"
+        );
+    }
 
     #[test]
     fn matches_reference_fast_engine() {

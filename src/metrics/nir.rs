@@ -1,7 +1,7 @@
 //! Normalised inverse rank (SPEC §6.1): how often a prediction is closer to its own truth than
 //! to other perturbations' truths.
 
-use ndarray::{Array1, ArrayView1, ArrayView2};
+use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -9,14 +9,25 @@ use std::collections::HashMap;
 /// task needs enough rows to amortise that.
 const MIN_ROWS_PER_TASK: usize = 32;
 
+/// Genes per f32 GEMM block of [`nir_scores`]: each block's products are summed in f32 over
+/// this many terms (error ≤ γ_K Σ|a·b|), then the blocks in f64.
+const GENES_PER_BLOCK: usize = 256;
+
+/// Largest magnitude of a centred value for the f32 path: products and sums of 8192 of them
+/// stay far below f32::MAX. Larger values use the f64 GEMM.
+const F32_SAFE: f64 = 1e15;
+
 /// NIR_i = (1/(n−1)) Σ_{j≠i} 1[d(pred_i, truth_i) < d(pred_i, truth_j)] (ties are failures);
 /// `pred[i]` and row i of `truth` are the same perturbation. All NaN when n < 2.
 ///
-/// Squared distances to every truth come from a GEMM, ‖p‖² + ‖t‖² − 2 p·t. Wherever that
-/// value is within a rigorous rounding bound of the own distance, the comparison is redone
-/// with the direct distance, so the result is identical to comparing direct distances
-/// (scipy's `cdist`) everywhere. Identical prediction rows (a baseline that predicts one
-/// profile for many perturbations) share one GEMM row.
+/// Squared distances to every truth come from a GEMM, ‖a‖² + ‖b‖² − 2 a·b on profiles centred
+/// on the mean truth (a = pred − c, b = truth − c: the distance is unchanged and the terms
+/// are small), in f32 (twice the GEMM speed of f64) over blocks of [`GENES_PER_BLOCK`] genes
+/// summed in f64. Wherever that value is within a rigorous bound of its error of the own
+/// distance, the comparison is redone with the direct f64 distance, so the result is
+/// identical to comparing direct distances (scipy's `cdist`) everywhere. Identical
+/// prediction rows (a baseline that predicts one profile for many perturbations) share one
+/// GEMM row.
 pub fn nir_scores(pred: &[ArrayView1<f64>], truth: ArrayView2<f64>) -> Array1<f64> {
     let (n, g) = truth.dim();
     assert_eq!(pred.len(), n, "one prediction per truth");
@@ -37,36 +48,90 @@ pub fn nir_scores(pred: &[ArrayView1<f64>], truth: ArrayView2<f64>) -> Array1<f6
     }
     drop(seen);
     let truth = truth.as_standard_layout();
-    let truth_rows = truth.as_slice().expect("standard layout");
-    // Truths as the GEMM's right-hand side, G × n, without a copy.
-    let truth_t = faer::MatRef::from_row_major_slice(truth_rows, n, g).transpose();
-    let truth_sq: Vec<f64> = (0..n).map(|j| squared_norm(truth.row(j))).collect();
-    // Rounding bound of the GEMM form and of a direct sum over g terms (both ≤ g·ε relative
-    // to the magnitudes involved); 16× for margin.
-    let tol = 16.0 * g as f64 * f64::EPSILON;
+    let mut centre = Array1::<f64>::zeros(g);
+    for t in truth.rows() {
+        centre += &t;
+    }
+    centre /= n as f64;
+    let centred32 = |row: ArrayView1<f64>, out: &mut [f32]| {
+        for ((o, &x), &c) in out.iter_mut().zip(row.iter()).zip(centre.iter()) {
+            *o = (x - c) as f32;
+        }
+    };
+    let fits_f32 = |row: &ArrayView1<f64>| {
+        row.iter()
+            .zip(centre.iter())
+            .all(|(&x, &c)| (x - c).abs() < F32_SAFE)
+    };
+    if !truth.rows().into_iter().all(|t| fits_f32(&t)) || !pred.iter().all(fits_f32) {
+        return nir_scores_direct(pred, truth.view());
+    }
+    // Centred truths in f32 (row-major n × G) and their squared norms in f64.
+    let mut truth32 = vec![0f32; n * g];
+    truth32
+        .par_chunks_mut(g)
+        .zip(truth.axis_iter(Axis(0)).into_par_iter())
+        .for_each(|(out, row)| centred32(row, out));
+    let norm_sq = |v: &[f32]| v.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
+    let truth_sq: Vec<f64> = truth32.par_chunks(g).map(norm_sq).collect();
+    // Error bounds (u, ε: f32, f64 unit roundoffs):
+    // - cross products: γ_K Σ|a_k b_k| per f32 block plus the f64 sum of the blocks, at most
+    //   (γ_K + (g/K)·ε)·‖â‖‖b̂‖ (Cauchy–Schwarz);
+    // - rounding the centred values to f32 (relative u + 2ε) moves ‖â − b̂‖² from
+    //   ‖a − b‖² by at most 3(u + 2ε)(‖a‖ + ‖b‖)²;
+    // - the f64 norms, the direct distances and the final sum: ≤ g·ε relative each, taken
+    //   16 times over the magnitudes involved;
+    // - absolute slack for f32 underflow.
+    let u = f32::EPSILON as f64 / 2.0;
+    let eps = f64::EPSILON / 2.0;
+    let k = GENES_PER_BLOCK.min(g) as f64;
+    let gamma_k = k * u / (1.0 - k * u);
+    let cross_tol = 2.0 * 1.01 * (gamma_k + (g as f64 / k + 1.0) * eps);
+    let round_tol = 3.0 * 1.01 * (u + 2.0 * eps);
+    let f64_tol = 16.0 * g as f64 * f64::EPSILON;
+    let abs_tol = 1e-30;
     let per_task = users
         .len()
         .div_ceil(4 * rayon::current_num_threads())
         .max(MIN_ROWS_PER_TASK);
+    let truth_rows = faer::MatRef::from_row_major_slice(&truth32, n, g);
     let mut scores = vec![0.0; n];
     let counted: Vec<Vec<(usize, f64)>> = users
         .par_chunks(per_task)
         .map(|chunk| {
-            // cross[r][j] = p_r · t_j for this task's distinct rows.
-            let lhs = faer::Mat::<f64>::from_fn(chunk.len(), g, |r, k| pred[chunk[r][0]][k]);
-            let mut cross = faer::Mat::<f64>::zeros(chunk.len(), n);
-            faer::linalg::matmul::matmul(
-                cross.as_mut(),
-                faer::Accum::Replace,
-                lhs.as_ref(),
-                truth_t,
-                1.0,
-                faer::Par::Seq,
-            );
+            let mut lhs = vec![0f32; chunk.len() * g];
+            for (r, rows) in chunk.iter().enumerate() {
+                centred32(pred[rows[0]], &mut lhs[r * g..(r + 1) * g]);
+            }
+            let lhs_sq: Vec<f64> = lhs.chunks(g).map(norm_sq).collect();
+            let lhs_rows = faer::MatRef::from_row_major_slice(&lhs, chunk.len(), g);
+            // cross[r·n + j] = â_r · b̂_j: f32 blocks of genes, summed in f64. The block is
+            // computed as truths × predictionsᵀ (n × rows, column-major), so that each
+            // prediction's products are one contiguous column.
+            let mut cross = vec![0f64; chunk.len() * n];
+            let mut block = faer::Mat::<f32>::zeros(n, chunk.len());
+            for k0 in (0..g).step_by(GENES_PER_BLOCK) {
+                let kb = GENES_PER_BLOCK.min(g - k0);
+                faer::linalg::matmul::matmul(
+                    block.as_mut(),
+                    faer::Accum::Replace,
+                    truth_rows.subcols(k0, kb),
+                    lhs_rows.subcols(k0, kb).transpose(),
+                    1.0f32,
+                    faer::Par::Seq,
+                );
+                for (r, out) in cross.chunks_mut(n).enumerate() {
+                    let col = block.col(r).try_as_col_major().expect("owned: contiguous");
+                    for (o, &x) in out.iter_mut().zip(col.as_slice()) {
+                        *o += x as f64;
+                    }
+                }
+            }
             let mut out = Vec::new();
             for (r, rows) in chunk.iter().enumerate() {
                 let p = pred[rows[0]];
-                let p_sq = squared_norm(p);
+                let (a_sq, a_norm) = (lhs_sq[r], lhs_sq[r].sqrt());
+                let cross = &cross[r * n..(r + 1) * n];
                 for &i in rows {
                     let own_sq = squared_distance(p, truth.row(i));
                     let own = own_sq.sqrt();
@@ -75,8 +140,13 @@ pub fn nir_scores(pred: &[ArrayView1<f64>], truth: ArrayView2<f64>) -> Array1<f6
                             if j == i {
                                 return false;
                             }
-                            let approx = p_sq + truth_sq[j] - 2.0 * cross[(r, j)];
-                            let band = tol * (p_sq + truth_sq[j] + own_sq) + f64::MIN_POSITIVE;
+                            let b_sq = truth_sq[j];
+                            let b_norm = b_sq.sqrt();
+                            let approx = a_sq + b_sq - 2.0 * cross[j];
+                            let band = cross_tol * a_norm * b_norm
+                                + round_tol * (a_norm + b_norm) * (a_norm + b_norm)
+                                + f64_tol * (a_sq + b_sq + own_sq + 2.0 * cross[j].abs())
+                                + abs_tol;
                             if approx - band > own_sq {
                                 true
                             } else if approx + band < own_sq {
@@ -106,10 +176,6 @@ fn squared_distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
         s += d * d;
     }
     s
-}
-
-fn squared_norm(a: ArrayView1<f64>) -> f64 {
-    a.iter().map(|x| x * x).sum()
 }
 
 /// NIR by direct distances only (the definition; tests compare the GEMM form with it).
@@ -156,6 +222,37 @@ mod tests {
         let pred = array![[0.0], [0.0]];
         let truth = array![[1.0], [-1.0]];
         assert_eq!(nir_scores(&rows(&pred), truth.view()), array![0.0, 0.0]);
+    }
+
+    #[test]
+    fn f32_form_equals_direct_distances_far_from_the_origin() {
+        // Profiles at 1000 + small differences (the centring carries the f32 GEMM), with
+        // distances that differ by a few ulps, an exact tie and, separately, values beyond
+        // the f32 range (the f64 fallback).
+        let (n, g) = (60, 300);
+        let mut x = 777u64;
+        let mut next = || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut truth = Array2::from_shape_fn((n, g), |_| 1000.0 + 1e-3 * next());
+        let pred = Array2::from_shape_fn((n, g), |_| 1000.0 + 1e-3 * next());
+        for j in 1..4 {
+            let mut row = truth.row(0).to_owned();
+            row[j] = f64::from_bits(row[j].to_bits() + j as u64);
+            truth.row_mut(j).assign(&row);
+        }
+        let row = truth.row(5).to_owned();
+        truth.row_mut(6).assign(&row);
+        let direct = nir_scores_direct(&rows(&pred), truth.view());
+        assert_eq!(nir_scores(&rows(&pred), truth.view()), direct);
+        let huge = truth.mapv(|v| v * 1e18);
+        assert_eq!(
+            nir_scores(&rows(&huge), truth.view()),
+            nir_scores_direct(&rows(&huge), truth.view())
+        );
     }
 
     #[test]
