@@ -148,36 +148,55 @@ fn deg_ttest(c: &mut Criterion) {
     group.finish();
 }
 
-fn linear_baseline(c: &mut Criterion) {
-    let mut group = c.benchmark_group("linear_fit");
+/// One benchmark group of 10 samples with a bench per (perturbations, genes) size; `kernel`
+/// prepares the inputs of a size and returns the work to time.
+fn by_size<R>(
+    c: &mut Criterion,
+    name: &str,
+    sizes: &[(usize, usize)],
+    kernel: impl Fn(usize, usize) -> Box<dyn FnMut() -> R>,
+) {
+    let mut group = c.benchmark_group(name);
     group.sample_size(10);
-    for &(perts, genes) in &[(300usize, 2000usize), (1600, 8192)] {
-        let train = matrix(perts, genes, 2);
-        let targets: Vec<Option<usize>> = (0..perts).map(|i| Some(i * 5 % genes)).collect();
-        let rows: Vec<usize> = (0..perts).collect();
+    for &(perts, genes) in sizes {
+        let mut work = kernel(perts, genes);
         group.bench_with_input(
             BenchmarkId::from_parameter(format!("{perts}x{genes}")),
             &(),
-            |b, _| b.iter(|| black_box(linear::fit(train.view(), &rows, &targets, None))),
+            |b, _| b.iter(|| black_box(work())),
         );
     }
     group.finish();
 }
 
+fn linear_baseline(c: &mut Criterion) {
+    by_size(
+        c,
+        "linear_fit",
+        &[(300, 2000), (1600, 8192)],
+        |perts, genes| {
+            let train = matrix(perts, genes, 2);
+            let targets: Vec<Option<usize>> = (0..perts).map(|i| Some(i * 5 % genes)).collect();
+            let rows: Vec<usize> = (0..perts).collect();
+            Box::new(move || linear::fit(train.view(), &rows, &targets, None).map(|(f, _)| f.w))
+        },
+    );
+}
+
 fn nir(c: &mut Criterion) {
-    let mut group = c.benchmark_group("nir_distances");
-    group.sample_size(10);
-    for &(perts, genes) in &[(300usize, 2000usize), (400, 8192)] {
-        let pred = matrix(perts, genes, 3);
-        let truth = matrix(perts, genes, 4);
-        let rows: Vec<_> = pred.rows().into_iter().collect();
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format!("{perts}x{genes}")),
-            &(),
-            |b, _| b.iter(|| black_box(nir_scores(&rows, truth.view()))),
-        );
-    }
-    group.finish();
+    by_size(
+        c,
+        "nir_distances",
+        &[(300, 2000), (400, 8192)],
+        |perts, genes| {
+            let pred = matrix(perts, genes, 3);
+            let truth = matrix(perts, genes, 4);
+            Box::new(move || {
+                let rows: Vec<_> = pred.rows().into_iter().collect();
+                nir_scores(&rows, truth.view())
+            })
+        },
+    );
 }
 
 fn bootstrap(c: &mut Criterion) {

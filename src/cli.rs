@@ -141,22 +141,19 @@ fn options(a: &EvaluateArgs) -> EvaluateOptions {
 
 fn sha256_file(path: &Path) -> Result<String> {
     use sha2::Digest;
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).map_err(|e| Error::Io {
-        path: path.display().to_string(),
-        source: e,
-    })?;
+    // Windows of the file as the readers get them (mapped for a local file, not copied).
+    const WINDOW: u64 = 64 << 20;
+    let source = io::open_file(path)?;
     let mut h = sha2::Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::Io {
+    let mut offset = 0u64;
+    while offset < source.size() {
+        let len = WINDOW.min(source.size() - offset) as usize;
+        let bytes = source.read_at(offset, len).map_err(|e| Error::Io {
             path: path.display().to_string(),
             source: e,
         })?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
+        h.update(&bytes);
+        offset += len as u64;
     }
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }

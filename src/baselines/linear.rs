@@ -2,6 +2,7 @@
 //! `solve_Y_GWP`: gene embeddings G from PCA of the train perturbations' means, perturbation
 //! embeddings P = rows of G for the targeted genes, a ridge-regularised W with Y ≈ G W Pᵀ + b.
 
+use crate::stats::descriptive::column_means;
 use ndarray::{Array1, Array2, ArrayView2};
 use std::collections::HashMap;
 
@@ -27,15 +28,6 @@ impl LinearFit {
         let wg = self.w.dot(&emb);
         self.components.dot(&wg) + &self.offset
     }
-}
-
-/// Mean of the rows `rows` of `y`: rows added in order, divided once (numpy's axis-0 mean).
-pub fn column_means(y: ArrayView2<f64>, rows: &[usize]) -> Array1<f64> {
-    let mut mean = Array1::<f64>::zeros(y.ncols());
-    for &r in rows {
-        mean += &y.row(r);
-    }
-    mean / rows.len().max(1) as f64
 }
 
 /// Rows per block of [`centred_blocks`]: blocks of 8192 genes stay at 16 MB.

@@ -5,6 +5,7 @@ pub mod linear;
 
 use crate::data::{is_combo, Dataset, DatasetKind, Half, ModelPredictions};
 use crate::de::DegHalf;
+use crate::stats::descriptive::column_means;
 use ndarray::{ArcArray1, Array1, Array2, ArrayView1};
 use std::collections::BTreeMap;
 
@@ -68,7 +69,7 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
             rows.iter().all(|&r| r != usize::MAX),
             "train perturbations have cells"
         );
-        fold_mean.insert(k, linear::column_means(means.view(), &rows).into_shared());
+        fold_mean.insert(k, column_means(means.view(), &rows).into_shared());
         fold_train.insert(k, train);
     }
 

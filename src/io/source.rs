@@ -18,6 +18,11 @@ pub trait ByteSource: Send + Sync {
     fn parallel_reads(&self) -> bool {
         true
     }
+    /// Whether reading a large range costs next to nothing until its bytes are used (a mapped
+    /// local file): then a reader may fetch a whole unit to decode a few of its columns.
+    fn cheap_large_reads(&self) -> bool {
+        false
+    }
 }
 
 /// A file on the local disk.
@@ -52,11 +57,35 @@ impl ByteSource for FileSource {
         self.size
     }
     fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Bytes> {
+        if len >= MAP_MIN_LEN
+            && offset
+                .checked_add(len as u64)
+                .is_some_and(|e| e <= self.size)
+        {
+            // SAFETY: the mapping is read-only and private to these bytes; like every reader
+            // of a mapped file, it assumes the file is not truncated while being evaluated.
+            let map = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(offset)
+                    .len(len)
+                    .map(&self.file)?
+            };
+            return Ok(Bytes::from_owner(map));
+        }
         let mut buf = vec![0u8; len];
         read_exact_at(&self.file, &mut buf, offset)?;
         Ok(Bytes::from(buf))
     }
+    fn cheap_large_reads(&self) -> bool {
+        true
+    }
 }
+
+/// Reads of local files from this size on are mapped instead of copied: an Arrow IPC record
+/// batch (hundreds of MB) costs no allocation, zeroing or copy, and only the pages of the
+/// columns decoded are touched (and counted in RSS) while the batch is in use.
+#[cfg(not(target_arch = "wasm32"))]
+const MAP_MIN_LEN: usize = 16 << 20;
 
 #[cfg(unix)]
 fn read_exact_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
@@ -272,6 +301,9 @@ impl ByteSource for BlockCache {
     fn parallel_reads(&self) -> bool {
         self.inner.parallel_reads()
     }
+    fn cheap_large_reads(&self) -> bool {
+        self.inner.cheap_large_reads()
+    }
     fn size(&self) -> u64 {
         self.inner.size()
     }
@@ -312,6 +344,27 @@ impl ByteSource for BlockCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(not(target_arch = "wasm32"))]
+    #[test]
+    fn mapped_reads_equal_copied_reads() {
+        // Large enough to be mapped, read at an offset that is not page-aligned.
+        let data: Vec<u8> = (0..(MAP_MIN_LEN + 10_000) as u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("big.bin");
+        std::fs::write(&path, &data).expect("write");
+        let file = FileSource::open(&path).expect("open");
+        let mapped = file.read_at(4_099, MAP_MIN_LEN).expect("mapped read");
+        assert_eq!(&mapped[..], &data[4_099..4_099 + MAP_MIN_LEN]);
+        let copied = file.read_at(5, 1_000).expect("copied read");
+        assert_eq!(&copied[..], &data[5..1_005]);
+        assert!(
+            file.read_at(20, MAP_MIN_LEN + 9_990).is_err(),
+            "past the end"
+        );
+    }
 
     #[test]
     fn block_cache_returns_the_same_bytes_as_its_source() {

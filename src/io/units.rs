@@ -135,10 +135,12 @@ impl Units {
     }
 
     /// Whether each column set should be fetched by the task that decodes it (Parquet on a
-    /// source any thread may read: I/O in parallel, small buffers), rather than the whole
-    /// unit at once on the calling thread (IPC blocks; browser files).
+    /// source any thread may read: I/O in parallel, small buffers; IPC blocks of a mapped
+    /// local file, where fetching a block only maps it), rather than the whole unit at once
+    /// on the calling thread (other IPC sources; browser files).
     pub fn fetch_per_set(&self) -> bool {
-        matches!(self.kind, Kind::Parquet { .. }) && self.source.parallel_reads()
+        self.source.parallel_reads()
+            && (matches!(self.kind, Kind::Parquet { .. }) || self.source.cheap_large_reads())
     }
 
     /// Number of units.

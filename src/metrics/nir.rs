@@ -1,6 +1,7 @@
 //! Normalised inverse rank (SPEC §6.1): how often a prediction is closer to its own truth than
 //! to other perturbations' truths.
 
+use crate::stats::descriptive::column_means;
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -48,11 +49,8 @@ pub fn nir_scores(pred: &[ArrayView1<f64>], truth: ArrayView2<f64>) -> Array1<f6
     }
     drop(seen);
     let truth = truth.as_standard_layout();
-    let mut centre = Array1::<f64>::zeros(g);
-    for t in truth.rows() {
-        centre += &t;
-    }
-    centre /= n as f64;
+    let all: Vec<usize> = (0..n).collect();
+    let centre = column_means(truth.view(), &all);
     let centred32 = |row: ArrayView1<f64>, out: &mut [f32]| {
         for ((o, &x), &c) in out.iter_mut().zip(row.iter()).zip(centre.iter()) {
             *o = (x - c) as f32;

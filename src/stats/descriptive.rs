@@ -1,6 +1,16 @@
 //! Descriptive statistics with numpy's / pandas' floating-point behaviour, so results equal the
 //! reference's to the last bit where it matters (e.g. the bootstrap's order statistics).
 
+/// Mean of the rows `rows` of `y`: rows added in order, divided once (numpy's axis-0 mean of
+/// the stacked rows). Zeros when `rows` is empty.
+pub fn column_means(y: ndarray::ArrayView2<f64>, rows: &[usize]) -> ndarray::Array1<f64> {
+    let mut mean = ndarray::Array1::<f64>::zeros(y.ncols());
+    for &r in rows {
+        mean += &y.row(r);
+    }
+    mean / rows.len().max(1) as f64
+}
+
 /// numpy's pairwise summation of a contiguous f64 array (blocks of 128, 8 accumulators).
 pub fn pairwise_sum(a: &[f64]) -> f64 {
     let n = a.len();
