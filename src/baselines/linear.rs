@@ -161,13 +161,8 @@ fn top_eigenpairs(a: &faer::Mat<f64>, k: usize) -> Option<(Vec<f64>, faer::Mat<f
     if n > KRYLOV_MIN_N.max(2 * k) && trace.is_finite() && trace > 0.0 {
         // A fixed start vector (deterministic results) with no special structure: the centred
         // Gram matrix maps the all-ones vector to zero.
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let v0 = faer::Col::<f64>::from_fn(n, |_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 11) as f64 / (1u64 << 53) as f64 - 0.5
-        });
+        let mut next = crate::stats::lcg::uniform_stream(0x9E37_79B9_7F4A_7C15);
+        let v0 = faer::Col::<f64>::from_fn(n, |_| next() - 0.5);
         let v0 = &v0 / v0.norm_l2();
         let par = faer::get_global_parallelism();
         let params = faer::matrix_free::eigen::PartialEigenParams {
@@ -288,13 +283,7 @@ mod tests {
     #[test]
     fn gram_components_span_the_svd_components() {
         let (n, g, k) = (100, 300, 10); // n > 64: the Krylov–Schur path
-        let mut x = 99u64;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = crate::stats::lcg::uniform_stream(99);
         // Decaying spectrum, as for perturbation means.
         let y = Array2::from_shape_fn((n, g), |(i, j)| {
             next() * (1.0 + ((i * 7 + j) % 13) as f64) / (1.0 + j as f64 / 10.0)

@@ -279,13 +279,7 @@ mod tests {
         // 40 groups × 300 genes with effects from none to strong, few cells (small ν): every
         // p_adj below the threshold and every call must equal the full computation.
         let (k, g) = (40usize, 300usize);
-        let mut x = 4242u64;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = crate::stats::lcg::uniform_stream(4242);
         let count: Vec<u64> = (0..k).map(|i| 4 + (i % 7) as u64).collect();
         let mut sum = Array2::<f64>::zeros((k, g));
         let mut sum_sq = Array2::<f64>::zeros((k, g));

@@ -348,30 +348,33 @@ fn read_wide_units(
         .chunks(GENES_PER_SLAB)
         .map(|c| units.column_set(c))
         .collect::<Result<Vec<_>>>()?;
-    let reader = SlabReader {
+    let read = WideRead {
         units,
         genes: &layout.genes,
         file: grouper.file.clone(),
+        meta_set,
+        meta,
+        slab_sets,
     };
     if units.fetch_per_set() {
-        read_slab_major(
-            &reader, &meta_set, &meta, &slab_sets, grouper, acc, checks, progress,
-        )
+        read.slab_major(grouper, acc, checks, progress)
     } else {
-        read_unit_major(
-            &reader, &meta_set, &meta, &slab_sets, grouper, acc, checks, progress,
-        )
+        read.unit_major(grouper, acc, checks, progress)
     }
 }
 
-/// Decodes and accumulates one slab of expression columns of one unit.
-struct SlabReader<'a> {
+/// The reading of a wide table's units: its label/half/fold columns and its slabs of
+/// expression columns.
+struct WideRead<'a> {
     units: &'a Units,
     genes: &'a [String],
     file: String,
+    meta_set: ColumnSet,
+    meta: MetaColumns,
+    slab_sets: Vec<ColumnSet>,
 }
 
-impl SlabReader<'_> {
+impl WideRead<'_> {
     /// Adds unit `u`'s columns of `set` (fetched now when `data` is `None`) to `slab`; the
     /// unit's rows are grouped by `rows` and start at row `first_row`.
     fn add(
@@ -414,101 +417,95 @@ impl SlabReader<'_> {
         };
         Ok(slab.add_columns(rows, &cols, first_row))
     }
-}
 
-/// Sources any thread may read (native Parquet): the groups of every row first (8 bytes per
-/// cell, as [`GroupedRows`]), then each slab task reads its columns unit after unit. A slab's share of the
-/// accumulator stays in cache for the whole file instead of the whole accumulator streaming
-/// through memory once per unit, and the number of groups is known before it is allocated.
-#[allow(clippy::too_many_arguments)]
-fn read_slab_major(
-    reader: &SlabReader<'_>,
-    meta_set: &ColumnSet,
-    meta: &MetaColumns,
-    slab_sets: &[ColumnSet],
-    grouper: &mut RowGrouper,
-    acc: &mut Accumulator,
-    checks: &mut ValueChecks,
-    progress: &mut dyn FnMut(f64),
-) -> Result<u64> {
-    // Share of the progress bar for the labels pass.
-    const LABELS_SHARE: f64 = 0.05;
-    let units = reader.units;
-    let n_units = units.len();
-    let mut row = 0u64;
-    let mut unit_rows: Vec<(u64, GroupedRows)> = Vec::with_capacity(n_units);
-    for u in 0..n_units {
-        let data = units.fetch(u, &[meta_set])?;
-        let meta_batch = units.decode(u, &data, meta_set)?;
-        let groups = grouper.group_rows(&meta_batch, meta, row)?;
-        acc.count_rows(&groups);
-        unit_rows.push((row, GroupedRows::new(&groups)));
-        row += meta_batch.num_rows() as u64;
-        progress(LABELS_SHARE * (u + 1) as f64 / n_units as f64);
-    }
-    let mut slabs: Vec<(SlabMut<'_>, &ColumnSet)> =
-        acc.slabs_mut(GENES_PER_SLAB).zip(slab_sets).collect();
-    // Slabs run in waves of a few per thread, so that progress is reported as they finish.
-    let wave = 4 * rayon::current_num_threads().max(1);
-    let n_slabs = slabs.len();
-    for (w, chunk) in slabs.chunks_mut(wave).enumerate() {
-        let wave_checks = chunk
-            .par_iter_mut()
-            .map(|(slab, set)| -> Result<ValueChecks> {
-                let mut checks = ValueChecks::new();
-                for (u, (first_row, rows)) in unit_rows.iter().enumerate() {
-                    if rows.n_rows() > 0 {
-                        let c = reader.add(slab, set, u, None, rows, *first_row)?;
-                        checks = checks.merge(c);
-                    }
-                }
-                Ok(checks)
-            })
-            .try_reduce(ValueChecks::new, |a, b| Ok(a.merge(b)))?;
-        *checks = std::mem::take(checks).merge(wave_checks);
-        let done = ((w + 1) * wave).min(n_slabs);
-        progress(LABELS_SHARE + (1.0 - LABELS_SHARE) * done as f64 / n_slabs.max(1) as f64);
-    }
-    Ok(row)
-}
-
-/// Sources read unit by unit (IPC record batches, which come whole; browser files, which one
-/// thread reads): each unit is fetched once, then its slabs are decoded and added in parallel.
-#[allow(clippy::too_many_arguments)]
-fn read_unit_major(
-    reader: &SlabReader<'_>,
-    meta_set: &ColumnSet,
-    meta: &MetaColumns,
-    slab_sets: &[ColumnSet],
-    grouper: &mut RowGrouper,
-    acc: &mut Accumulator,
-    checks: &mut ValueChecks,
-    progress: &mut dyn FnMut(f64),
-) -> Result<u64> {
-    let units = reader.units;
-    let mut sets: Vec<&ColumnSet> = vec![meta_set];
-    sets.extend(slab_sets.iter());
-    let n_units = units.len();
-    let mut row = 0u64;
-    for u in 0..n_units {
-        let data = units.fetch(u, &sets)?;
-        let meta_batch = units.decode(u, &data, meta_set)?;
-        if meta_batch.num_rows() == 0 {
-            continue;
+    /// Sources any thread may read (native Parquet, mapped IPC files): the groups of every
+    /// row first (4 bytes per cell, as [`GroupedRows`]), then each slab task reads its columns
+    /// unit after unit. A slab's share of the accumulator stays in cache for the whole file
+    /// instead of the whole accumulator streaming through memory once per unit, and the
+    /// number of groups is known before it is allocated.
+    fn slab_major(
+        &self,
+        grouper: &mut RowGrouper,
+        acc: &mut Accumulator,
+        checks: &mut ValueChecks,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<u64> {
+        // Share of the progress bar for the labels pass.
+        const LABELS_SHARE: f64 = 0.05;
+        let (units, meta_set, meta) = (self.units, &self.meta_set, &self.meta);
+        let n_units = units.len();
+        let mut row = 0u64;
+        let mut unit_rows: Vec<(u64, GroupedRows)> = Vec::with_capacity(n_units);
+        for u in 0..n_units {
+            let data = units.fetch(u, &[meta_set])?;
+            let meta_batch = units.decode(u, &data, meta_set)?;
+            let groups = grouper.group_rows(&meta_batch, meta, row)?;
+            acc.count_rows(&groups);
+            unit_rows.push((row, GroupedRows::new(&groups)));
+            row += meta_batch.num_rows() as u64;
+            progress(LABELS_SHARE * (u + 1) as f64 / n_units as f64);
         }
-        let groups = grouper.group_rows(&meta_batch, meta, row)?;
-        acc.count_rows(&groups);
-        let rows = GroupedRows::new(&groups);
-        let unit_checks = acc
-            .slabs_mut(GENES_PER_SLAB)
-            .zip(slab_sets.par_iter())
-            .map(|(mut slab, set)| reader.add(&mut slab, set, u, Some(&data), &rows, row))
-            .try_reduce(ValueChecks::new, |a, b| Ok(a.merge(b)))?;
-        *checks = std::mem::take(checks).merge(unit_checks);
-        row += groups.len() as u64;
-        progress((u + 1) as f64 / n_units as f64);
+        let mut slabs: Vec<(SlabMut<'_>, &ColumnSet)> =
+            acc.slabs_mut(GENES_PER_SLAB).zip(&self.slab_sets).collect();
+        // Slabs run in waves of a few per thread, so that progress is reported as they finish.
+        let wave = 4 * rayon::current_num_threads().max(1);
+        let n_slabs = slabs.len();
+        for (w, chunk) in slabs.chunks_mut(wave).enumerate() {
+            let wave_checks = chunk
+                .par_iter_mut()
+                .map(|(slab, set)| -> Result<ValueChecks> {
+                    let mut checks = ValueChecks::new();
+                    for (u, (first_row, rows)) in unit_rows.iter().enumerate() {
+                        if rows.n_rows() > 0 {
+                            let c = self.add(slab, set, u, None, rows, *first_row)?;
+                            checks = checks.merge(c);
+                        }
+                    }
+                    Ok(checks)
+                })
+                .try_reduce(ValueChecks::new, |a, b| Ok(a.merge(b)))?;
+            *checks = std::mem::take(checks).merge(wave_checks);
+            let done = ((w + 1) * wave).min(n_slabs);
+            progress(LABELS_SHARE + (1.0 - LABELS_SHARE) * done as f64 / n_slabs.max(1) as f64);
+        }
+        Ok(row)
     }
-    Ok(row)
+
+    /// Sources read unit by unit (IPC record batches held in memory; browser files, which one
+    /// thread reads): each unit is fetched once, then its slabs are decoded and added in
+    /// parallel.
+    fn unit_major(
+        &self,
+        grouper: &mut RowGrouper,
+        acc: &mut Accumulator,
+        checks: &mut ValueChecks,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<u64> {
+        let (units, meta_set, meta) = (self.units, &self.meta_set, &self.meta);
+        let mut sets: Vec<&ColumnSet> = vec![meta_set];
+        sets.extend(self.slab_sets.iter());
+        let n_units = units.len();
+        let mut row = 0u64;
+        for u in 0..n_units {
+            let data = units.fetch(u, &sets)?;
+            let meta_batch = units.decode(u, &data, meta_set)?;
+            if meta_batch.num_rows() == 0 {
+                continue;
+            }
+            let groups = grouper.group_rows(&meta_batch, meta, row)?;
+            acc.count_rows(&groups);
+            let rows = GroupedRows::new(&groups);
+            let unit_checks = acc
+                .slabs_mut(GENES_PER_SLAB)
+                .zip(self.slab_sets.par_iter())
+                .map(|(mut slab, set)| self.add(&mut slab, set, u, Some(&data), &rows, row))
+                .try_reduce(ValueChecks::new, |a, b| Ok(a.merge(b)))?;
+            *checks = std::mem::take(checks).merge(unit_checks);
+            row += groups.len() as u64;
+            progress((u + 1) as f64 / n_units as f64);
+        }
+        Ok(row)
+    }
 }
 
 /// Positions of the label, half, fold and context columns in a batch.

@@ -228,13 +228,7 @@ mod tests {
         // distances that differ by a few ulps, an exact tie and, separately, values beyond
         // the f32 range (the f64 fallback).
         let (n, g) = (60, 300);
-        let mut x = 777u64;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = crate::stats::lcg::uniform_stream(777);
         let mut truth = Array2::from_shape_fn((n, g), |_| 1000.0 + 1e-3 * next());
         let pred = Array2::from_shape_fn((n, g), |_| 1000.0 + 1e-3 * next());
         for j in 1..4 {
@@ -258,13 +252,8 @@ mod tests {
         // Deterministic pseudo-random profiles with exact ties (repeated truths and repeated
         // predictions) and near-ties (a truth moved by one ulp).
         let (n, g) = (70, 50);
-        let mut x = 12345u64;
-        let mut next = || {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((x >> 11) as f64 / (1u64 << 53) as f64) * 3.0
-        };
+        let mut uniform = crate::stats::lcg::uniform_stream(12345);
+        let mut next = || uniform() * 3.0;
         let mut truth = ndarray::Array2::from_shape_fn((n, g), |_| next());
         let mut pred = ndarray::Array2::from_shape_fn((n, g), |_| next());
         for j in 0..5 {

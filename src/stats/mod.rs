@@ -1,8 +1,10 @@
 //! Statistical building blocks: distributions, multiple testing, the paired t-test, numpy's
-//! MT19937 bootstrap, and numpy-compatible descriptive statistics.
+//! MT19937 bootstrap, numpy-compatible descriptive statistics, and a small deterministic
+//! uniform stream.
 
 pub mod bootstrap;
 pub mod descriptive;
 pub mod distributions;
+pub mod lcg;
 pub mod multitest;
 pub mod paired;
