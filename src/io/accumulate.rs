@@ -546,12 +546,7 @@ impl GroupedRows {
                 s += x;
                 s2 += x * x;
             }
-            let k = k as usize * M;
-            let cell = &mut cells[k..k + M];
-            cell[0] += s;
-            if M == 2 {
-                cell[1] += s2;
-            }
+            add_moments::<M>(cells, k, s, s2);
             begin = end as usize;
         }
     }
@@ -560,12 +555,18 @@ impl GroupedRows {
 /// Adds x (and x² when M = 2) to group k's cell of one gene's moments.
 #[inline(always)]
 fn add_value<const M: usize>(cells: &mut [f64], k: u32, x: f64) {
+    add_moments::<M>(cells, k, x, x * x);
+}
+
+/// Adds s to group k's Σx (and s2 to its Σx² when M = 2).
+#[inline(always)]
+fn add_moments<const M: usize>(cells: &mut [f64], k: u32, s: f64, s2: f64) {
     let k = k as usize * M;
     // One bounds check for the cell; Σx and Σx² side by side share a cache line.
     let cell = &mut cells[k..k + M];
-    cell[0] += x;
+    cell[0] += s;
     if M == 2 {
-        cell[1] += x * x;
+        cell[1] += s2;
     }
 }
 

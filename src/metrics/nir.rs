@@ -72,6 +72,7 @@ pub fn nir_scores(pred: &[ArrayView1<f64>], truth: ArrayView2<f64>) -> Array1<f6
         .for_each(|(out, row)| centred32(row, out));
     let norm_sq = |v: &[f32]| v.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
     let truth_sq: Vec<f64> = truth32.par_chunks(g).map(norm_sq).collect();
+    let truth_norm: Vec<f64> = truth_sq.iter().map(|s| s.sqrt()).collect();
     // Error bounds (u, ε: f32, f64 unit roundoffs):
     // - cross products: γ_K Σ|a_k b_k| per f32 block plus the f64 sum of the blocks, at most
     //   (γ_K + (g/K)·ε)·‖â‖‖b̂‖ (Cauchy–Schwarz);
@@ -138,8 +139,7 @@ pub fn nir_scores(pred: &[ArrayView1<f64>], truth: ArrayView2<f64>) -> Array1<f6
                             if j == i {
                                 return false;
                             }
-                            let b_sq = truth_sq[j];
-                            let b_norm = b_sq.sqrt();
+                            let (b_sq, b_norm) = (truth_sq[j], truth_norm[j]);
                             let approx = a_sq + b_sq - 2.0 * cross[j];
                             let band = cross_tol * a_norm * b_norm
                                 + round_tol * (a_norm + b_norm) * (a_norm + b_norm)
