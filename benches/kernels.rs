@@ -34,6 +34,7 @@ fn matrix(rows: usize, cols: usize, salt: u64) -> Array2<f64> {
 const ROWS: usize = 8192;
 const GENES: usize = 2000;
 const GROUPS: u32 = 300;
+const MANY_GROUPS: u32 = 3000;
 
 fn wide_batch() -> (RecordBatch, Vec<String>) {
     let genes: Vec<String> = (0..GENES).map(|g| format!("G{g}")).collect();
@@ -113,6 +114,15 @@ fn accumulate(c: &mut Criterion) {
         b.iter(|| {
             let mut acc = Accumulator::new(GENES);
             black_box(acc.add(&groups, &arrays.view(), &gene_of, 0));
+            acc
+        })
+    });
+    // Shuffled cells of an atlas: ~3 rows of each of thousands of groups per batch.
+    let many: Vec<u32> = (0..ROWS as u32).map(|r| r % MANY_GROUPS).collect();
+    group.bench_function("wide_3000_groups", |b| {
+        b.iter(|| {
+            let mut acc = Accumulator::new(GENES);
+            black_box(acc.add(&many, &arrays.view(), &gene_of, 0));
             acc
         })
     });

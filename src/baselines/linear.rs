@@ -99,7 +99,7 @@ impl SharedGram {
         // Zᵀ (G × n), filled along the rows.
         let z_t = faer::Mat::<f64>::from_fn(g, n, |j, i| y[[rows[i], j]] - mean[j]);
         SharedGram {
-            gram: product(z_t.transpose(), z_t.as_ref()),
+            gram: symmetric_product(z_t.as_ref()),
         }
     }
 
@@ -201,6 +201,31 @@ fn top_eigenpairs(a: &faer::Mat<f64>, k: usize) -> Option<(Vec<f64>, faer::Mat<f
 fn product(a: faer::MatRef<'_, f64>, b: faer::MatRef<'_, f64>) -> faer::Mat<f64> {
     let mut out = faer::Mat::<f64>::zeros(a.nrows(), b.ncols());
     multiply_into(out.as_mut(), faer::Accum::Replace, a, b);
+    out
+}
+
+/// aᵀ · a, computing only the lower triangle (half the work of a full product) and
+/// mirroring it.
+fn symmetric_product(a: faer::MatRef<'_, f64>) -> faer::Mat<f64> {
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    let n = a.ncols();
+    let mut out = faer::Mat::<f64>::zeros(n, n);
+    matmul(
+        out.as_mut(),
+        BlockStructure::TriangularLower,
+        faer::Accum::Replace,
+        a.transpose(),
+        BlockStructure::Rectangular,
+        a,
+        BlockStructure::Rectangular,
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    for j in 1..n {
+        for i in 0..j {
+            out[(i, j)] = out[(j, i)];
+        }
+    }
     out
 }
 

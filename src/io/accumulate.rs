@@ -12,7 +12,7 @@ use arrow::array::{
 use arrow::datatypes::{
     DataType, Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type,
 };
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 use rayon::prelude::*;
 
 /// A contiguous run of numbers in f32 or f64.
@@ -455,44 +455,90 @@ impl ValueChecks {
     }
 }
 
-/// Adds one gene's values (rows grouped by `rows`) to that gene's moments per group
-/// (`cells`: M values per group, see [`Accumulator`]), and checks them. The common case (all
-/// finite, none negative) costs one vectorised check; any anomaly is located exactly by a
-/// second pass.
-#[inline]
-fn add_column<const M: usize>(
-    cells: &mut [f64],
+/// One gene's column of a batch and where it goes: the gene's cells (M values per group,
+/// see [`Accumulator`]) and its position in the file (for messages).
+struct GeneColumn<'c, 'v> {
+    cells: &'c mut [f64],
+    values: Values<'v>,
+    gene: usize,
+}
+
+/// Genes whose sums share one pass over the grouped rows: the row indices are read once for
+/// all of them and their sums form independent chains (groups hold only a few rows of a
+/// batch when cells are shuffled, so the per-group work dominates).
+const GENES_PER_PASS: usize = 4;
+
+/// Adds columns (rows grouped by `rows`) to their genes' moments per group and checks them.
+/// Each gene's values are summed in the same order whichever way the genes are batched.
+fn add_gene_columns<const M: usize>(
     rows: &GroupedRows,
-    col: Values<'_>,
+    columns: &mut [GeneColumn<'_, '_>],
     checks: &mut ValueChecks,
     first_row: u64,
-    gene: usize,
 ) {
-    // The sums and the checks run as separate loops: the checks vectorise on their own (in
-    // the column's own precision), the sums follow the groups.
+    for pass in columns.chunks_mut(GENES_PER_PASS) {
+        match pass {
+            [a, b, c, d] => match (a.values, b.values, c.values, d.values) {
+                (Values::F32(va), Values::F32(vb), Values::F32(vc), Values::F32(vd)) => rows
+                    .add_sums_f32::<M, 4>(
+                        [&mut *a.cells, &mut *b.cells, &mut *c.cells, &mut *d.cells],
+                        [va, vb, vc, vd],
+                    ),
+                _ => pass.iter_mut().for_each(|c| add_sums_one::<M>(rows, c)),
+            },
+            _ => pass.iter_mut().for_each(|c| add_sums_one::<M>(rows, c)),
+        }
+    }
+    for c in columns.iter() {
+        check_column(c.values, rows.n_rows(), checks, first_row, c.gene);
+    }
+}
+
+fn add_sums_one<const M: usize>(rows: &GroupedRows, c: &mut GeneColumn<'_, '_>) {
+    match c.values {
+        Values::F32(v) => rows.add_sums::<M, _>(c.cells, |r| v[r] as f64),
+        Values::F64(v) => rows.add_sums::<M, _>(c.cells, |r| v[r]),
+    }
+}
+
+/// Checks one column of `n` values. The common case (all finite, none negative) costs one
+/// vectorised pass in the column's own precision; any anomaly is located exactly by a
+/// second pass.
+fn check_column(col: Values<'_>, n: usize, checks: &mut ValueChecks, first_row: u64, gene: usize) {
     let (lo, hi, finite, integer) = match col {
         Values::F32(v) => {
-            rows.add_sums::<M, _>(cells, |r| v[r] as f64);
             let (lo, hi, finite, integer) = checks_f32(v);
             (lo as f64, hi as f64, finite, integer)
         }
-        Values::F64(v) => {
-            rows.add_sums::<M, _>(cells, |r| v[r]);
-            checks_f64(v)
-        }
+        Values::F64(v) => checks_f64(v),
     };
-    let n = rows.n_rows();
-    if !finite || lo < 0.0 {
+    if !finite {
         for r in 0..n {
             checks.see(col.get(r), first_row + r as u64, gene);
         }
         return;
     }
+    if lo < 0.0 {
+        // Negative values (fine in predictions): counted and located in plain passes; the
+        // integer test above only holds for values ≥ 0, so it is redone while it can matter.
+        let negative = (0..n).filter(|&r| col.get(r) < 0.0).count();
+        let first = (0..n).find(|&r| col.get(r) < 0.0).expect("lo < 0");
+        let at = (first_row + first as u64, gene, col.get(first));
+        checks.negative += negative as u64;
+        if checks
+            .first_negative
+            .is_none_or(|f| (at.0, at.1) < (f.0, f.1))
+        {
+            checks.first_negative = Some(at);
+        }
+        checks.all_integer = checks.all_integer && (0..n).all(|r| col.get(r).fract() == 0.0);
+    } else {
+        checks.all_integer &= integer;
+    }
     checks.n_values += n as u64;
     if hi > checks.max {
         checks.max = hi;
     }
-    checks.all_integer &= integer;
 }
 
 /// The rows of a batch ordered by group, made once and shared by all its columns. Adding a
@@ -547,6 +593,30 @@ impl GroupedRows {
                 s2 += x * x;
             }
             add_moments::<M>(cells, k, s, s2);
+            begin = end as usize;
+        }
+    }
+
+    /// [`GroupedRows::add_sums`] of J f32 columns in one pass over the runs.
+    #[inline(always)]
+    fn add_sums_f32<const M: usize, const J: usize>(
+        &self,
+        cells: [&mut [f64]; J],
+        cols: [&[f32]; J],
+    ) {
+        let mut begin = 0usize;
+        for &(k, end) in &self.runs {
+            let (mut s, mut s2) = ([0.0f64; J], [0.0f64; J]);
+            for &r in &self.rows[begin..end as usize] {
+                for j in 0..J {
+                    let x = cols[j][r as usize] as f64;
+                    s[j] += x;
+                    s2[j] += x * x;
+                }
+            }
+            for j in 0..J {
+                add_moments::<M>(cells[j], k, s[j], s2[j]);
+            }
             begin = end as usize;
         }
     }
@@ -640,14 +710,24 @@ impl SlabMut<'_> {
     ) -> ValueChecks {
         let mut checks = ValueChecks::new();
         let gene_len = self.cap * self.moments;
-        for (i, col) in cols.iter().enumerate() {
-            let cells = &mut self.cells[i * gene_len..(i + 1) * gene_len];
-            let gene = self.first_gene + i;
-            if self.moments == 2 {
-                add_column::<2>(cells, rows, *col, &mut checks, first_row, gene);
-            } else {
-                add_column::<1>(cells, rows, *col, &mut checks, first_row, gene);
-            }
+        if gene_len == 0 {
+            return checks;
+        }
+        let mut columns: Vec<GeneColumn> = self
+            .cells
+            .chunks_mut(gene_len)
+            .zip(cols)
+            .enumerate()
+            .map(|(i, (cells, &values))| GeneColumn {
+                cells,
+                values,
+                gene: self.first_gene + i,
+            })
+            .collect();
+        if self.moments == 2 {
+            add_gene_columns::<2>(rows, &mut columns, &mut checks, first_row);
+        } else {
+            add_gene_columns::<1>(rows, &mut columns, &mut checks, first_row);
         }
         checks
     }
@@ -655,19 +735,22 @@ impl SlabMut<'_> {
 
 /// Gene-major sufficient statistics with a growing number of groups.
 ///
-/// `cells` holds, for each gene, `cap` groups of `moments` values: Σx, then Σx² when the
-/// second moment is kept. Keeping a group's Σx and Σx² side by side makes the scatter of a
-/// value touch one cache line instead of two.
+/// Each block holds [`GENES_PER_BLOCK`] genes (the last block fewer), each gene `cap` groups
+/// of `moments` values: Σx, then Σx² when the second moment is kept. Keeping a group's Σx and
+/// Σx² side by side makes the scatter of a value touch one cache line instead of two. Blocks
+/// are separate allocations so that each parallel task owns one, and so that turning the
+/// statistics group-major frees them one by one instead of holding both copies whole.
 pub struct Accumulator {
     n_genes: usize,
     cap: usize,
     moments: usize,
     count: Vec<u64>,
-    cells: Vec<f64>,
+    blocks: Vec<Vec<f64>>,
 }
 
-/// Genes per parallel task: enough work per task, few enough tasks to balance.
-const GENES_PER_TASK: usize = 64;
+/// Genes per block of an [`Accumulator`], the unit of parallel work: enough work per task,
+/// few enough tasks to balance, and a block of a few thousand groups fits in L2/L3.
+pub const GENES_PER_BLOCK: usize = 64;
 
 impl Accumulator {
     /// An empty accumulator of count, Σx and Σx² over `n_genes` genes.
@@ -687,7 +770,9 @@ impl Accumulator {
             cap: 0,
             moments,
             count: Vec::new(),
-            cells: Vec::new(),
+            blocks: (0..n_genes.div_ceil(GENES_PER_BLOCK))
+                .map(|_| Vec::new())
+                .collect(),
         }
     }
 
@@ -713,12 +798,16 @@ impl Accumulator {
         }
         let new_cap = n_groups.max(self.cap * 2).max(16);
         let (old_len, new_len) = (self.cap * self.moments, new_cap * self.moments);
-        let mut cells = vec![0f64; self.n_genes * new_len];
-        for g in 0..self.n_genes {
-            cells[g * new_len..g * new_len + old_len]
-                .copy_from_slice(&self.cells[g * old_len..(g + 1) * old_len]);
+        let n_genes = self.n_genes;
+        for (b, block) in self.blocks.iter_mut().enumerate() {
+            let genes = GENES_PER_BLOCK.min(n_genes - b * GENES_PER_BLOCK);
+            let mut cells = vec![0f64; genes * new_len];
+            for g in 0..genes {
+                cells[g * new_len..g * new_len + old_len]
+                    .copy_from_slice(&block[g * old_len..(g + 1) * old_len]);
+            }
+            *block = cells;
         }
-        self.cells = cells;
         self.cap = new_cap;
     }
 
@@ -732,19 +821,16 @@ impl Accumulator {
         }
     }
 
-    /// The genes in slabs of `genes_per_slab`, as disjoint mutable parts (parallel iterator).
-    pub fn slabs_mut(
-        &mut self,
-        genes_per_slab: usize,
-    ) -> impl IndexedParallelIterator<Item = SlabMut<'_>> {
-        let (cap, moments) = (self.cap.max(1), self.moments);
-        let per_slab = genes_per_slab.max(1);
-        self.cells
-            .par_chunks_mut(cap * moments * per_slab)
+    /// The blocks of [`GENES_PER_BLOCK`] genes as disjoint mutable slabs (parallel
+    /// iterator).
+    pub fn slabs_mut(&mut self) -> impl IndexedParallelIterator<Item = SlabMut<'_>> {
+        let (cap, moments, n_genes) = (self.cap, self.moments, self.n_genes);
+        self.blocks
+            .par_iter_mut()
             .enumerate()
-            .map(move |(t, cells)| SlabMut {
-                first_gene: t * per_slab,
-                n_genes: cells.len() / (cap * moments),
+            .map(move |(b, cells)| SlabMut {
+                first_gene: b * GENES_PER_BLOCK,
+                n_genes: GENES_PER_BLOCK.min(n_genes - b * GENES_PER_BLOCK),
                 cap,
                 moments,
                 cells,
@@ -783,26 +869,33 @@ impl Accumulator {
             }
         }
         let gene_len = self.cap * M;
+        if gene_len == 0 {
+            // An empty first batch: no group yet, nothing to add.
+            return ValueChecks::new();
+        }
         let n_genes = self.n_genes;
         let grouped = matches!(view, ExpressionView::Wide(_)).then(|| GroupedRows::new(groups));
-        self.cells
-            .par_chunks_mut(gene_len * GENES_PER_TASK)
+        self.blocks
+            .par_iter_mut()
             .enumerate()
             .map(|(t, cells)| {
-                let g0 = t * GENES_PER_TASK;
-                let g1 = (g0 + GENES_PER_TASK).min(n_genes);
+                let g0 = t * GENES_PER_BLOCK;
+                let g1 = (g0 + GENES_PER_BLOCK).min(n_genes);
                 let mut checks = ValueChecks::new();
                 match view {
                     ExpressionView::Wide(cols) => {
-                        for g in g0..g1 {
-                            let p = file_pos[g];
-                            if p == usize::MAX {
-                                continue;
-                            }
-                            let gene = &mut cells[(g - g0) * gene_len..][..gene_len];
-                            let rows = grouped.as_ref().expect("wide view");
-                            add_column::<M>(gene, rows, cols[p], &mut checks, first_row, p);
-                        }
+                        let mut columns: Vec<GeneColumn> = cells
+                            .chunks_mut(gene_len)
+                            .zip(&file_pos[g0..g1])
+                            .filter(|(_, &p)| p != usize::MAX)
+                            .map(|(cells, &p)| GeneColumn {
+                                cells,
+                                values: cols[p],
+                                gene: p,
+                            })
+                            .collect();
+                        let rows = grouped.as_ref().expect("wide view");
+                        add_gene_columns::<M>(rows, &mut columns, &mut checks, first_row);
                     }
                     ExpressionView::Dense { values, offsets } => {
                         for g in g0..g1 {
@@ -844,43 +937,84 @@ impl Accumulator {
 
     /// The statistics as `GroupStats`, rows in the order of `group_order` (accumulator group
     /// indices; groups never seen are zero rows). Needs an accumulator with Σx².
-    pub fn to_group_stats(&self, group_order: &[Option<usize>]) -> GroupStats {
-        assert_eq!(self.moments, 2, "to_group_stats needs the second moments");
-        let (count, sum) = self.to_group_sums(group_order);
-        GroupStats {
-            count,
-            sum,
-            sum_sq: self.group_major(1, group_order),
-        }
+    pub fn into_group_stats(self, group_order: &[Option<usize>]) -> GroupStats {
+        self.into_group_stats_many(&[group_order])
+            .pop()
+            .expect("one order")
+    }
+
+    /// [`Accumulator::into_group_stats`] for several row orders (one per context) at once.
+    pub fn into_group_stats_many(self, orders: &[&[Option<usize>]]) -> Vec<GroupStats> {
+        assert_eq!(self.moments, 2, "into_group_stats needs the second moments");
+        let counts: Vec<Vec<u64>> = orders.iter().map(|o| self.counts_of(o)).collect();
+        self.into_group_major::<2>(orders)
+            .into_iter()
+            .zip(counts)
+            .map(|([sum, sum_sq], count)| GroupStats { count, sum, sum_sq })
+            .collect()
     }
 
     /// Counts and Σx only (output row i = accumulator group `group_order[i]`).
-    pub fn to_group_sums(&self, group_order: &[Option<usize>]) -> (Vec<u64>, Array2<f64>) {
-        let count = group_order
-            .iter()
-            .map(|src| src.and_then(|k| self.count.get(k).copied()).unwrap_or(0))
-            .collect();
-        (count, self.group_major(0, group_order))
+    pub fn into_group_sums(self, group_order: &[Option<usize>]) -> (Vec<u64>, Array2<f64>) {
+        let count = self.counts_of(group_order);
+        let [sum] = self
+            .into_group_major::<1>(&[group_order])
+            .pop()
+            .expect("one order");
+        (count, sum)
     }
 
-    /// Transposes moment `moment` (0: Σx, 1: Σx²) to groups × genes, in blocks of genes so
-    /// that reads and writes both stay in cache.
-    fn group_major(&self, moment: usize, group_order: &[Option<usize>]) -> Array2<f64> {
-        const BLOCK: usize = 32;
-        let gene_len = self.cap * self.moments;
-        let mut out = Array2::<f64>::zeros((group_order.len(), self.n_genes));
-        for g0 in (0..self.n_genes).step_by(BLOCK) {
-            let g1 = (g0 + BLOCK).min(self.n_genes);
-            for (row, k) in group_order.iter().enumerate() {
-                let Some(k) = k.filter(|&k| k < self.count.len()) else {
-                    continue;
-                };
-                let mut dst = out.row_mut(row);
-                for g in g0..g1 {
-                    dst[g] = self.cells[g * gene_len + k * self.moments + moment];
+    fn counts_of(&self, group_order: &[Option<usize>]) -> Vec<u64> {
+        group_order
+            .iter()
+            .map(|src| src.and_then(|k| self.count.get(k).copied()).unwrap_or(0))
+            .collect()
+    }
+
+    /// Transposes the first N moments (Σx, then Σx²) to groups × genes, one array per moment
+    /// and row order: parallel over the blocks, each block's columns copied row by row (its
+    /// genes' cells are read as parallel streams) and then freed, so the group-major arrays
+    /// grow as the accumulator shrinks.
+    fn into_group_major<const N: usize>(
+        self,
+        orders: &[&[Option<usize>]],
+    ) -> Vec<[Array2<f64>; N]> {
+        assert!(N <= self.moments, "moment not kept");
+        let (gene_len, m, n_groups) = (self.cap * self.moments, self.moments, self.count.len());
+        let mut out: Vec<[Array2<f64>; N]> = orders
+            .iter()
+            .map(|o| std::array::from_fn(|_| Array2::<f64>::zeros((o.len(), self.n_genes))))
+            .collect();
+        // For block b: (order, moment, that array's columns of the block).
+        type Columns<'a> = Vec<(usize, usize, ndarray::ArrayViewMut2<'a, f64>)>;
+        let mut columns: Vec<Columns> = self.blocks.iter().map(|_| Vec::new()).collect();
+        for (o, arrays) in out.iter_mut().enumerate() {
+            for (moment, a) in arrays.iter_mut().enumerate() {
+                for (c, view) in columns
+                    .iter_mut()
+                    .zip(a.axis_chunks_iter_mut(Axis(1), GENES_PER_BLOCK))
+                {
+                    c.push((o, moment, view));
                 }
             }
         }
+        self.blocks
+            .into_par_iter()
+            .zip(columns)
+            .for_each(|(block, mut dst)| {
+                for (o, moment, d) in dst.iter_mut() {
+                    for (r, k) in orders[*o].iter().enumerate() {
+                        let Some(k) = k.filter(|&k| k < n_groups) else {
+                            continue;
+                        };
+                        let mut row = d.row_mut(r);
+                        for (j, x) in row.iter_mut().enumerate() {
+                            *x = block[j * gene_len + k * m + *moment];
+                        }
+                    }
+                }
+                drop(block);
+            });
         out
     }
 }
@@ -912,8 +1046,8 @@ mod tests {
         let mut b = Accumulator::new(3);
         b.add(&groups, &csr, &map, 0);
         let order = [Some(0), Some(1)];
-        assert_eq!(a.to_group_stats(&order), b.to_group_stats(&order));
-        let s = a.to_group_stats(&order);
+        let s = a.into_group_stats(&order);
+        assert_eq!(s, b.into_group_stats(&order));
         assert_eq!(s.count, vec![2, 1]);
         assert_eq!(s.sum[[0, 0]], 3.0);
         assert_eq!(s.sum_sq[[0, 0]], 5.0);
@@ -932,11 +1066,51 @@ mod tests {
         full.add(&groups, &view, &map, 0);
         sums.add(&groups, &view, &map, 0);
         let order = [Some(2), None, Some(0), Some(1)];
-        assert_eq!(full.to_group_sums(&order), sums.to_group_sums(&order));
-        let s = full.to_group_stats(&order);
+        let s = full.into_group_stats(&order);
+        assert_eq!(
+            (s.count.clone(), s.sum.clone()),
+            sums.into_group_sums(&order)
+        );
         assert_eq!(s.count, vec![2, 0, 1, 1]);
         assert_eq!(s.sum.row(0).to_vec(), vec![0.75, 5.0]);
         assert_eq!(s.sum_sq.row(0).to_vec(), vec![0.3125, 17.0]);
+    }
+
+    #[test]
+    fn blocks_and_growth_keep_every_gene() {
+        // 150 genes (three blocks, the last partial), groups growing over three batches, and
+        // F32 columns in passes of four plus a remainder: every sum equals the naive one.
+        let (n_genes, n_groups) = (150usize, 45u32);
+        let map: Vec<Option<usize>> = (0..n_genes).map(Some).collect();
+        let mut acc = Accumulator::new(n_genes);
+        let mut want = Array2::<f64>::zeros((n_groups as usize, n_genes));
+        let mut want_sq = Array2::<f64>::zeros((n_groups as usize, n_genes));
+        let mut row = 0u64;
+        for batch in 0..3u32 {
+            let groups: Vec<u32> = (0..60u32)
+                .map(|r| (r * 7 + batch) % (15 * (batch + 1)))
+                .collect();
+            let cols: Vec<Vec<f32>> = (0..n_genes)
+                .map(|g| {
+                    (0..60)
+                        .map(|r| ((r * 31 + g * 17 + batch as usize) % 13) as f32 / 4.0)
+                        .collect()
+                })
+                .collect();
+            for (g, col) in cols.iter().enumerate() {
+                for (r, &x) in col.iter().enumerate() {
+                    want[[groups[r] as usize, g]] += x as f64;
+                    want_sq[[groups[r] as usize, g]] += (x as f64) * (x as f64);
+                }
+            }
+            let view = ExpressionView::Wide(cols.iter().map(|c| Values::F32(c)).collect());
+            acc.add(&groups, &view, &map, row);
+            row += 60;
+        }
+        let order: Vec<Option<usize>> = (0..n_groups as usize).map(Some).collect();
+        let s = acc.into_group_stats(&order);
+        assert_eq!(s.sum, want);
+        assert_eq!(s.sum_sq, want_sq);
     }
 
     #[test]
@@ -953,7 +1127,7 @@ mod tests {
             );
         }
         let order: Vec<Option<usize>> = (0..40).map(Some).collect();
-        let s = a.to_group_stats(&order);
+        let s = a.into_group_stats(&order);
         assert_eq!(s.sum[[39, 0]], 39.0);
         assert_eq!(s.sum[[7, 0]], 7.0);
     }

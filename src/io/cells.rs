@@ -284,7 +284,7 @@ pub fn read_cells(
     let contexts = build_contexts(
         &file,
         &labels,
-        &acc,
+        acc,
         &fold_of,
         &control_label,
         layout.genes.clone(),
@@ -306,11 +306,11 @@ pub fn read_cells(
     })
 }
 
-/// Genes per parallel slab when decoding wide tables: enough work per task, small decoded
-/// arrays (rows × 64 values), and many tasks to balance two or more threads. A slab's share
-/// of the accumulator (64 genes × groups × Σx, Σx²: 4 MB for 4000 groups) stays in cache
-/// while [`read_slab_major`] adds every unit to it.
-const GENES_PER_SLAB: usize = 64;
+/// Genes per parallel slab when decoding wide tables: one accumulator block (enough work
+/// per task, small decoded arrays of rows × 64 values, many tasks to balance two or more
+/// threads). A slab's share of the accumulator (64 genes × groups × Σx, Σx²: 4 MB for 4000
+/// groups) stays in cache while [`read_slab_major`] adds every unit to it.
+const GENES_PER_SLAB: usize = super::accumulate::GENES_PER_BLOCK;
 
 /// Wide tables with an index of units (Parquet row groups, IPC file batches): the
 /// label/half/fold columns are decoded first, then the expression columns in parallel slabs,
@@ -446,7 +446,7 @@ impl WideRead<'_> {
             progress(LABELS_SHARE * (u + 1) as f64 / n_units as f64);
         }
         let mut slabs: Vec<(SlabMut<'_>, &ColumnSet)> =
-            acc.slabs_mut(GENES_PER_SLAB).zip(&self.slab_sets).collect();
+            acc.slabs_mut().zip(&self.slab_sets).collect();
         // Slabs run in waves of a few per thread, so that progress is reported as they finish.
         let wave = 4 * rayon::current_num_threads().max(1);
         let n_slabs = slabs.len();
@@ -496,7 +496,7 @@ impl WideRead<'_> {
             acc.count_rows(&groups);
             let rows = GroupedRows::new(&groups);
             let unit_checks = acc
-                .slabs_mut(GENES_PER_SLAB)
+                .slabs_mut()
                 .zip(self.slab_sets.par_iter())
                 .map(|(mut slab, set)| self.add(&mut slab, set, u, Some(&data), &rows, row))
                 .try_reduce(ValueChecks::new, |a, b| Ok(a.merge(b)))?;
@@ -741,7 +741,7 @@ fn some_labels(labels: &Labels) -> String {
 fn build_contexts(
     file: &str,
     labels: &Labels,
-    acc: &Accumulator,
+    acc: Accumulator,
     fold_of: &[Option<(i64, u64)>],
     control_label: &str,
     genes: Vec<String>,
@@ -754,7 +754,16 @@ fn build_contexts(
     ctx_order.sort_by(|&a, &b| {
         labels.contexts.names()[a as usize].cmp(&labels.contexts.names()[b as usize])
     });
-    let mut out = Vec::new();
+    // Each context's labels (sorted), control and accumulator rows; then every context's
+    // statistics in one pass that frees the accumulator.
+    struct Part<'l> {
+        ctx_name: String,
+        names: Vec<&'l str>,
+        control: usize,
+        gid: Vec<usize>,
+        order: Vec<Option<usize>>,
+    }
+    let mut parts = Vec::new();
     for c in ctx_order {
         let ctx_name = labels.contexts.names()[c as usize].clone();
         let Some(interner) = labels.per_context.get(c as usize) else {
@@ -777,7 +786,26 @@ fn build_contexts(
             .iter()
             .flat_map(|&g| [Some(2 * g), Some(2 * g + 1)])
             .collect();
-        let stats = acc.to_group_stats(&order);
+        parts.push(Part {
+            ctx_name,
+            names,
+            control,
+            gid,
+            order,
+        });
+    }
+    let orders: Vec<&[Option<usize>]> = parts.iter().map(|p| p.order.as_slice()).collect();
+    let all_stats = acc.into_group_stats_many(&orders);
+    let mut out = Vec::new();
+    for (part, stats) in parts.iter().zip(all_stats) {
+        let Part {
+            ctx_name,
+            names,
+            control,
+            gid,
+            ..
+        } = part;
+        let (ctx_name, control) = (ctx_name.clone(), *control);
         let folds: Vec<i64> = if fold_of.is_empty() {
             let perts: Vec<&str> = names
                 .iter()

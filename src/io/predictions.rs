@@ -185,8 +185,7 @@ pub fn read_predictions(
     }
 
     let order: Vec<Option<usize>> = (0..keys.names().len()).map(Some).collect();
-    let (count, sums) = acc.to_group_sums(&order);
-    drop(acc);
+    let (count, sums) = acc.into_group_sums(&order);
     let mut models: Vec<PredictedModel> = Vec::new();
     for (k, key) in keys.names().iter().enumerate() {
         let mut parts = key.splitn(3, '\u{1f}');

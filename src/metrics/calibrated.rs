@@ -112,6 +112,11 @@ fn r2_by(
             (num, den)
         }
     };
+    r2_from(numerator, denominator)
+}
+
+/// sklearn's R² from its residual and total sums of squares.
+fn r2_from(numerator: f64, denominator: f64) -> f64 {
     if denominator != 0.0 {
         1.0 - numerator / denominator
     } else if numerator != 0.0 {
@@ -159,6 +164,12 @@ pub struct MetricOptions {
 }
 
 /// The 12 non-NIR metrics in `METRICS` order for one prediction.
+///
+/// The all-gene metrics against both references share four passes over the genes, each
+/// making every sum it can (K sums per pass in [`pairwise_sums`]): the sums needing no mean,
+/// the centred sums, Pearson's scaled squares, Pearson's dot product. Each sum has the same
+/// terms in the same order as the stand-alone functions above ([`mse`], [`wmse`],
+/// [`pearson`], [`r2_score`]), so the values are bit-identical to theirs.
 pub fn calibrated_metrics(
     pred: ArrayView1<f64>,
     inputs: &MetricInputs,
@@ -170,8 +181,10 @@ pub fn calibrated_metrics(
         contiguous(&inputs.dataset_mean),
     );
     let w = contiguous(&inputs.weights);
-    let (pred, truth, w) = (&pred[..], &truth[..], &w[..]);
     let n = pred.len();
+    // Equal lengths up front: the passes below index all of them by the same i < n.
+    let (pred, truth, w) = (&pred[..n], &truth[..n], &w[..n]);
+    let (c, m) = (&control[..n], &dataset_mean[..n]);
     let mask: Vec<usize> = inputs
         .deg_mask
         .iter()
@@ -180,54 +193,147 @@ pub fn calibrated_metrics(
         .map(|(i, _)| i)
         .collect();
     let degs = mask.len() > MIN_DEGS_EXCLUSIVE;
-    let [sum_w] = pairwise_sums(n, &|i| [w[i]]);
     let clip = |r: f64| match opts.clip_r2_at {
         Some(lo) if r < lo => lo,
         _ => r,
     };
-    let no_weights = None::<fn(usize) -> f64>;
-    // Δ against a reference profile: the predicted and the true change.
-    let five = |reference: &[f64]| -> [f64; 5] {
-        let dp = |i: usize| pred[i] - reference[i];
-        let dy = |i: usize| truth[i] - reference[i];
-        let (dpm, dym) = (|k: usize| dp(mask[k]), |k: usize| dy(mask[k]));
-        let m = mask.len();
+    let nf = n as f64;
+
+    // Pass 1: per reference r, dp = pred − r and dy = truth − r; sums of dp and dy (Pearson's
+    // means; Σdy is also R²'s), R²'s residuals (dy − dp)², weighted residuals and Σ dy·w.
+    let s1 = pairwise_sums(n, &|i| {
+        let (p, t, wi) = (pred[i], truth[i], w[i]);
+        let (dpc, dyc) = (p - c[i], t - c[i]);
+        let (dpm, dym) = (p - m[i], t - m[i]);
+        let (rc, rm) = ((dyc - dpc) * (dyc - dpc), (dym - dpm) * (dym - dpm));
         [
-            pearson_by(n, dp, dy),
-            if degs {
-                pearson_by(m, dpm, dym)
-            } else {
-                f64::NAN
-            },
-            clip(r2_by(n, dy, dp, no_weights)),
-            if degs {
-                clip(r2_by(m, dym, dpm, no_weights))
-            } else {
-                f64::NAN
-            },
-            clip(if sum_w != 0.0 {
-                r2_by(n, dy, dp, Some(|i: usize| w[i]))
-            } else {
-                r2_by(n, dy, dp, no_weights)
-            }),
+            (p - t) * (p - t),
+            wi,
+            dpc,
+            dyc,
+            rc,
+            wi * rc,
+            dyc * wi,
+            dpm,
+            dym,
+            rm,
+            wi * rm,
+            dym * wi,
+        ]
+    });
+    let sum_w = s1[1];
+    let sums = |k: usize| RefSums {
+        dp: s1[k],
+        dy: s1[k + 1],
+        residual: s1[k + 2],
+        weighted_residual: s1[k + 3],
+        weighted_dy: s1[k + 4],
+    };
+    let (sc, sm) = (sums(2), sums(7));
+    let (mpc, myc, awc) = (sc.dp / nf, sc.dy / nf, sc.weighted_dy / sum_w);
+    let (mpm, mym, awm) = (sm.dp / nf, sm.dy / nf, sm.weighted_dy / sum_w);
+
+    // Pass 2: WMSE's terms, R²'s total sums of squares (plain and weighted), and Pearson's
+    // scales (largest centred magnitudes, order-free).
+    let s2 = pairwise_sums(n, &|i| {
+        let (p, t, wi) = (pred[i], truth[i], w[i]);
+        let (dyc, dym) = (t - c[i], t - m[i]);
+        [
+            (wi / sum_w) * ((p - t) * (p - t)),
+            (dyc - myc) * (dyc - myc),
+            wi * ((dyc - awc) * (dyc - awc)),
+            (dym - mym) * (dym - mym),
+            wi * ((dym - awm) * (dym - awm)),
+        ]
+    });
+    let (mut apc, mut ayc, mut apm, mut aym) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
+    for i in 0..n {
+        let (p, t) = (pred[i], truth[i]);
+        apc = apc.max(((p - c[i]) - mpc).abs());
+        ayc = ayc.max(((t - c[i]) - myc).abs());
+        apm = apm.max(((p - m[i]) - mpm).abs());
+        aym = aym.max(((t - m[i]) - mym).abs());
+    }
+
+    // Pass 3: Pearson's norms of the scaled centred deltas.
+    let s3 = pairwise_sums(n, &|i| {
+        let (p, t) = (pred[i], truth[i]);
+        let (xc, yc) = (((p - c[i]) - mpc) / apc, ((t - c[i]) - myc) / ayc);
+        let (xm, ym) = (((p - m[i]) - mpm) / apm, ((t - m[i]) - mym) / aym);
+        [xc * xc, yc * yc, xm * xm, ym * ym]
+    });
+    let (npc, nyc) = (apc * s3[0].sqrt(), ayc * s3[1].sqrt());
+    let (npm, nym) = (apm * s3[2].sqrt(), aym * s3[3].sqrt());
+
+    // Pass 4: Pearson's dot products.
+    let s4 = pairwise_sums(n, &|i| {
+        let (p, t) = (pred[i], truth[i]);
+        [
+            (((p - c[i]) - mpc) / npc) * (((t - c[i]) - myc) / nyc),
+            (((p - m[i]) - mpm) / npm) * (((t - m[i]) - mym) / nym),
+        ]
+    });
+
+    // Pearson is NaN for fewer than 2 genes or a constant vector; R² for fewer than 2.
+    let constant = |r: &[f64], v: &[f64]| (0..n).all(|i| v[i] - r[i] == v[0] - r[0]);
+    let pearson_of = |r: &[f64], dot: f64| {
+        if n < 2 || constant(r, pred) || constant(r, truth) {
+            f64::NAN
+        } else {
+            dot.clamp(-1.0, 1.0)
+        }
+    };
+    let r2_of = |num: f64, den: f64| if n < 2 { f64::NAN } else { r2_from(num, den) };
+    let weighted_r2 = |s: &RefSums, den_plain: f64, den_weighted: f64| {
+        clip(if sum_w != 0.0 {
+            r2_of(s.weighted_residual, den_weighted)
+        } else {
+            r2_of(s.residual, den_plain)
+        })
+    };
+    let no_weights = None::<fn(usize) -> f64>;
+    // The DEG-restricted metrics: few genes, one reference at a time.
+    let on_degs = |reference: &[f64]| -> [f64; 2] {
+        if !degs {
+            return [f64::NAN; 2];
+        }
+        let dp = |k: usize| pred[mask[k]] - reference[mask[k]];
+        let dy = |k: usize| truth[mask[k]] - reference[mask[k]];
+        let len = mask.len();
+        [
+            pearson_by(len, dp, dy),
+            clip(r2_by(len, dy, dp, no_weights)),
         ]
     };
-    let c = five(&control);
-    let p = five(&dataset_mean);
+    let (dc, dm) = (on_degs(c), on_degs(m));
     [
-        mse(pred, truth),
-        wmse_with_total(pred, truth, w, sum_w),
-        c[0],
-        c[1],
-        c[2],
-        c[3],
-        c[4],
-        p[0],
-        p[1],
-        p[2],
-        p[3],
-        p[4],
+        s1[0] / nf,
+        s2[0],
+        pearson_of(c, s4[0]),
+        dc[0],
+        clip(r2_of(sc.residual, s2[1])),
+        dc[1],
+        weighted_r2(&sc, s2[1], s2[2]),
+        pearson_of(m, s4[1]),
+        dm[0],
+        clip(r2_of(sm.residual, s2[3])),
+        dm[1],
+        weighted_r2(&sm, s2[3], s2[4]),
     ]
+}
+
+/// Pass-1 sums of one reference profile r (dp = pred − r, dy = truth − r).
+struct RefSums {
+    /// Σ dp.
+    dp: f64,
+    /// Σ dy.
+    dy: f64,
+    /// Σ (dy − dp)².
+    residual: f64,
+    /// Σ w (dy − dp)².
+    weighted_residual: f64,
+    /// Σ dy w.
+    weighted_dy: f64,
 }
 
 #[cfg(test)]

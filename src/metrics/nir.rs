@@ -35,19 +35,7 @@ pub fn nir_scores(pred: &[ArrayView1<f64>], truth: ArrayView2<f64>) -> Array1<f6
     if n < 2 {
         return Array1::from_elem(n, f64::NAN);
     }
-    // Distinct prediction rows, by bit pattern; `users[u]` are the rows equal to distinct u.
-    let mut users: Vec<Vec<usize>> = Vec::new();
-    let mut seen: HashMap<Vec<u64>, usize> = HashMap::new();
-    for (i, p) in pred.iter().enumerate() {
-        let key: Vec<u64> = p.iter().map(|x| x.to_bits()).collect();
-        let next = users.len();
-        let u = *seen.entry(key).or_insert(next);
-        if u == next {
-            users.push(Vec::new());
-        }
-        users[u].push(i);
-    }
-    drop(seen);
+    let users = distinct_rows(pred);
     let truth = truth.as_standard_layout();
     let all: Vec<usize> = (0..n).collect();
     let centre = column_means(truth.view(), &all);
@@ -166,6 +154,45 @@ pub fn nir_scores(pred: &[ArrayView1<f64>], truth: ArrayView2<f64>) -> Array1<f6
     Array1::from(scores)
 }
 
+/// The distinct rows of `rows` by bit pattern: `users[u]` lists the rows equal to distinct
+/// row u, in order. Rows are bucketed by a fingerprint and compared in full only within a
+/// bucket.
+fn distinct_rows(rows: &[ArrayView1<f64>]) -> Vec<Vec<usize>> {
+    let same = |a: &ArrayView1<f64>, b: &ArrayView1<f64>| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(b.iter())
+                .all(|(x, y)| x.to_bits() == y.to_bits())
+    };
+    let prints: Vec<u64> = rows.par_iter().map(fingerprint).collect();
+    let mut users: Vec<Vec<usize>> = Vec::new();
+    let mut by_print: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, row) in rows.iter().enumerate() {
+        let bucket = by_print.entry(prints[i]).or_default();
+        match bucket.iter().find(|&&u| same(&rows[users[u][0]], row)) {
+            Some(&u) => users[u].push(i),
+            None => {
+                bucket.push(users.len());
+                users.push(vec![i]);
+            }
+        }
+    }
+    users
+}
+
+/// A 64-bit fingerprint of a row's bits (four independent multiply–xor lanes, combined).
+fn fingerprint(row: &ArrayView1<f64>) -> u64 {
+    const MUL: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut lanes = [1u64, 2, 3, 4];
+    for (i, x) in row.iter().enumerate() {
+        let lane = &mut lanes[i % 4];
+        *lane = (*lane ^ x.to_bits()).wrapping_mul(MUL).rotate_left(29);
+    }
+    lanes
+        .iter()
+        .fold(row.len() as u64, |h, &l| (h ^ l).wrapping_mul(MUL))
+}
+
 /// Σ (a − b)², summed in order (like scipy's `cdist`).
 fn squared_distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
     let mut s = 0.0;
@@ -202,6 +229,20 @@ mod tests {
 
     fn rows(a: &Array2<f64>) -> Vec<ArrayView1<'_, f64>> {
         a.rows().into_iter().collect()
+    }
+
+    #[test]
+    fn distinct_rows_by_bits() {
+        let a = array![
+            [1.0, 2.0, 3.0],
+            [1.0, 2.0, 4.0],
+            [1.0, 2.0, 3.0],
+            [0.0, 0.0, 0.0],
+            [1.0, 2.0, 4.0],
+            [-0.0, 0.0, 0.0],
+        ];
+        let users = distinct_rows(&rows(&a));
+        assert_eq!(users, vec![vec![0, 2], vec![1, 4], vec![3], vec![5]]);
     }
 
     #[test]

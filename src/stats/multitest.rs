@@ -5,13 +5,19 @@
 /// DEG test maps NaN to 1 first); if present they sort last and stay NaN.
 pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
     let n = p.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| p[a].total_cmp(&p[b]));
+    // Sorted by (value in `total_cmp` order, position): the order of a stable sort, from a
+    // direct sort of plain keys.
+    let mut order: Vec<(i64, usize)> = p
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| (total_order_key(x), i))
+        .collect();
+    order.sort_unstable();
     let nf = n as f64;
     let mut q = vec![0.0; n];
     let mut running = f64::INFINITY;
     for rank in (0..n).rev() {
-        let i = order[rank];
+        let i = order[rank].1;
         // statsmodels divides by the ECDF factor (i/n) rather than multiplying by n/i.
         let raw = p[i] / ((rank + 1) as f64 / nf);
         if raw.is_nan() {
@@ -22,6 +28,12 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
         q[i] = running.min(1.0);
     }
     q
+}
+
+/// An integer ordered as `f64::total_cmp` orders the floats.
+fn total_order_key(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
 }
 
 #[cfg(test)]
@@ -43,5 +55,25 @@ mod tests {
             0.008,
         ];
         assert_eq!(benjamini_hochberg(&p), want);
+    }
+
+    #[test]
+    fn keys_order_like_total_cmp() {
+        let xs = [
+            f64::NEG_INFINITY,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-300,
+            0.5,
+            1.0,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for a in xs {
+            for b in xs {
+                assert_eq!(total_order_key(a).cmp(&total_order_key(b)), a.total_cmp(&b));
+            }
+        }
     }
 }
