@@ -97,6 +97,8 @@ pub fn metric_table(
         }
     }
     let nir = metric_index("nir").expect("nir is registered");
+    // Most models cover every evaluated perturbation: their truths are prepared once.
+    let all_truths = nir::NirTruths::new(truths.view());
     for (m, model) in models.iter().enumerate() {
         let pool: Vec<usize> = (0..n_p).filter(|&p| covered[[m, p]]).collect();
         if pool.is_empty() {
@@ -107,7 +109,7 @@ pub fn metric_table(
             .map(|&p| model.get(evaluated[p]).expect("covered"))
             .collect();
         let scores = if pool.len() == n_p {
-            nir::nir_scores(&pred, truths.view())
+            nir::nir_scores_with(&pred, &all_truths)
         } else {
             nir::nir_scores(&pred, truths.select(Axis(0), &pool).view())
         };

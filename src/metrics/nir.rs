@@ -30,37 +30,91 @@ const F32_SAFE: f64 = 1e15;
 /// prediction rows (a baseline that predicts one profile for many perturbations) share one
 /// GEMM row.
 pub fn nir_scores(pred: &[ArrayView1<f64>], truth: ArrayView2<f64>) -> Array1<f64> {
+    nir_scores_with(pred, &NirTruths::new(truth))
+}
+
+/// Truth profiles prepared for [`nir_scores_with`]: centred on their mean, in f32, with
+/// their squared norms. Prepared once, they serve every model that covers all of them.
+pub struct NirTruths<'a> {
+    truth: ndarray::CowArray<'a, f64, ndarray::Ix2>,
+    centre: Array1<f64>,
+    /// Centred truths in f32, row-major n × G; empty when some value is beyond [`F32_SAFE`].
+    truth32: Vec<f32>,
+    truth_sq: Vec<f64>,
+    truth_norm: Vec<f64>,
+}
+
+impl<'a> NirTruths<'a> {
+    /// Prepares the truths (rows: perturbations, columns: genes).
+    pub fn new(truth: ArrayView2<'a, f64>) -> Self {
+        let (n, g) = truth.dim();
+        let truth: ndarray::CowArray<'a, f64, ndarray::Ix2> = if truth.is_standard_layout() {
+            truth.into()
+        } else {
+            truth.as_standard_layout().into_owned().into()
+        };
+        let all: Vec<usize> = (0..n).collect();
+        let centre = column_means(truth.view(), &all);
+        let mut out = NirTruths {
+            truth,
+            centre,
+            truth32: Vec::new(),
+            truth_sq: Vec::new(),
+            truth_norm: Vec::new(),
+        };
+        let fits = out
+            .truth
+            .axis_iter(Axis(0))
+            .into_par_iter()
+            .all(|t| out.fits_f32(&t));
+        if n < 2 || !fits {
+            return out;
+        }
+        let mut truth32 = vec![0f32; n * g];
+        truth32
+            .par_chunks_mut(g)
+            .zip(out.truth.axis_iter(Axis(0)).into_par_iter())
+            .for_each(|(o, row)| out.centred32(row, o));
+        out.truth_sq = truth32.par_chunks(g).map(norm_sq).collect();
+        out.truth_norm = out.truth_sq.iter().map(|s| s.sqrt()).collect();
+        out.truth32 = truth32;
+        out
+    }
+
+    /// `row − centre` in f32.
+    fn centred32(&self, row: ArrayView1<f64>, out: &mut [f32]) {
+        for ((o, &x), &c) in out.iter_mut().zip(row.iter()).zip(self.centre.iter()) {
+            *o = (x - c) as f32;
+        }
+    }
+
+    /// Every centred value of `row` is within the f32 path's range.
+    fn fits_f32(&self, row: &ArrayView1<f64>) -> bool {
+        row.iter()
+            .zip(self.centre.iter())
+            .all(|(&x, &c)| (x - c).abs() < F32_SAFE)
+    }
+}
+
+/// Σ x² of f32 values, in f64.
+fn norm_sq(v: &[f32]) -> f64 {
+    v.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>()
+}
+
+/// [`nir_scores`] against prepared truths.
+pub fn nir_scores_with(pred: &[ArrayView1<f64>], truths: &NirTruths<'_>) -> Array1<f64> {
+    let truth = &truths.truth;
     let (n, g) = truth.dim();
     assert_eq!(pred.len(), n, "one prediction per truth");
     if n < 2 {
         return Array1::from_elem(n, f64::NAN);
     }
-    let users = distinct_rows(pred);
-    let truth = truth.as_standard_layout();
-    let all: Vec<usize> = (0..n).collect();
-    let centre = column_means(truth.view(), &all);
-    let centred32 = |row: ArrayView1<f64>, out: &mut [f32]| {
-        for ((o, &x), &c) in out.iter_mut().zip(row.iter()).zip(centre.iter()) {
-            *o = (x - c) as f32;
-        }
-    };
-    let fits_f32 = |row: &ArrayView1<f64>| {
-        row.iter()
-            .zip(centre.iter())
-            .all(|(&x, &c)| (x - c).abs() < F32_SAFE)
-    };
-    if !truth.rows().into_iter().all(|t| fits_f32(&t)) || !pred.iter().all(fits_f32) {
+    if truths.truth32.is_empty() || !pred.par_iter().all(|p| truths.fits_f32(p)) {
         return nir_scores_direct(pred, truth.view());
     }
-    // Centred truths in f32 (row-major n × G) and their squared norms in f64.
-    let mut truth32 = vec![0f32; n * g];
-    truth32
-        .par_chunks_mut(g)
-        .zip(truth.axis_iter(Axis(0)).into_par_iter())
-        .for_each(|(out, row)| centred32(row, out));
-    let norm_sq = |v: &[f32]| v.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
-    let truth_sq: Vec<f64> = truth32.par_chunks(g).map(norm_sq).collect();
-    let truth_norm: Vec<f64> = truth_sq.iter().map(|s| s.sqrt()).collect();
+    let users = distinct_rows(pred);
+    let (truth32, truth_sq, truth_norm) = (&truths.truth32, &truths.truth_sq, &truths.truth_norm);
+    let centred32 = |row: ArrayView1<f64>, out: &mut [f32]| truths.centred32(row, out);
     // Error bounds (u, ε: f32, f64 unit roundoffs):
     // - cross products: γ_K Σ|a_k b_k| per f32 block plus the f64 sum of the blocks, at most
     //   (γ_K + (g/K)·ε)·‖â‖‖b̂‖ (Cauchy–Schwarz);
@@ -81,7 +135,7 @@ pub fn nir_scores(pred: &[ArrayView1<f64>], truth: ArrayView2<f64>) -> Array1<f6
         .len()
         .div_ceil(4 * rayon::current_num_threads())
         .max(MIN_ROWS_PER_TASK);
-    let truth_rows = faer::MatRef::from_row_major_slice(&truth32, n, g);
+    let truth_rows = faer::MatRef::from_row_major_slice(truth32, n, g);
     let mut scores = vec![0.0; n];
     let counted: Vec<Vec<(usize, f64)>> = users
         .par_chunks(per_task)
