@@ -373,6 +373,60 @@ mod tests {
     }
 
     #[test]
+    fn fused_passes_equal_the_stand_alone_metrics() {
+        // calibrated_metrics promises the bits of mse, wmse, pearson and r2_on_deltas: with
+        // weights and with Σw = 0, and with DEGs on a mask.
+        let n = 300;
+        let mut next = crate::stats::lcg::uniform_stream(77);
+        let mut vec = |scale: f64| -> Vec<f64> { (0..n).map(|_| 5.0 + scale * next()).collect() };
+        let (pred, truth, ctrl, mean) = (vec(2.0), vec(2.0), vec(1.0), vec(1.0));
+        let weights = vec(1.0)
+            .iter()
+            .map(|w| (w - 5.0) * (w - 5.0))
+            .collect::<Vec<_>>();
+        let mask: Vec<bool> = (0..n).map(|i| i % 7 == 0).collect();
+        let degs: Vec<usize> = (0..n).filter(|&i| mask[i]).collect();
+        for w in [weights, vec![0.0; n]] {
+            let view = |v: &Vec<f64>| ndarray::ArrayView1::from(v.as_slice()).to_owned();
+            let (t, c, m, wv) = (view(&truth), view(&ctrl), view(&mean), view(&w));
+            let dm = ndarray::Array1::from(mask.clone());
+            let inputs = MetricInputs {
+                truth: t.view(),
+                control: c.view(),
+                dataset_mean: m.view(),
+                weights: wv.view(),
+                deg_mask: dm.view(),
+            };
+            let got = calibrated_metrics(
+                ndarray::ArrayView1::from(pred.as_slice()),
+                &inputs,
+                &MetricOptions::default(),
+            );
+            let delta = |a: &[f64], r: &[f64]| -> Vec<f64> {
+                a.iter().zip(r).map(|(x, y)| x - y).collect()
+            };
+            let on = |v: &[f64]| -> Vec<f64> { degs.iter().map(|&i| v[i]).collect() };
+            let mut want = vec![mse(&pred, &truth), wmse(&pred, &truth, &w)];
+            for r in [&ctrl, &mean] {
+                let (dp, dy) = (delta(&pred, r), delta(&truth, r));
+                want.extend([
+                    pearson(&dp, &dy),
+                    pearson(&on(&dp), &on(&dy)),
+                    r2_score(&dy, &dp, None),
+                    r2_score(&on(&dy), &on(&dp), None),
+                    r2_on_deltas(&dy, &dp, Some(&w)),
+                ]);
+            }
+            for (k, (a, b)) in got.iter().zip(&want).enumerate() {
+                assert!(
+                    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                    "metric {k}: fused {a} vs stand-alone {b}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn matches_scipy_and_sklearn() {
         // scipy 1.17.1 pearsonr and sklearn 1.9.1 r2_score on these vectors.
         let x = [0.3, -1.2, 0.8, 2.5, -0.4, 0.1, 1.7, -0.9, 0.05, 0.6, -2.2];
