@@ -26,7 +26,7 @@ pub enum Values<'a> {
 
 impl Values<'_> {
     #[inline(always)]
-    fn get(&self, i: usize) -> f64 {
+    pub(super) fn get(&self, i: usize) -> f64 {
         match self {
             Values::F32(v) => v[i] as f64,
             Values::F64(v) => v[i],
@@ -49,7 +49,7 @@ pub enum Indices<'a> {
 
 impl Indices<'_> {
     #[inline(always)]
-    fn get(&self, i: usize) -> i64 {
+    pub(super) fn get(&self, i: usize) -> i64 {
         match self {
             Indices::U32(v) => v[i] as i64,
             Indices::I32(v) => v[i] as i64,
@@ -413,7 +413,7 @@ impl ValueChecks {
         }
     }
 
-    fn see(&mut self, x: f64, row: u64, gene: usize) {
+    pub(super) fn see(&mut self, x: f64, row: u64, gene: usize) {
         self.n_values += 1;
         if !x.is_finite() {
             self.non_finite += 1;
@@ -504,7 +504,13 @@ fn add_sums_one<const M: usize>(rows: &GroupedRows, c: &mut GeneColumn<'_, '_>) 
 /// Checks one column of `n` values. The common case (all finite, none negative) costs one
 /// vectorised pass in the column's own precision; any anomaly is located exactly by a
 /// second pass.
-fn check_column(col: Values<'_>, n: usize, checks: &mut ValueChecks, first_row: u64, gene: usize) {
+pub(super) fn check_column(
+    col: Values<'_>,
+    n: usize,
+    checks: &mut ValueChecks,
+    first_row: u64,
+    gene: usize,
+) {
     let (lo, hi, finite, integer) = match col {
         Values::F32(v) => {
             let (lo, hi, finite, integer) = checks_f32(v);
@@ -579,6 +585,15 @@ impl GroupedRows {
     /// Number of rows.
     pub fn n_rows(&self) -> usize {
         self.rows.len()
+    }
+
+    /// (group, its rows in order) for each group present, groups ascending.
+    pub fn runs(&self) -> impl Iterator<Item = (u32, &[u32])> + '_ {
+        let starts = std::iter::once(0).chain(self.runs.iter().map(|&(_, end)| end as usize));
+        self.runs
+            .iter()
+            .zip(starts)
+            .map(|(&(k, end), begin)| (k, &self.rows[begin..end as usize]))
     }
 
     /// Adds Σx (and Σx² when M = 2) of each group's values `value(row)` to its cell.

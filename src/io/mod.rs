@@ -7,6 +7,7 @@ pub mod columns;
 pub mod format;
 pub mod layout;
 pub mod predictions;
+pub mod profiles;
 pub mod source;
 pub mod units;
 

@@ -1,17 +1,15 @@
 //! Reading a predictions table (SPEC §1.2): one row per model × perturbation (or many rows —
 //! cell-level predictions — which are reduced to their mean), genes matched by name.
 
-use super::accumulate::{Accumulator, ExpressionArrays, ValueChecks};
+use super::accumulate::{ExpressionArrays, ValueChecks};
 use super::columns::{for_each_str, Interner};
 use super::format::Table;
 use super::layout::{locate, preview, ColumnNames, TableRole};
+use super::profiles::ProfileSums;
 use super::source::SharedSource;
 use crate::error::{Error, Location, Result};
 use ndarray::ArcArray1;
 use std::collections::HashMap;
-
-/// Most groups (model × perturbation) reserved up front in the accumulator.
-const PREDICTION_GROUPS_RESERVED: usize = 4096;
 
 /// Options for reading predictions.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -103,12 +101,7 @@ pub fn read_predictions(
 
     let default_model = model_name_from_file(&file);
     let mut keys = Interner::default();
-    let mut acc = Accumulator::sums_only(genes.len());
-    // Prediction files usually hold one row per model × perturbation: room for that many
-    // groups (capped, for cell-level predictions) spares the growing copies.
-    if let Some(rows) = table.num_rows {
-        acc.reserve_groups((rows as usize).min(PREDICTION_GROUPS_RESERVED));
-    }
+    let mut sums = ProfileSums::new(genes.len());
     let mut checks = ValueChecks::new();
     let mut row = 0u64;
     for item in table.batches(None, opts.batch_rows.max(1))? {
@@ -157,7 +150,7 @@ pub fn read_predictions(
         )?;
         let expr =
             ExpressionArrays::from_batch(&batch, &layout.expression, &layout.genes, &file, row)?;
-        checks = checks.merge(acc.add(&groups, &expr.view(), &gene_of, row));
+        checks = checks.merge(sums.add(&groups, &expr.view(), &gene_of, row));
         row += n as u64;
         progress(frac);
     }
@@ -184,10 +177,9 @@ pub fn read_predictions(
         ));
     }
 
-    let order: Vec<Option<usize>> = (0..keys.names().len()).map(Some).collect();
-    let (count, sums) = acc.into_group_sums(&order);
+    let mut means = sums.into_means().into_iter();
     let mut models: Vec<PredictedModel> = Vec::new();
-    for (k, key) in keys.names().iter().enumerate() {
+    for key in keys.names() {
         let mut parts = key.splitn(3, '\u{1f}');
         let (m, c, p) = (
             parts.next().unwrap_or(""),
@@ -209,8 +201,7 @@ pub fn read_predictions(
                 models.len() - 1
             }
         };
-        let n = count[k];
-        let mean = sums.row(k).mapv(|s| s / n as f64).into_shared();
+        let (n, mean) = means.next().expect("one mean per key");
         models[idx].profiles.push((p.to_string(), mean, n));
     }
     Ok(PredictionFile {
