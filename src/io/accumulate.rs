@@ -547,6 +547,18 @@ pub(super) fn check_column(
     }
 }
 
+/// The inverse of `gene_of`: the file position of each of `n_genes` genes (`usize::MAX`: not in
+/// the file).
+pub(super) fn file_positions(gene_of: &[Option<usize>], n_genes: usize) -> Vec<usize> {
+    let mut file_pos = vec![usize::MAX; n_genes];
+    for (p, g) in gene_of.iter().enumerate() {
+        if let Some(g) = *g {
+            file_pos[g] = p;
+        }
+    }
+    file_pos
+}
+
 /// The rows of a batch ordered by group, made once and shared by all its columns. Adding a
 /// column then sums each group's values in registers and updates its cell once, in group
 /// order, instead of one read-modify-write of a random cell per value (cells of a gene span
@@ -876,13 +888,7 @@ impl Accumulator {
         first_row: u64,
     ) -> ValueChecks {
         self.count_rows(groups);
-        // Inverse map: accumulator gene -> file position.
-        let mut file_pos = vec![usize::MAX; self.n_genes];
-        for (p, g) in gene_of.iter().enumerate() {
-            if let Some(g) = *g {
-                file_pos[g] = p;
-            }
-        }
+        let file_pos = file_positions(gene_of, self.n_genes);
         let gene_len = self.cap * M;
         if gene_len == 0 {
             // An empty first batch: no group yet, nothing to add.

@@ -7,7 +7,7 @@
 //! of the memory, none of it touched twice). The sums are added in the accumulator's order, so
 //! the means are the same to the bit.
 
-use super::accumulate::{check_column, ExpressionView, GroupedRows, ValueChecks};
+use super::accumulate::{check_column, file_positions, ExpressionView, GroupedRows, ValueChecks};
 use ndarray::{ArcArray1, Array1};
 use rayon::prelude::*;
 
@@ -52,12 +52,7 @@ impl ProfileSums {
         for &k in groups {
             self.count[k as usize] += 1;
         }
-        let mut file_pos = vec![usize::MAX; self.n_genes];
-        for (p, g) in gene_of.iter().enumerate() {
-            if let Some(g) = *g {
-                file_pos[g] = p;
-            }
-        }
+        let file_pos = file_positions(gene_of, self.n_genes);
         let grouped = GroupedRows::new(groups);
         // One task per (group present, range of genes); groups ascend in both lists.
         let mut runs = grouped.runs().peekable();
