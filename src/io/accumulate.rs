@@ -611,16 +611,14 @@ impl GroupedRows {
     /// Adds Σx (and Σx² when M = 2) of each group's values `value(row)` to its cell.
     #[inline(always)]
     fn add_sums<const M: usize, F: Fn(usize) -> f64>(&self, cells: &mut [f64], value: F) {
-        let mut begin = 0usize;
-        for &(k, end) in &self.runs {
+        for (k, rows) in self.runs() {
             let (mut s, mut s2) = (0.0, 0.0);
-            for &r in &self.rows[begin..end as usize] {
+            for &r in rows {
                 let x = value(r as usize);
                 s += x;
                 s2 += x * x;
             }
             add_moments::<M>(cells, k, s, s2);
-            begin = end as usize;
         }
     }
 
@@ -631,10 +629,9 @@ impl GroupedRows {
         cells: [&mut [f64]; J],
         cols: [&[f32]; J],
     ) {
-        let mut begin = 0usize;
-        for &(k, end) in &self.runs {
+        for (k, rows) in self.runs() {
             let (mut s, mut s2) = ([0.0f64; J], [0.0f64; J]);
-            for &r in &self.rows[begin..end as usize] {
+            for &r in rows {
                 for j in 0..J {
                     let x = cols[j][r as usize] as f64;
                     s[j] += x;
@@ -644,7 +641,6 @@ impl GroupedRows {
             for j in 0..J {
                 add_moments::<M>(cells[j], k, s[j], s2[j]);
             }
-            begin = end as usize;
         }
     }
 }
@@ -801,14 +797,6 @@ impl Accumulator {
                 .map(|_| Vec::new())
                 .collect(),
         }
-    }
-
-    /// Room for `n_groups` groups from the start, so that growing (which holds the old and
-    /// the new arrays at once) is not needed up to there.
-    pub fn reserve_groups(&mut self, n_groups: usize) {
-        let n = self.count.len();
-        self.ensure_groups(n_groups);
-        self.count.truncate(n);
     }
 
     /// Number of groups seen so far.
