@@ -10,7 +10,7 @@ use calibra::baselines::linear;
 use calibra::de::ttest::ttest_overestim_var;
 use calibra::io::accumulate::{Accumulator, ExpressionArrays};
 use calibra::io::ExpressionLayout;
-use calibra::metrics::nir::nir_scores;
+use calibra::metrics::calibrated::nir::nir_scores;
 use calibra::stats::bootstrap::bootstrap_mean_ci_many;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ndarray::Array2;

@@ -10,6 +10,19 @@ WASM_BINDGEN_VERSION=0.2.130   # must equal the `=` pin of wasm-bindgen in Cargo
 
 # What a fresh machine lacks (each step is skipped when already there), so `make serve` works
 # right after cloning. .ci/run installs the same plus chromium for the tests.
+# clang: the C parts of Parquet's codecs (zstd) are compiled for wasm32 by clang, not gcc.
+if ! command -v clang >/dev/null; then
+  echo "== clang (compiles zstd for wasm32): installing Debian's package"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  if command -v apt-get >/dev/null && { [ -z "$SUDO" ] || command -v sudo >/dev/null; }; then
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null
+  else
+    echo "clang is needed to build the page (zstd for wasm32) and could not be installed here:" >&2
+    echo "install clang with your system's package manager, then run 'make serve' again." >&2
+    exit 1
+  fi
+fi
 rustup target list --installed | grep -q '^wasm32-unknown-unknown$' || rustup target add wasm32-unknown-unknown
 rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
 rustup +nightly component list --installed | grep -q '^rust-src' || rustup component add rust-src --toolchain nightly

@@ -3,7 +3,7 @@
 //! versions, with censoring and a per-metric summary.
 
 use crate::error::{Error, Result};
-use crate::metrics::{MetricSpec, MetricTable, METRICS};
+use crate::metrics::{MetricSpec, MetricTable};
 use crate::stats::descriptive::{mean, median, percentile_linear, std};
 
 /// Added to DRF denominators (as published).
@@ -99,6 +99,15 @@ pub struct DrfSummaryRow {
     pub tech_duplicate: f64,
 }
 
+impl DrfSummaryRow {
+    /// The one rule for "this metric can be trusted on this dataset": its headline DRF
+    /// (`drf_interpolated`) is not censored and its mean is positive — the positive control
+    /// beats the null on this metric.
+    pub fn trusted(&self) -> bool {
+        self.drf_type == DrfType::Interpolated && !self.censored && self.mean_drf > 0.0
+    }
+}
+
 /// DRF rows and summary.
 #[derive(Debug, Clone, Default)]
 pub struct Calibration {
@@ -106,6 +115,18 @@ pub struct Calibration {
     pub rows: Vec<DrfRow>,
     /// `drf_summary.csv` rows: metric × version.
     pub summary: Vec<DrfSummaryRow>,
+}
+
+impl Calibration {
+    /// The metrics that can be trusted on this dataset ([`DrfSummaryRow::trusted`]), in table
+    /// order.
+    pub fn trusted_metrics(&self) -> Vec<&'static str> {
+        self.summary
+            .iter()
+            .filter(|r| r.trusted())
+            .map(|r| r.metric)
+            .collect()
+    }
 }
 
 /// Options for [`calibrate`].
@@ -160,7 +181,7 @@ pub fn calibrate(table: &MetricTable, opts: &CalibrationOptions) -> Result<Calib
         }
     };
     let mut out = Calibration::default();
-    for (k, spec) in METRICS.iter().enumerate() {
+    for (k, spec) in table.specs.iter().enumerate() {
         let interp = column("interpolated_duplicate", k);
         let n_valid = interp.iter().filter(|x| !x.is_nan()).count();
         let censored = n_valid < opts.min_perturbations;
@@ -226,18 +247,18 @@ pub fn calibrate(table: &MetricTable, opts: &CalibrationOptions) -> Result<Calib
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{metric_index, METRICS};
+    use crate::metrics::metric_spec;
 
     #[test]
     fn spec_worked_examples() {
         // SPEC §10.
-        let higher = METRICS[metric_index("pearson_deltactrl").unwrap()];
-        let lower = METRICS[metric_index("mse").unwrap()];
-        assert!((drf_value(0.2, 0.8, &higher).unwrap() - 0.74999906).abs() < 1e-8);
-        assert!((drf_value(0.5, 0.1, &lower).unwrap() - 0.79999840).abs() < 1e-8);
-        assert_eq!(drf_value(0.9, -0.5, &higher).unwrap(), -1.0);
-        assert!(drf_value(f64::NAN, 0.5, &higher).unwrap().is_nan());
-        assert!(drf_value(1.5, 0.5, &higher).is_err());
-        assert!(drf_value(-0.1, 0.5, &lower).is_err());
+        let higher = metric_spec("pearson_deltactrl").unwrap();
+        let lower = metric_spec("mse").unwrap();
+        assert!((drf_value(0.2, 0.8, higher).unwrap() - 0.74999906).abs() < 1e-8);
+        assert!((drf_value(0.5, 0.1, lower).unwrap() - 0.79999840).abs() < 1e-8);
+        assert_eq!(drf_value(0.9, -0.5, higher).unwrap(), -1.0);
+        assert!(drf_value(f64::NAN, 0.5, higher).unwrap().is_nan());
+        assert!(drf_value(1.5, 0.5, higher).is_err());
+        assert!(drf_value(-0.1, 0.5, lower).is_err());
     }
 }

@@ -1,10 +1,11 @@
 //! The `calibra` command line: `calibra evaluate …` and `calibra simulate …`.
 
-use crate::io::{self, ColumnNames, SharedSource};
-use crate::pipeline::{evaluate, EvaluateOptions, Inputs, Preset, Stage};
+use crate::io::{self, SharedSource};
+use crate::options::{OptionKind, OPTIONS};
+use crate::pipeline::{evaluate, EvaluateOptions, Inputs, Stage};
 use crate::simulate::{simulate, SimConfig};
 use crate::{Error, Result};
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,14 +27,8 @@ enum Command {
     Simulate(SimulateArgs),
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-enum PresetArg {
-    /// SPEC defaults (the goldens).
-    Default,
-    /// The 2026 revision: top-100 DEG masks, R² clipped at −1, no DRF censoring.
-    Revision,
-}
-
+/// The file arguments of `evaluate`; its options come from [`crate::options::OPTIONS`]
+/// ([`with_option_flags`]).
 #[derive(Args, Debug)]
 struct EvaluateArgs {
     /// Observed cells (Parquet or Arrow IPC).
@@ -48,34 +43,6 @@ struct EvaluateArgs {
     /// Output directory (replaced if it holds an earlier calibra output).
     #[arg(long, default_value = "calibra-out")]
     out: PathBuf,
-    /// Control label (default: the first of control, non-targeting, ctrl, NT present).
-    #[arg(long)]
-    control_label: Option<String>,
-    /// Seed for halves/folds assigned by calibra when the file has none.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    /// Apply normalize_total(1e4) + log1p per cell (for raw counts).
-    #[arg(long)]
-    normalize: bool,
-    /// Parameter preset.
-    #[arg(long, value_enum, default_value_t = PresetArg::Default)]
-    preset: PresetArg,
-    /// Name of the perturbation column.
-    #[arg(long, default_value = "perturbation")]
-    perturbation_column: String,
-    /// Context column (each context is evaluated separately; default: cell_type if present).
-    #[arg(long)]
-    context_column: Option<String>,
-    /// Evaluate only genes every predictions file has, instead of failing.
-    #[arg(long)]
-    drop_missing_genes: bool,
-    /// Bootstrap resamples.
-    #[arg(long, default_value_t = 10_000)]
-    n_resamples: usize,
-    /// Skip the big per-gene outputs (deg_gt.parquet, deg_td.parquet, baselines.parquet), like
-    /// the reference's --light: only the metric, DRF, statistics and perturbation tables.
-    #[arg(long)]
-    light: bool,
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
@@ -94,9 +61,43 @@ struct SimulateArgs {
     out: PathBuf,
 }
 
+/// `evaluate`'s option flags, one per entry of the options table.
+fn with_option_flags(cmd: clap::Command) -> clap::Command {
+    cmd.mut_subcommand("evaluate", |mut sub| {
+        for o in OPTIONS {
+            let mut arg = Arg::new(o.name).long(o.name).help(o.doc);
+            arg = match o.kind {
+                OptionKind::Flag => arg.action(ArgAction::SetTrue),
+                OptionKind::Choice(choices) => arg
+                    .value_parser(clap::builder::PossibleValuesParser::new(choices))
+                    .default_value(o.default_value()),
+                OptionKind::Text | OptionKind::Integer => {
+                    let default = o.default_value();
+                    let arg = arg.value_name(o.name.to_uppercase().replace('-', "_"));
+                    if default.is_empty() {
+                        arg
+                    } else {
+                        arg.default_value(default)
+                    }
+                }
+            };
+            sub = sub.arg(arg);
+        }
+        sub
+    })
+}
+
+/// The clap command, with the options table's flags.
+pub fn command() -> clap::Command {
+    with_option_flags(Cli::command())
+}
+
 /// Runs the CLI; returns the process exit code (0 ok, 2 on any error, message on stderr).
 pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
-    let cli = match Cli::try_parse_from(args) {
+    let parsed = command()
+        .try_get_matches_from(args)
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let (cli, matches) = match parsed {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -104,7 +105,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
         }
     };
     let result = match cli.command {
-        Command::Evaluate(a) => run_evaluate(a),
+        Command::Evaluate(a) => matches
+            .subcommand_matches("evaluate")
+            .ok_or_else(|| Error::Options("evaluate's options are missing".into()))
+            .and_then(options)
+            .and_then(|o| run_evaluate(a, o)),
         Command::Simulate(a) => run_simulate(a),
     };
     match result {
@@ -116,27 +121,19 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
     }
 }
 
-fn options(a: &EvaluateArgs) -> EvaluateOptions {
-    let columns = ColumnNames {
-        perturbation: a.perturbation_column.clone(),
-        context: a.context_column.clone(),
-        ..Default::default()
-    };
+/// The evaluation options given on the command line, through the options table.
+fn options(m: &ArgMatches) -> Result<EvaluateOptions> {
     let mut o = EvaluateOptions::default();
-    o.cells.columns = columns.clone();
-    o.cells.control_label = a.control_label.clone();
-    o.cells.normalize = a.normalize;
-    o.cells.seed = a.seed;
-    o.predictions.columns = columns;
-    o.predictions.drop_missing_genes = a.drop_missing_genes;
-    o.preset = if a.preset == PresetArg::Revision {
-        Preset::Revision
-    } else {
-        Preset::Default
-    };
-    o.n_resamples = a.n_resamples;
-    o.per_gene_tables = !a.light;
-    o
+    for spec in OPTIONS {
+        let value = match spec.kind {
+            OptionKind::Flag => m.get_flag(spec.name).then(|| "true".to_string()),
+            _ => m.get_one::<String>(spec.name).cloned(),
+        };
+        if let Some(v) = value {
+            crate::options::set(&mut o, spec.name, &v)?;
+        }
+    }
+    Ok(o)
 }
 
 fn sha256_file(path: &Path) -> Result<String> {
@@ -161,8 +158,7 @@ fn sha256_file(path: &Path) -> Result<String> {
     Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
 }
 
-fn run_evaluate(a: EvaluateArgs) -> Result<()> {
-    let opts = options(&a);
+fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
     let mut hashing = None;
     let inputs = if a.example {
         if !a.predictions.is_empty() {
@@ -237,10 +233,10 @@ fn run_evaluate(a: EvaluateArgs) -> Result<()> {
     let hashes = match hashing {
         Some(h) => h
             .join()
-            .map_err(|_| Error::Numerical("hashing the inputs failed".into()))??,
+            .map_err(|_| Error::Internal("the thread hashing the inputs panicked".into()))??,
         None => BTreeMap::new(),
     };
-    crate::report::write_dir(&eval, &hashes, &a.out, a.light)?;
+    crate::report::write_dir(&eval, &hashes, &a.out, !opts.per_gene_tables)?;
     print!("{}", crate::report::human_summary(&eval));
     println!("outputs: {}", a.out.display());
     Ok(())
@@ -283,7 +279,7 @@ fn write_parquet(
     batches: &[arrow::record_batch::RecordBatch],
 ) -> Result<()> {
     let err = |e: parquet::errors::ParquetError| {
-        Error::Numerical(format!("writing {} failed: {e}", path.display()))
+        Error::Output(format!("writing {} failed: {e}", path.display()))
     };
     let file = std::fs::File::create(path).map_err(|e| Error::Io {
         path: path.display().to_string(),
@@ -299,4 +295,55 @@ fn write_parquet(
     }
     w.close().map_err(err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evaluate_flags_are_the_options_table() {
+        let cmd = command();
+        cmd.clone().debug_assert();
+        let evaluate = cmd.find_subcommand("evaluate").expect("evaluate");
+        for o in OPTIONS {
+            let arg = evaluate
+                .get_arguments()
+                .find(|a| a.get_long() == Some(o.name))
+                .unwrap_or_else(|| panic!("--{} is missing", o.name));
+            assert_eq!(
+                arg.get_help().map(|h| h.to_string()).as_deref(),
+                Some(o.doc)
+            );
+        }
+    }
+
+    #[test]
+    fn flags_reach_the_options() {
+        let m = command()
+            .try_get_matches_from([
+                "calibra",
+                "evaluate",
+                "--cells",
+                "c.parquet",
+                "--seed",
+                "7",
+                "--light",
+                "--preset",
+                "revision",
+            ])
+            .unwrap();
+        let o = options(m.subcommand_matches("evaluate").unwrap()).unwrap();
+        assert_eq!(o.cells.seed, 7);
+        assert!(!o.per_gene_tables);
+        assert_eq!(o.preset, crate::options::Preset::Revision);
+        let m = command()
+            .try_get_matches_from(["calibra", "evaluate", "--cells", "c.parquet"])
+            .unwrap();
+        let o = options(m.subcommand_matches("evaluate").unwrap()).unwrap();
+        assert_eq!(
+            serde_json::to_value(&o).unwrap(),
+            serde_json::to_value(EvaluateOptions::default()).unwrap()
+        );
+    }
 }

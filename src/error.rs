@@ -60,6 +60,12 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// Building or serialising an output failed (not the user's input).
+    #[error("writing the outputs failed: {0}")]
+    Output(String),
+    /// A bug in calibra (e.g. a worker thread panicked); please report it.
+    #[error("internal error (please report): {0}")]
+    Internal(String),
     /// A numerical invariant of the method was violated (e.g. a negative control better than
     /// perfect); reported, never silently ignored.
     #[error("{0}")]

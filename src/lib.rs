@@ -8,7 +8,9 @@
 //!
 //! Layers, each depending only on those before it:
 //! [`io`] → [`stats`] → [`de`] → [`baselines`] → [`metrics`] → [`calibration`] /
-//! [`significance`] → [`report`]; [`pipeline`] wires them; adapters (`cli`, `wasm`) sit on top.
+//! [`significance`] → [`report`]; [`pipeline`] wires them into an [`evaluation`] (plain
+//! results, which `report` reads) under the [`options`] table; adapters (`cli`, `wasm`) sit on
+//! top.
 
 pub mod baselines;
 pub mod calibration;
@@ -17,8 +19,10 @@ pub mod cli;
 pub mod data;
 pub mod de;
 pub mod error;
+pub mod evaluation;
 pub mod io;
 pub mod metrics;
+pub mod options;
 pub mod pipeline;
 pub mod report;
 pub mod significance;

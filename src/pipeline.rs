@@ -1,69 +1,21 @@
 //! The evaluation pipeline: read → DEGs → baselines → metrics → calibration → statistics.
-//! Adapters (CLI, WASM) call [`evaluate`]; everything returned is plain data for `report`.
+//! Adapters (CLI, WASM) call [`evaluate`]; what it returns ([`Evaluation`]) is plain data for
+//! `report`.
 
-use crate::baselines::{build_baselines, Baselines};
-use crate::calibration::{calibrate, Calibration, CalibrationOptions};
+pub use crate::evaluation::{ContextResult, Evaluation, PerturbationRow};
+pub use crate::options::{EvaluateOptions, Preset};
+
+use crate::baselines::{build_baselines, Baselines, BASELINES, GROUND_TRUTH};
+use crate::calibration::{calibrate, CalibrationOptions};
 use crate::data::{Dataset, GroupStats, Half, ModelPredictions};
 use crate::de::{deg_half, deg_mask, deg_mask_top_k, deg_weights, DegDetail, DegResults};
 use crate::error::{Error, Result};
-use crate::io::{
-    self, CellOptions, ObservedCells, PredictionFile, PredictionOptions, SharedSource,
-};
-use crate::metrics::summary::{summarize, SummaryRow};
-use crate::metrics::{
-    metric_table, MetricOptions, MetricTable, References, BASELINES, GROUND_TRUTH,
-};
-use crate::significance::{compare_to_null, StatsRow};
+use crate::io::{self, PredictionFile, SharedSource};
+use crate::metrics::summary::summarize;
+use crate::metrics::{metric_table, MetricOptions, References};
+use crate::significance::compare_to_null;
 use ndarray::{Array1, Axis};
 use std::collections::BTreeMap;
-
-/// Named parameter sets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Preset {
-    /// SPEC §3–§8 as written (the goldens).
-    #[default]
-    Default,
-    /// The 2026 revision of the published code (SPEC §11): DEG masks = top-100 genes by p_adj,
-    /// R² clipped at −1, no DRF censoring.
-    Revision,
-}
-
-/// Every option of an evaluation.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct EvaluateOptions {
-    /// Reading the cells.
-    pub cells: CellOptions,
-    /// Reading the predictions.
-    pub predictions: PredictionOptions,
-    /// Parameter preset.
-    pub preset: Preset,
-    /// Bootstrap resamples (SPEC §8).
-    pub n_resamples: usize,
-    /// Bootstrap seed (numpy `RandomState`).
-    pub bootstrap_seed: u32,
-    /// Keep what only the per-gene output tables need (the DEG tests' f64 t and raw p).
-    /// `--light` turns it off, which saves two groups × genes arrays per half.
-    pub per_gene_tables: bool,
-}
-
-impl Default for EvaluateOptions {
-    fn default() -> Self {
-        EvaluateOptions {
-            cells: CellOptions::default(),
-            predictions: PredictionOptions {
-                // Prediction files are wide (one row per perturbation): 1024 rows of 8192
-                // genes are 32 MB decoded.
-                batch_rows: 1024,
-                ..Default::default()
-            },
-            preset: Preset::Default,
-            n_resamples: 10_000,
-            bootstrap_seed: 42,
-            per_gene_tables: true,
-        }
-    }
-}
 
 /// Pipeline stages, for progress reporting and timings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -102,89 +54,6 @@ impl Stage {
 
 /// Receives (stage, fraction of that stage done).
 pub type ProgressFn<'a> = &'a mut dyn FnMut(Stage, f64);
-
-/// One row of `perturbations.csv`.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct PerturbationRow {
-    /// Label.
-    pub perturbation: String,
-    /// `single`, `combo` or `control`.
-    pub kind: &'static str,
-    /// Test fold (−1 never tested).
-    pub fold: i64,
-    /// Cells (both halves).
-    pub n_cells: u64,
-    /// GT-half cells.
-    pub n_gt: u64,
-    /// TD-half cells.
-    pub n_td: u64,
-    /// Evaluated (SPEC §2).
-    pub evaluated: bool,
-    /// Tested for DEGs in the GT half.
-    pub gt_deg_tested: bool,
-    /// GT DEGs (p_adj < 0.05).
-    pub n_degs_gt: usize,
-    /// Tested for DEGs in the TD half.
-    pub td_deg_tested: bool,
-    /// TD DEGs.
-    pub n_degs_td: usize,
-    /// Σ of the DEG weights.
-    pub sum_weights: f64,
-    /// The linear baseline predicts it.
-    pub linear_available: bool,
-}
-
-/// The full result for one context.
-#[derive(Debug, Clone)]
-pub struct ContextResult {
-    /// Context value, `None` without a context column.
-    pub context: Option<String>,
-    /// The dataset (sufficient statistics).
-    pub dataset: Dataset,
-    /// DEG tests of both halves.
-    pub deg: DegResults,
-    /// DEG weights per GT-tested label.
-    pub weights: BTreeMap<usize, Array1<f64>>,
-    /// DEG masks per GT-tested label.
-    pub deg_mask: BTreeMap<usize, Array1<bool>>,
-    /// Baselines and fold references.
-    pub baselines: Baselines,
-    /// User models (after matching to evaluated perturbations).
-    pub models: Vec<ModelPredictions>,
-    /// Prediction rows ignored per model (non-evaluated perturbations).
-    pub ignored_rows: BTreeMap<String, usize>,
-    /// All metric values.
-    pub table: MetricTable,
-    /// `summary.csv` rows.
-    pub summary: Vec<SummaryRow>,
-    /// DRF rows and summary.
-    pub calibration: Calibration,
-    /// `stats.csv` rows.
-    pub stats: Vec<StatsRow>,
-    /// `perturbations.csv` rows.
-    pub perturbations: Vec<PerturbationRow>,
-    /// Notes specific to this context (e.g. additive-baseline terms skipped).
-    pub notes: Vec<String>,
-}
-
-/// The evaluation result.
-#[derive(Debug, Clone)]
-pub struct Evaluation {
-    /// What was read from the cells file.
-    pub cells: ObservedCells,
-    /// Prediction files as read.
-    pub prediction_files: Vec<PredictionFile>,
-    /// Genes evaluated (all observed genes unless some were dropped).
-    pub genes: Vec<String>,
-    /// Per-context results.
-    pub contexts: Vec<ContextResult>,
-    /// Seconds per stage.
-    pub timings: BTreeMap<String, f64>,
-    /// Notes for the report (warnings, ignored rows, choices made).
-    pub notes: Vec<String>,
-    /// The options used.
-    pub options: EvaluateOptions,
-}
 
 /// Input files for an evaluation.
 pub struct Inputs {

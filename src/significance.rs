@@ -2,15 +2,24 @@
 //! null baseline over shared perturbations, Bonferroni across models, percentile-bootstrap CIs
 //! of the mean difference, and the fraction of the ideal gap closed.
 
-use crate::metrics::{MetricTable, METRICS};
+use crate::metrics::MetricTable;
 use crate::stats::bootstrap::bootstrap_mean_ci_many;
 use crate::stats::descriptive::{mean, pandas_mean, pandas_sem};
 use crate::stats::paired::{ttest_rel, Alternative};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
+/// Family-wise significance level of "better than the null" (one-sided, Bonferroni-adjusted).
+pub const ALPHA: f64 = 0.05;
+
 /// At least this many pairs are needed for a test.
 pub const MIN_PAIRS_TTEST: usize = 3;
+
+/// Bootstrap resamples (SPEC §8).
+pub const N_RESAMPLES: usize = 10_000;
+
+/// Bootstrap seed: SPEC §8's reference draws from `numpy.random.RandomState(42)`.
+pub const BOOTSTRAP_SEED: u32 = 42;
 
 /// Bootstrap confidence level.
 pub const CONFIDENCE: f64 = 0.95;
@@ -58,6 +67,14 @@ pub struct StatsRow {
     pub tested: bool,
 }
 
+impl StatsRow {
+    /// The one rule for "significantly better than the null": tested, Bonferroni p < [`ALPHA`],
+    /// and the difference in the metric's better direction.
+    pub fn beats_null(&self) -> bool {
+        self.tested && self.p_bonferroni < ALPHA && self.t_better > 0.0
+    }
+}
+
 /// "Fraction of ideal gap" of a model mean vs the null mean: (model − null)/(1 − null) for
 /// higher-better, (null − model)/null for lower-better; the raw difference when
 /// |denominator| ≤ 1e-6; clipped to [−1, 2].
@@ -77,7 +94,7 @@ pub fn compare_to_null(table: &MetricTable, n_resamples: usize, seed: u32) -> Ve
     let mut rows = Vec::new();
     // (row index, differences) of every test, bootstrapped together below.
     let mut diffs: Vec<(usize, Vec<f64>)> = Vec::new();
-    for (k, spec) in METRICS.iter().enumerate() {
+    for (k, spec) in table.specs.iter().enumerate() {
         let null = spec.null_baseline();
         let alternative = if spec.higher_is_better() {
             Alternative::Greater

@@ -3,7 +3,8 @@
 //! (same content as the SPEC §9 files) plus the files themselves for download.
 
 use crate::io::{self, ByteSource, SharedSource};
-use crate::pipeline::{evaluate, EvaluateOptions, Evaluation, Inputs, Preset};
+use crate::options;
+use crate::pipeline::{evaluate, EvaluateOptions, Evaluation, Inputs};
 use crate::report;
 use bytes::Bytes;
 use js_sys::{Array, Function, Object, Reflect, Uint8Array};
@@ -70,46 +71,36 @@ fn web_source(file: web_sys::File) -> Result<SharedSource, JsError> {
     Ok(Arc::new(io::source::BlockCache::new(file, 256 << 10, 256)))
 }
 
-/// Options from the page (all optional).
-#[derive(serde::Deserialize, Default)]
-#[serde(rename_all = "camelCase", default)]
-struct WebOptions {
-    control_label: Option<String>,
-    seed: Option<u64>,
-    normalize: bool,
-    preset: Option<String>,
-    drop_missing_genes: bool,
-    context_column: Option<String>,
-    perturbation_column: Option<String>,
-    n_resamples: Option<usize>,
-}
-
+/// The page's options (`{ key: value }`, keys of [`crate::options::OPTIONS`]) applied through
+/// the options table; a missing or null value keeps the default.
 fn options(js: JsValue) -> Result<EvaluateOptions, JsError> {
-    let w: WebOptions = if js.is_undefined() || js.is_null() {
-        WebOptions::default()
-    } else {
-        serde_wasm_bindgen::from_value(js)
-            .map_err(|e| JsError::new(&format!("invalid options: {e}")))?
-    };
     let mut o = EvaluateOptions::default();
-    o.cells.control_label = w.control_label.filter(|s| !s.is_empty());
-    o.cells.seed = w.seed.unwrap_or(42);
-    o.cells.normalize = w.normalize;
-    if let Some(p) = w.perturbation_column.filter(|s| !s.is_empty()) {
-        o.cells.columns.perturbation = p.clone();
-        o.predictions.columns.perturbation = p;
+    if js.is_undefined() || js.is_null() {
+        return Ok(o);
     }
-    o.cells.columns.context = w.context_column.clone().filter(|s| !s.is_empty());
-    o.predictions.columns.context = o.cells.columns.context.clone();
-    o.predictions.drop_missing_genes = w.drop_missing_genes;
-    o.preset = match w.preset.as_deref() {
-        Some("revision") => Preset::Revision,
-        _ => Preset::Default,
-    };
-    if let Some(n) = w.n_resamples {
-        o.n_resamples = n;
+    let given: BTreeMap<String, serde_json::Value> = serde_wasm_bindgen::from_value(js)
+        .map_err(|e| JsError::new(&format!("invalid options: {e}")))?;
+    for (key, value) in given {
+        let text = match value {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        options::set(&mut o, &key, &text).map_err(|e| JsError::new(&e.to_string()))?;
     }
     Ok(o)
+}
+
+fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| JsError::new(&e.to_string()))
+}
+
+/// The options table (name, key, kind, default, doc): the page builds its form from it.
+#[wasm_bindgen(js_name = optionTable)]
+pub fn option_table() -> Result<JsValue, JsError> {
+    to_js(&options::describe())
 }
 
 /// A finished evaluation held in WASM memory.
@@ -206,8 +197,9 @@ fn table_to_js(t: &report::Table) -> Array {
 
 #[wasm_bindgen]
 impl Session {
-    /// The report: `{ contexts: [{ context, files: { "metrics.csv": [rows…], … } }],
-    /// "manifest.json": {…}, summary: string }`. Rows are plain objects, NaN stays NaN.
+    /// The report: `{ contexts: [{ context, files: { "metrics.csv": [rows…], … }, judgements:
+    /// { trusted, beats_null, verdicts } }], "manifest.json": {…}, metrics: [spec…], baselines,
+    /// outputs: [[name, per_gene]…] }`. Rows are plain objects, NaN stays NaN.
     pub fn report(&self) -> Result<JsValue, JsError> {
         let out = Object::new();
         let contexts = Array::new();
@@ -230,12 +222,33 @@ impl Session {
                     .unwrap_or(JsValue::NULL),
             );
             let _ = Reflect::set(&c, &"files".into(), &files);
+            let _ = Reflect::set(&c, &"judgements".into(), &to_js(&report::judge(r))?);
             contexts.push(&c);
         }
         let manifest = report::manifest(&self.eval, &BTreeMap::new());
         let manifest = js_sys::JSON::parse(&manifest.to_string())
             .map_err(|_| JsError::new("manifest is not JSON"))?;
         let _ = Reflect::set(&out, &"contexts".into(), &contexts);
+        // What the page needs to read the tables without a copy of calibra's lists: the
+        // metrics' specs (names, directions, nulls), the baselines and the output files.
+        let specs = self
+            .eval
+            .contexts
+            .first()
+            .map(|r| r.table.specs.clone())
+            .unwrap_or_else(crate::metrics::registered_specs);
+        let _ = Reflect::set(&out, &"metrics".into(), &to_js(&specs)?);
+        let _ = Reflect::set(
+            &out,
+            &"baselines".into(),
+            &to_js(&crate::baselines::BASELINES)?,
+        );
+        let outputs: Vec<(&str, bool)> = report::OUTPUTS
+            .iter()
+            .map(|o| (o.name, o.per_gene))
+            .chain([("manifest.json", false)])
+            .collect();
+        let _ = Reflect::set(&out, &"outputs".into(), &to_js(&outputs)?);
         let _ = Reflect::set(&out, &"manifest.json".into(), &manifest);
         Ok(out.into())
     }

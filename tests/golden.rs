@@ -64,7 +64,7 @@ fn check_light(name: &str) {
     );
     let written: Vec<&str> = COMPARED
         .into_iter()
-        .filter(|f| !calibra::report::LIGHT_SKIPS.contains(f))
+        .filter(|f| !calibra::report::output_file(f).is_some_and(|o| o.per_gene))
         .collect();
     let report =
         common::golden::compare_dirs(&out.path().join("out"), &dir.join("expected"), &written);

@@ -2,49 +2,61 @@
 // Test contract: input[name=cells], input[name=predictions], #run; body.dataset.state is
 // "done" or "error" (message in #error); window.calibraReport holds the report.
 import { el, flattenReport, verdicts, drfHeatmap, modelTable, forestPlots, perturbationTable, scatter, userModels } from './render.js';
+import { Evaluator, Cancelled } from './protocol.js';
 
 const $ = (s) => document.querySelector(s);
-const STAGES = ['read_cells', 'read_predictions', 'deg', 'baselines', 'metrics', 'calibration', 'statistics'];
 
-let worker = null;
-let pending = new Map();
-let nextId = 1;
 let droppedCells = null;
 let droppedPredictions = null;
+let optionTable = null;
 
-function startWorker() {
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  worker.onmessage = onMessage;
-  worker.onerror = (e) => fail(`the evaluator failed to load: ${e.message}`);
-}
-
-function request(msg) {
-  const id = nextId++;
-  return new Promise((resolve, reject) => { pending.set(id, { resolve, reject }); worker.postMessage({ ...msg, id }); });
-}
-
-function onMessage(e) {
-  const m = e.data;
-  if (m.type === 'ready') {
+const evaluator = new Evaluator({
+  onReady(m) {
     $('#engine').textContent = m.flavour === 'threaded'
       ? `Engine: threaded WebAssembly, ${m.threads} threads.`
       : `Engine: single-thread WebAssembly (this page is not cross-origin isolated, so threads are unavailable).`;
     document.body.dataset.engine = m.flavour;
     document.body.dataset.threads = m.threads;
-    $('#run').disabled = false; $('#example').disabled = false;
-  } else if (m.type === 'fatal') {
-    fail(`the evaluator could not start: ${m.message}`);
-  } else if (m.type === 'progress') {
-    showProgress(m.stage, m.fraction);
-  } else if (m.type === 'done') {
-    render(m.report, m.summary, m.seconds, m.memoryBytes);
-  } else if (m.type === 'error') {
-    if (m.id && pending.has(m.id)) { pending.get(m.id).reject(new Error(m.message)); pending.delete(m.id); return; }
-    fail(m.message);
-    if (m.fatal) { worker.terminate(); startWorker(); }
-  } else if ((m.type === 'file' || m.type === 'profiles') && pending.has(m.id)) {
-    pending.get(m.id).resolve(m); pending.delete(m.id);
+    if (!optionTable) { optionTable = m.options; buildOptionForm(m.options); }
+    idle();
+  },
+  onProgress: showProgress,
+  onFatal: fail,
+});
+
+/** The Options form, generated from calibra's options table (names, kinds, defaults, docs). */
+function buildOptionForm(table) {
+  const inputs = table.filter((o) => o.in_page).map((o) => {
+    const id = `opt-${o.name}`;
+    let input;
+    if (o.kind.type === 'flag') {
+      input = el('input', { id, type: 'checkbox', 'data-key': o.key });
+      input.checked = o.default === 'true';
+      return el('label', { title: o.doc }, input, ` ${o.name}`);
+    }
+    if (o.kind.type === 'choice') {
+      input = el('select', { id, 'data-key': o.key }, ...o.kind.choices.map((c) => el('option', { value: c }, c)));
+      input.value = o.default;
+    } else {
+      input = el('input', { id, 'data-key': o.key, type: o.kind.type === 'integer' ? 'number' : 'text', placeholder: o.default ? '' : 'automatic' });
+      input.value = o.default;
+    }
+    return el('label', { title: o.doc }, `${o.name} `, input);
+  });
+  $('#options').replaceChildren(...inputs);
+}
+
+/** The options as the worker takes them (keys of calibra's options table). */
+function options() {
+  const out = {};
+  for (const input of document.querySelectorAll('#options [data-key]')) {
+    out[input.dataset.key] = input.type === 'checkbox' ? input.checked : input.value;
   }
+  return out;
+}
+
+function idle() {
+  $('#run').disabled = false; $('#example').disabled = false; $('#cancel').hidden = true;
 }
 
 function showProgress(stage, fraction) {
@@ -61,20 +73,10 @@ function showProgress(stage, fraction) {
 function fail(message) {
   $('#error').textContent = message;
   document.body.dataset.state = 'error';
-  $('#run').disabled = false; $('#example').disabled = false;
+  idle();
 }
 
-function options() {
-  return {
-    controlLabel: $('#control').value || null,
-    seed: Number($('#seed').value) || 42,
-    normalize: $('#normalize').checked,
-    preset: $('#preset').value,
-    dropMissingGenes: $('#dropgenes').checked,
-  };
-}
-
-function run(example) {
+async function run(example) {
   const cells = droppedCells || $('input[name=cells]').files[0];
   const predictions = droppedPredictions || [...$('input[name=predictions]').files];
   if (!example && !cells) { fail('choose the observed-cells file first'); return; }
@@ -82,14 +84,26 @@ function run(example) {
   $('#error').textContent = '';
   $('#progress').replaceChildren();
   $('#results').hidden = true;
-  $('#run').disabled = true; $('#example').disabled = true;
-  worker.postMessage({ type: 'run', example, cells, predictions, options: options() });
+  $('#run').disabled = true; $('#example').disabled = true; $('#cancel').hidden = false;
+  try {
+    const m = await evaluator.run({ example, cells, predictions, options: options() });
+    render(m.report, m.summary, m.seconds, m.memoryBytes);
+  } catch (e) {
+    if (e instanceof Cancelled) {
+      $('#error').textContent = 'Cancelled. Nothing was kept; the evaluator is ready again.';
+      document.body.dataset.state = 'cancelled';
+      // Buttons come back when the fresh worker reports ready.
+      $('#cancel').hidden = true;
+    } else {
+      fail(e.message);
+    }
+  }
 }
 
 async function download(context, name) {
-  const m = await request({ type: 'file', context, name });
+  const bytes = await evaluator.file(context, name);
   const type = name.endsWith('.csv') ? 'text/csv' : name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
-  const url = URL.createObjectURL(new Blob([m.bytes], { type }));
+  const url = URL.createObjectURL(new Blob([bytes], { type }));
   const a = el('a', { href: url, download: name });
   document.body.append(a); a.click(); a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
@@ -100,7 +114,7 @@ function render(report, summary, seconds, memoryBytes) {
   window.calibraReport = files;
   const context = 0;
   $('#verdict').replaceChildren(...verdicts(files).map((v) => el('p', { class: 'verdict' }, v.text)),
-    el('p', { class: 'sub' }, `Evaluated in ${seconds.toFixed(2)} s on this machine (WebAssembly memory ${(memoryBytes / 2 ** 20).toFixed(0)} MiB). Calibrated metrics: not censored and mean DRF (interpolated) > 0.`));
+    el('p', { class: 'sub' }, `Evaluated in ${seconds.toFixed(2)} s on this machine (WebAssembly memory ${(memoryBytes / 2 ** 20).toFixed(0)} MiB). Calibrated metrics: not censored and mean DRF (interpolated) > 0: ${files.judgements.trusted.join(', ') || 'none'}.`));
   $('#drf').replaceChildren(drfHeatmap(files));
   $('#models').replaceChildren(modelTable(files));
   $('#forest').replaceChildren(forestPlots(files));
@@ -109,16 +123,16 @@ function render(report, summary, seconds, memoryBytes) {
   const pick = $('#pmodel');
   pick.replaceChildren(...(models.length ? models : all).concat(models.length ? all.filter((m) => !models.includes(m)) : []).map((m) => el('option', { value: m }, m)));
   const drawPerts = () => $('#perts').replaceChildren(perturbationTable(files, pick.value, async (p) => {
-    const m = await request({ type: 'profiles', context, perturbation: p });
-    $('#scatter').replaceChildren(scatter(m.profiles, pick.value, p));
+    const profiles = await evaluator.profiles(context, p);
+    $('#scatter').replaceChildren(scatter(profiles, pick.value, p));
   }));
   pick.onchange = drawPerts;
   drawPerts();
-  const names = ['metrics.csv', 'summary.csv', 'drf.csv', 'drf_summary.csv', 'stats.csv', 'perturbations.csv', 'deg_gt.parquet', 'deg_td.parquet', 'baselines.parquet', 'manifest.json'];
+  const names = files.outputs.map(([name]) => name);
   $('#downloads').replaceChildren(...names.map((n) => el('a', { href: '#', onclick: (e) => { e.preventDefault(); download(context, n); } }, n)));
   $('#summary').textContent = summary;
   $('#results').hidden = false;
-  $('#run').disabled = false; $('#example').disabled = false;
+  idle();
   document.body.dataset.seconds = seconds;
   document.body.dataset.wasmMemory = memoryBytes;
   document.body.dataset.state = 'done';
@@ -138,4 +152,4 @@ drop.addEventListener('drop', (e) => {
 for (const input of document.querySelectorAll('input[type=file]')) input.addEventListener('change', () => { droppedCells = null; droppedPredictions = null; });
 $('#run').addEventListener('click', () => run(false));
 $('#example').addEventListener('click', () => run(true));
-startWorker();
+$('#cancel').addEventListener('click', () => evaluator.cancel());

@@ -11,6 +11,7 @@
 // Web Worker (threaded when the host sends COOP/COEP, single-threaded otherwise). When done the
 // element has state="done" (or "error") and its `report` property holds the report.
 import { el, flattenReport, verdicts, drfHeatmap, modelTable } from './render.js';
+import { Evaluator, Cancelled } from './protocol.js';
 
 const STYLE = `
   :host { display: block; font: 14px/1.4 system-ui, sans-serif; border: 1px solid #ddd; border-radius: 8px; padding: 0.8rem; }
@@ -28,27 +29,24 @@ class CalibraEval extends HTMLElement {
     this.status = el('p', { class: 'sub' }, 'loading the evaluator…');
     this.out = el('div');
     root.append(this.status, this.out);
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-    this.worker.onmessage = (e) => this.onMessage(e.data);
+    this.evaluator = new Evaluator({
+      onReady: (m) => {
+        this.engineText = `calibra (${m.flavour === 'threaded' ? `${m.threads} threads` : 'single-thread'}) — computed in your browser; no data leaves this page.`;
+        this.status.textContent = this.engineText;
+        if (!this.started) { this.started = true; this.start(); }
+      },
+      onProgress: (stage, fraction) => { this.status.textContent = `${stage.replace('_', ' ')}… ${Math.round(fraction * 100)}%`; },
+      onFatal: (message) => this.fail(message),
+    });
   }
 
   disconnectedCallback() {
-    this.worker?.terminate();
+    this.evaluator?.terminate();
   }
 
-  async onMessage(m) {
-    if (m.type === 'ready') {
-      this.engineText = `calibra (${m.flavour === 'threaded' ? `${m.threads} threads` : 'single-thread'}) — computed in your browser; no data leaves this page.`;
-      this.status.textContent = this.engineText;
-      this.start();
-    } else if (m.type === 'progress') {
-      this.status.textContent = `${m.stage.replace('_', ' ')}… ${Math.round(m.fraction * 100)}%`;
-    } else if (m.type === 'done') {
-      this.show(m.report, m.seconds);
-    } else if (m.type === 'error' || m.type === 'fatal') {
-      this.setAttribute('state', 'error');
-      this.out.replaceChildren(el('p', { class: 'error' }, m.message));
-    }
+  fail(message) {
+    this.setAttribute('state', 'error');
+    this.out.replaceChildren(el('p', { class: 'error' }, message));
   }
 
   async start() {
@@ -65,8 +63,7 @@ class CalibraEval extends HTMLElement {
         const preds = await Promise.all((this.getAttribute('predictions') || '').split(/\s+/).filter(Boolean).map(fetchFile));
         this.run({ cells, predictions: preds });
       } catch (e) {
-        this.setAttribute('state', 'error');
-        this.out.replaceChildren(el('p', { class: 'error' }, String(e.message || e)));
+        this.fail(String(e.message || e));
       }
     } else {
       const zone = el('div', { class: 'drop' }, 'Drop the observed cells first, then prediction files (Parquet / Arrow) — all at once.');
@@ -80,10 +77,28 @@ class CalibraEval extends HTMLElement {
     }
   }
 
-  run({ example = false, cells = null, predictions = [] }) {
+  /** Evaluates; the element's own defaults are calibra's (the seed and control label
+   *  attributes override them). A Cancel button stops a running evaluation. */
+  async run({ example = false, cells = null, predictions = [] }) {
     this.setAttribute('state', 'running');
-    const options = { seed: Number(this.getAttribute('seed')) || 42, controlLabel: this.getAttribute('control-label') || null };
-    this.worker.postMessage({ type: 'run', example, cells, predictions, options });
+    const options = {};
+    if (this.hasAttribute('seed')) options.seed = this.getAttribute('seed');
+    if (this.hasAttribute('control-label')) options.controlLabel = this.getAttribute('control-label');
+    const cancel = el('button', { onclick: () => this.evaluator.cancel() }, 'Cancel');
+    this.out.replaceChildren(cancel);
+    try {
+      const m = await this.evaluator.run({ example, cells, predictions, options });
+      this.show(m.report, m.seconds);
+    } catch (e) {
+      if (e instanceof Cancelled) {
+        this.setAttribute('state', 'cancelled');
+        this.out.replaceChildren(el('p', { class: 'sub' }, 'Cancelled.'));
+        // A drop zone comes back, ready for the next files.
+        if (!this.hasAttribute('example') && !this.getAttribute('cells')) this.start();
+      } else {
+        this.fail(e.message);
+      }
+    }
   }
 
   show(report, seconds) {

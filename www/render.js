@@ -1,13 +1,6 @@
 // Rendering of a calibra report (shared by the app page and the <calibra-eval> element).
 // Plots use Observable Plot (bundled locally in vendor/, loaded as the global `Plot`).
 
-const METRICS = [
-  'mse', 'wmse', 'pearson_deltactrl', 'pearson_deltactrl_degs', 'r2_deltactrl', 'r2_deltactrl_degs',
-  'weighted_r2_deltactrl', 'pearson_deltapert', 'pearson_deltapert_degs', 'r2_deltapert',
-  'r2_deltapert_degs', 'weighted_r2_deltapert', 'nir',
-];
-export const BASELINES = ['control_mean', 'dataset_mean', 'technical_duplicate', 'interpolated_duplicate', 'linear', 'additive'];
-
 const fmt = (x, d = 3) => (x === null || x === undefined || Number.isNaN(x)) ? '–' : Number(x).toFixed(d);
 const fmtP = (p) => (p === null || Number.isNaN(p)) ? '–' : (p < 1e-3 ? p.toExponential(1) : p.toFixed(3));
 
@@ -20,46 +13,49 @@ export function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-/** The report object the page exposes: files of the first context at top level. */
-export function flattenReport(report) {
-  const first = report.contexts[0] || { files: {} };
-  return { ...first.files, 'manifest.json': report['manifest.json'], contexts: report.contexts };
+/**
+ * The report object the page exposes: files of the first context at top level, plus what calibra
+ * declares once and ships with the report — the metrics' specs, the baselines, the output files
+ * and the context's judgements (trusted metrics, who beats the null, verdicts). The page keeps
+ * no copy of those lists or rules.
+ */
+export function flattenReport(report, context = 0) {
+  const ctx = report.contexts[context] || { files: {}, judgements: { trusted: [], beats_null: {}, verdicts: [] } };
+  return {
+    ...ctx.files, 'manifest.json': report['manifest.json'], contexts: report.contexts,
+    metrics: report.metrics, baselines: report.baselines, outputs: report.outputs, judgements: ctx.judgements,
+  };
 }
 
-/** Metrics the DRF says can separate signal from null on this dataset (not censored, mean DRF > 0). */
+const metricNames = (files) => files.metrics.map((m) => m.name);
+const specOf = (files, name) => files.metrics.find((m) => m.name === name);
+
+/** Metrics the DRF says can separate signal from null on this dataset (computed by calibra). */
 export function calibratedMetrics(files) {
-  return files['drf_summary.csv']
-    .filter((r) => r.drf_type === 'drf_interpolated' && !r.censored && r.mean_drf > 0)
-    .map((r) => r.metric);
+  return files.judgements.trusted;
 }
 
+/** User models (verdicts exist for them only), in input order. */
 export function userModels(files) {
-  const seen = [];
-  for (const r of files['stats.csv']) if (!BASELINES.includes(r.model) && !seen.includes(r.model)) seen.push(r.model);
-  return seen;
+  return files.judgements.verdicts.map((v) => v.model);
 }
 
-const better = (r) => r.tested && r.p_bonferroni < 0.05 && r.t_better > 0;
+const better = (files, r) => (files.judgements.beats_null[r.model] || []).includes(r.metric);
 
-/** One verdict line per model. */
+/** One verdict line per model (computed by calibra). */
 export function verdicts(files) {
-  const trusted = calibratedMetrics(files);
-  return userModels(files).map((m) => {
-    const rows = files['stats.csv'].filter((r) => r.model === m && trusted.includes(r.metric));
-    const wins = rows.filter(better).length;
-    return { model: m, wins, total: trusted.length, text: `${m} beats the null baseline on ${wins}/${trusted.length} calibrated metrics (Bonferroni p < 0.05)` };
-  });
+  return files.judgements.verdicts.map((v) => ({ ...v, wins: v.wins.length }));
 }
 
 export function drfHeatmap(files) {
   const rows = files['drf_summary.csv'].map((r) => ({ ...r, label: r.censored ? 'censored' : fmt(r.mean_drf, 2) }));
   return Plot.plot({
-    marginLeft: 170, width: 520, height: 30 + 22 * METRICS.length, padding: 0.05,
+    marginLeft: 170, width: 520, height: 30 + 22 * files.metrics.length, padding: 0.05,
     x: { domain: ['drf_interpolated', 'drf_mean', 'drf_ctrl'], label: null, axis: 'top' },
-    y: { domain: METRICS, label: null },
+    y: { domain: metricNames(files), label: null },
     color: { type: 'linear', domain: [-1, 1], scheme: 'rdbu', legend: true, label: 'mean DRF' },
     marks: [
-      Plot.cell(rows, { x: 'drf_type', y: 'metric', fill: (d) => (d.censored ? null : d.mean_drf), stroke: '#ccc', title: (d) => `${d.metric} ${d.drf_type}: ${d.label} (n=${d.n_perturbations})` }),
+      Plot.cell(rows, { x: 'drf_type', y: 'metric', fill: (d) => (d.censored ? null : d.mean_drf), stroke: '#ccc', title: (d) => `${d.metric} ${d.drf_type}: ${d.label} (n=${d.n_perturbations})\n${specOf(files, d.metric)?.doc || ''}` }),
       Plot.text(rows, { x: 'drf_type', y: 'metric', text: 'label', fill: (d) => (d.censored ? '#888' : 'black') }),
     ],
   });
@@ -70,19 +66,20 @@ export function modelTable(files) {
   const stats = files['stats.csv'];
   const models = [...new Set(stats.map((r) => r.model))];
   const head = el('tr', {}, el('th', {}, 'metric'), el('th', {}, 'null'), ...models.map((m) => el('th', {}, m)));
-  const body = METRICS.map((metric) => {
+  const body = metricNames(files).map((metric) => {
     const cells = models.map((m) => {
       const r = stats.find((x) => x.model === m && x.metric === metric);
       if (!r || !r.n) return el('td', {}, '–');
       const title = r.tested
         ? `t = ${fmt(r.t, 2)}, Bonferroni p = ${fmtP(r.p_bonferroni)}, 95% CI of the difference [${fmt(r.ci_low)}, ${fmt(r.ci_high)}], n = ${r.n_pairs}`
         : (r.model === r.null_model ? 'null model' : 'not tested (< 3 pairs)');
-      const td = el('td', { title, class: better(r) ? 'better' : '' }, `${fmt(r.mean)} ± ${fmt(r.sem)}`);
+      const td = el('td', { title, class: better(files, r) ? 'better' : '' }, `${fmt(r.mean)} ± ${fmt(r.sem)}`);
       if (r.tested) td.append(el('div', { class: 'sub' }, `t=${fmt(r.t, 2)} p=${fmtP(r.p_bonferroni)} [${fmt(r.ci_low, 2)}, ${fmt(r.ci_high, 2)}]`));
       return td;
     });
-    const nullModel = stats.find((x) => x.metric === metric)?.null_model || '';
-    return el('tr', {}, el('th', {}, metric), el('td', { class: 'sub' }, nullModel), ...cells);
+    const spec = specOf(files, metric);
+    const direction = spec.direction === 'higher_better' ? 'higher is better' : 'lower is better';
+    return el('tr', {}, el('th', { title: `${spec.doc} (${direction}; perfect = ${spec.perfect})` }, metric), el('td', { class: 'sub' }, spec.null), ...cells);
   });
   return el('table', { class: 'models' }, el('thead', {}, head), el('tbody', {}, body));
 }
@@ -90,7 +87,7 @@ export function modelTable(files) {
 /** Forest plots: mean difference vs the null with its 95% bootstrap CI, one panel per metric. */
 export function forestPlots(files) {
   const box = el('div', { class: 'forest' });
-  for (const metric of METRICS) {
+  for (const metric of metricNames(files)) {
     const rows = files['stats.csv'].filter((r) => r.metric === metric && r.tested);
     if (!rows.length) continue;
     box.append(el('div', { class: 'panel' }, el('h4', {}, metric), Plot.plot({
@@ -98,8 +95,8 @@ export function forestPlots(files) {
       x: { label: `Δ vs ${rows[0].null_model}`, grid: true }, y: { label: null, domain: rows.map((r) => r.model) },
       marks: [
         Plot.ruleX([0], { stroke: '#999' }),
-        Plot.ruleY(rows, { y: 'model', x1: 'ci_low', x2: 'ci_high', stroke: (d) => (better(d) ? '#1b7837' : '#555') }),
-        Plot.dot(rows, { y: 'model', x: 'mean_diff', fill: (d) => (better(d) ? '#1b7837' : '#555'), title: (d) => `${d.model}: ${fmt(d.mean_diff)} [${fmt(d.ci_low)}, ${fmt(d.ci_high)}]` }),
+        Plot.ruleY(rows, { y: 'model', x1: 'ci_low', x2: 'ci_high', stroke: (d) => (better(files, d) ? '#1b7837' : '#555') }),
+        Plot.dot(rows, { y: 'model', x: 'mean_diff', fill: (d) => (better(files, d) ? '#1b7837' : '#555'), title: (d) => `${d.model}: ${fmt(d.mean_diff)} [${fmt(d.ci_low)}, ${fmt(d.ci_high)}]` }),
       ],
     })));
   }
@@ -111,8 +108,9 @@ export function perturbationTable(files, model, onPick) {
   const perts = files['perturbations.csv'].filter((p) => p.evaluated);
   const values = new Map();
   for (const r of files['metrics.csv']) if (r.model === model) values.set(`${r.perturbation}|${r.metric}`, r.value);
-  const cols = ['perturbation', 'fold', 'n_cells', 'n_degs_gt', ...METRICS];
-  let rows = perts.map((p) => ({ perturbation: p.perturbation, fold: p.fold, n_cells: p.n_cells, n_degs_gt: p.n_degs_gt, ...Object.fromEntries(METRICS.map((m) => [m, values.get(`${p.perturbation}|${m}`)])) }));
+  const metrics = metricNames(files);
+  const cols = ['perturbation', 'fold', 'n_cells', 'n_degs_gt', ...metrics];
+  let rows = perts.map((p) => ({ perturbation: p.perturbation, fold: p.fold, n_cells: p.n_cells, n_degs_gt: p.n_degs_gt, ...Object.fromEntries(metrics.map((m) => [m, values.get(`${p.perturbation}|${m}`)])) }));
   let sortKey = 'perturbation'; let asc = true; let filter = '';
   const tbody = el('tbody');
   const draw = () => {

@@ -1,6 +1,6 @@
 // calibra's Web Worker: loads the WASM core (threaded when the page is cross-origin isolated,
 // single-threaded otherwise), reads dropped Files slice by slice, and evaluates. The page's
-// main thread never computes.
+// main thread never computes. Messages: see protocol.js (the page's side).
 
 let core = null;
 let exportsOfWasm = null; // for the size of the WASM memory, which only grows: its peak
@@ -25,7 +25,7 @@ async function init() {
     core = await import(new URL('./pkg-st/calibra.js', base));
     exportsOfWasm = await core.default();
   }
-  postMessage({ type: 'ready', flavour, threads: core.threadCount() });
+  postMessage({ type: 'ready', flavour, threads: core.threadCount(), options: core.optionTable() });
 }
 
 const ready = init().catch((e) => postMessage({ type: 'fatal', message: String(e && e.message || e) }));
@@ -52,7 +52,7 @@ onmessage = async (event) => {
         : core.evaluateFiles(msg.cells, msg.predictions, msg.options, progress);
       const seconds = (performance.now() - t0) / 1000;
       const memoryBytes = exportsOfWasm.memory.buffer.byteLength;
-      postMessage({ type: 'done', report: session.report(), summary: session.summary(), seconds, memoryBytes });
+      postMessage({ type: 'done', id: msg.id, report: session.report(), summary: session.summary(), seconds, memoryBytes });
     } else if (msg.type === 'file') {
       const bytes = session.fileBytes(msg.context, msg.name);
       postMessage({ type: 'file', id: msg.id, name: msg.name, bytes }, [bytes.buffer]);

@@ -9,6 +9,19 @@ use crate::stats::descriptive::column_means;
 use ndarray::{ArcArray1, Array1, Array2, ArrayView1};
 use std::collections::BTreeMap;
 
+/// Baseline names in output order (SPEC §5).
+pub const BASELINES: [&str; 6] = [
+    "control_mean",
+    "dataset_mean",
+    "technical_duplicate",
+    "interpolated_duplicate",
+    "linear",
+    "additive",
+];
+
+/// Name of the GT-half mean rows in `baselines.parquet`; reserved like the baselines.
+pub const GROUND_TRUTH: &str = "ground_truth";
+
 /// Every baseline's predictions plus the per-fold references the metrics need.
 #[derive(Debug, Clone)]
 pub struct Baselines {

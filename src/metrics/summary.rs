@@ -1,6 +1,6 @@
 //! Per-model summary of each metric (SPEC §6.2), as CellSimBench's `_calculate_summary_stats`.
 
-use super::{MetricTable, METRICS};
+use super::MetricTable;
 use crate::stats::descriptive::{mean, median, pairwise_sum, std};
 
 /// One row of `summary.csv`.
@@ -30,7 +30,7 @@ pub fn summarize(table: &MetricTable) -> Vec<SummaryRow> {
     for (mi, model) in table.models.iter().enumerate() {
         let covered: Vec<usize> = (0..n_p).filter(|&p| table.covered[[mi, p]]).collect();
         let total = covered.len();
-        for (k, spec) in METRICS.iter().enumerate() {
+        for (k, spec) in table.specs.iter().enumerate() {
             let vals: Vec<f64> = covered.iter().map(|&p| table.values[[mi, k, p]]).collect();
             let non_nan: Vec<f64> = vals.iter().copied().filter(|x| !x.is_nan()).collect();
             let empty = vals.is_empty() || pairwise_sum(&vals) == 0.0 || non_nan.is_empty();

@@ -3,26 +3,16 @@
 
 pub mod table;
 pub mod text;
+pub mod verdicts;
 
 pub use table::{Column, Table};
 pub use text::human_summary;
+pub use verdicts::{judge, Judgements, Verdict};
 
+use crate::baselines::GROUND_TRUTH;
 use crate::error::{Error, Result};
-use crate::metrics::{GROUND_TRUTH, METRICS};
-use crate::pipeline::{ContextResult, Evaluation};
+use crate::evaluation::{ContextResult, Evaluation};
 use std::collections::BTreeMap;
-
-/// The CSV outputs, in SPEC §9 order.
-pub const CSV_FILES: [&str; 6] = [
-    "metrics.csv",
-    "summary.csv",
-    "drf.csv",
-    "drf_summary.csv",
-    "stats.csv",
-    "perturbations.csv",
-];
-/// The Parquet outputs.
-pub const PARQUET_FILES: [&str; 3] = ["deg_gt.parquet", "deg_td.parquet", "baselines.parquet"];
 
 fn strs<I: IntoIterator<Item = S>, S: Into<String>>(it: I) -> Column {
     Column::Str(it.into_iter().map(Into::into).collect())
@@ -37,7 +27,7 @@ pub fn metrics_table(r: &ContextResult) -> Table {
             if !t.covered[[mi, pi]] {
                 continue;
             }
-            for (k, spec) in METRICS.iter().enumerate() {
+            for (k, spec) in t.specs.iter().enumerate() {
                 model.push(m.clone());
                 pert.push(p.clone());
                 metric.push(spec.name.to_string());
@@ -290,44 +280,55 @@ pub fn baselines_table(r: &ContextResult) -> Table {
     t
 }
 
-/// Outputs left out by `--light` (the big per-gene tables; the reference's `--light` too).
-pub const LIGHT_SKIPS: [&str; 3] = ["deg_gt.parquet", "deg_td.parquet", "baselines.parquet"];
+/// One output file of a context (SPEC §9).
+#[derive(Debug, Clone, Copy)]
+pub struct OutputFile {
+    /// The file name (`.csv` or `.parquet`).
+    pub name: &'static str,
+    /// A per-gene table (perturbations × genes rows or more): left out by `--light`.
+    pub per_gene: bool,
+    /// Builds the table.
+    pub build: fn(&ContextResult) -> Table,
+}
 
-/// The output files of one context, in writing order.
-pub const OUTPUT_FILES: [&str; 9] = [
-    "baselines.parquet",
-    "deg_gt.parquet",
-    "deg_td.parquet",
-    "drf.csv",
-    "drf_summary.csv",
-    "metrics.csv",
-    "perturbations.csv",
-    "stats.csv",
-    "summary.csv",
+/// Every output file of a context, in SPEC §9 order; `manifest.json` is written beside them.
+pub const OUTPUTS: [OutputFile; 9] = [
+    output("metrics.csv", false, metrics_table),
+    output("summary.csv", false, summary_table),
+    output("drf.csv", false, drf_table),
+    output("drf_summary.csv", false, drf_summary_table),
+    output("stats.csv", false, stats_table),
+    output("perturbations.csv", false, perturbations_table),
+    output("deg_gt.parquet", true, |r| deg_table(r, true)),
+    output("deg_td.parquet", true, |r| deg_table(r, false)),
+    output("baselines.parquet", true, baselines_table),
 ];
 
-/// One output table of a context by file name (see [`OUTPUT_FILES`]).
+const fn output(
+    name: &'static str,
+    per_gene: bool,
+    build: fn(&ContextResult) -> Table,
+) -> OutputFile {
+    OutputFile {
+        name,
+        per_gene,
+        build,
+    }
+}
+
+/// The output file named `name`.
+pub fn output_file(name: &str) -> Option<&'static OutputFile> {
+    OUTPUTS.iter().find(|o| o.name == name)
+}
+
+/// One output table of a context by file name (see [`OUTPUTS`]).
 pub fn context_table(r: &ContextResult, file: &str) -> Option<Table> {
-    Some(match file {
-        "metrics.csv" => metrics_table(r),
-        "summary.csv" => summary_table(r),
-        "drf.csv" => drf_table(r),
-        "drf_summary.csv" => drf_summary_table(r),
-        "stats.csv" => stats_table(r),
-        "perturbations.csv" => perturbations_table(r),
-        "deg_gt.parquet" => deg_table(r, true),
-        "deg_td.parquet" => deg_table(r, false),
-        "baselines.parquet" => baselines_table(r),
-        _ => return None,
-    })
+    output_file(file).map(|o| (o.build)(r))
 }
 
 /// Every CSV and Parquet output of one context, keyed by file name.
 pub fn context_tables(r: &ContextResult) -> BTreeMap<&'static str, Table> {
-    OUTPUT_FILES
-        .iter()
-        .filter_map(|&f| Some((f, context_table(r, f)?)))
-        .collect()
+    OUTPUTS.iter().map(|o| (o.name, (o.build)(r))).collect()
 }
 
 /// Arrow IPC stream bytes of record batches (how the simulator's output enters the pipeline).
@@ -336,7 +337,7 @@ pub fn ipc_stream_bytes(
     batches: &[arrow::record_batch::RecordBatch],
 ) -> Result<Vec<u8>> {
     let err = |e: arrow::error::ArrowError| {
-        Error::Numerical(format!("serialising simulated data failed: {e}"))
+        Error::Output(format!("serialising simulated data failed: {e}"))
     };
     let mut buf = Vec::new();
     let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut buf, schema).map_err(err)?;
@@ -464,15 +465,13 @@ pub fn write_dir(
             let dir = tmp.join(context_dir(&r.context));
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
             // One table in memory at a time.
-            for file in OUTPUT_FILES {
-                if (light || !e.options.per_gene_tables) && LIGHT_SKIPS.contains(&file) {
+            for file in &OUTPUTS {
+                if (light || !e.options.per_gene_tables) && file.per_gene {
                     continue;
                 }
-                let Some(table) = context_table(r, file) else {
-                    continue;
-                };
-                let path = dir.join(file);
-                let bytes = if file.ends_with(".csv") {
+                let table = (file.build)(r);
+                let path = dir.join(file.name);
+                let bytes = if file.name.ends_with(".csv") {
                     table.to_csv().into_bytes()
                 } else {
                     table.to_parquet()?

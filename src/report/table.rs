@@ -130,7 +130,7 @@ impl Table {
             arrays.push(a);
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-            .map_err(|e| Error::Numerical(format!("building an output table failed: {e}")))
+            .map_err(|e| Error::Output(format!("building an output table failed: {e}")))
     }
 
     /// Parquet bytes (zstd-compressed).
@@ -141,7 +141,7 @@ impl Table {
             .build();
         let mut buf = Vec::new();
         let err = |e: parquet::errors::ParquetError| {
-            Error::Numerical(format!("writing Parquet failed: {e}"))
+            Error::Output(format!("writing Parquet failed: {e}"))
         };
         let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))
             .map_err(err)?;

@@ -1,7 +1,6 @@
 //! The short plain-text summary shown after an evaluation (CLI stdout, browser "copy" text).
 
-use crate::metrics::METRICS;
-use crate::pipeline::Evaluation;
+use crate::evaluation::Evaluation;
 
 /// The short summary printed after an evaluation.
 pub fn human_summary(e: &Evaluation) -> String {
@@ -37,13 +36,21 @@ pub fn human_summary(e: &Evaluation) -> String {
             let _ = writeln!(s, "  {:<24} {v}", row.metric);
         }
         if !r.models.is_empty() {
-            let _ = writeln!(s, "\nModel means per metric (null baseline in brackets; * = better than null, Bonferroni p < 0.05):");
+            let judgements = super::verdicts::judge(r);
+            let _ = writeln!(
+                s,
+                "\nVerdict (calibrated metrics: DRF not censored and > 0 on this dataset):"
+            );
+            for v in &judgements.verdicts {
+                let _ = writeln!(s, "  {}", v.text);
+            }
+            let _ = writeln!(s, "\nModel means per metric (null baseline in brackets; * = better than null, Bonferroni p < {}):", crate::significance::ALPHA);
             let mut header = format!("  {:<24}", "metric");
             for m in &r.models {
                 let _ = write!(header, " {:>22}", m.name);
             }
             let _ = writeln!(s, "{header}");
-            for spec in METRICS.iter() {
+            for spec in r.table.specs.iter() {
                 let mut line = format!("  {:<24}", spec.name);
                 for m in &r.models {
                     let row = r
@@ -56,11 +63,7 @@ pub fn human_summary(e: &Evaluation) -> String {
                         .find(|x| x.model == spec.null_baseline() && x.metric == spec.name);
                     let cell = match (row, null) {
                         (Some(x), Some(n)) => {
-                            let star = if x.tested && x.p_bonferroni < 0.05 {
-                                "*"
-                            } else {
-                                " "
-                            };
+                            let star = if x.beats_null() { "*" } else { " " };
                             format!("{:.3}{star} [{:.3}]", x.mean, n.mean)
                         }
                         _ => "-".into(),

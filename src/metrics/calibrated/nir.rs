@@ -1,10 +1,22 @@
 //! Normalised inverse rank (SPEC §6.1): how often a prediction is closer to its own truth than
 //! to other perturbations' truths.
 
+use crate::metrics::spec::{Direction, MetricInput, MetricSpec, NullModel};
 use crate::stats::descriptive::column_means;
 use ndarray::{Array1, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::collections::HashMap;
+
+/// SPEC §6's metric 13.
+pub const SPEC: MetricSpec = MetricSpec {
+    name: "nir",
+    doc: "how often a prediction is closer to its own truth than to the other perturbations' (0.5 = chance)",
+    family: super::FAMILY,
+    direction: Direction::HigherBetter,
+    perfect: 1.0,
+    null: NullModel::DatasetMean,
+    input: MetricInput::AllProfiles,
+};
 
 /// Fewest prediction rows per parallel task: each task packs every truth for its GEMM, so a
 /// task needs enough rows to amortise that.

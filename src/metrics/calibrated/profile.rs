@@ -1,6 +1,12 @@
 //! The 12 per-perturbation metrics of SPEC §6 (all but NIR), with the reference's numerics:
 //! scipy's `pearsonr`, sklearn's `r2_score`, numpy's pairwise sums.
+//!
+//! [`PROFILE_METRICS`] declares each metric (its [`MetricSpec`]) beside its readable definition
+//! in [`definitions`] — a function named like the metric. [`calibrated_metrics`] is the fast
+//! path the pipeline runs: all twelve in four fused passes, bit-identical to the definitions
+//! (tested).
 
+use crate::metrics::spec::{Direction, MetricInput, MetricSpec, NullModel};
 use crate::stats::descriptive::pairwise_sums;
 use ndarray::ArrayView1;
 use std::borrow::Cow;
@@ -163,7 +169,200 @@ pub struct MetricOptions {
     pub clip_r2_at: Option<f64>,
 }
 
-/// The 12 non-NIR metrics in `METRICS` order for one prediction.
+/// One prediction and what it is compared with (SPEC §6's ŷ, y, c, m, w and D), as slices of
+/// equal length.
+#[derive(Debug, Clone, Copy)]
+pub struct Compared<'a> {
+    /// ŷ, the predicted mean profile.
+    pub pred: &'a [f64],
+    /// y, the GT-half mean profile.
+    pub truth: &'a [f64],
+    /// c, the mean of all control cells.
+    pub control: &'a [f64],
+    /// m, the dataset mean of the perturbation's test fold.
+    pub dataset_mean: &'a [f64],
+    /// w, the DEG weights (all 0 without a GT test).
+    pub weights: &'a [f64],
+    /// D, the DEG set (gene positions; empty without a GT test).
+    pub degs: &'a [usize],
+    /// Variants (the revision preset's R² clipping).
+    pub options: &'a MetricOptions,
+}
+
+/// A per-perturbation metric: its declaration and its readable definition.
+#[derive(Debug, Clone, Copy)]
+pub struct ProfileMetric {
+    /// The metric's spec.
+    pub spec: MetricSpec,
+    /// Its definition, written as SPEC §6 states it ([`calibrated_metrics`] is the fast path).
+    pub definition: fn(&Compared<'_>) -> f64,
+}
+
+const fn metric(
+    name: &'static str,
+    doc: &'static str,
+    direction: Direction,
+    null: NullModel,
+    input: MetricInput,
+    definition: fn(&Compared<'_>) -> f64,
+) -> ProfileMetric {
+    let perfect = match direction {
+        Direction::HigherBetter => 1.0,
+        Direction::LowerBetter => 0.0,
+    };
+    ProfileMetric {
+        spec: MetricSpec {
+            name,
+            doc,
+            family: super::FAMILY,
+            direction,
+            perfect,
+            null,
+            input,
+        },
+        definition,
+    }
+}
+
+use Direction::{HigherBetter as Higher, LowerBetter as Lower};
+use MetricInput::{DegSet, DegWeights, Profiles};
+use NullModel::{ControlMean, DatasetMean};
+
+/// SPEC §6's metrics 1–12, in output order (the order of [`calibrated_metrics`]' values).
+#[rustfmt::skip]
+pub const PROFILE_METRICS: [ProfileMetric; 12] = [
+    metric("mse", "mean squared error over all genes", Lower, DatasetMean, Profiles, definitions::mse),
+    metric("wmse", "DEG-weighted mean squared error (NaN when no weight)", Lower, DatasetMean, DegWeights, definitions::wmse),
+    metric("pearson_deltactrl", "Pearson of the changes from the control mean", Higher, DatasetMean, Profiles, definitions::pearson_deltactrl),
+    metric("pearson_deltactrl_degs", "pearson_deltactrl on the DEGs (NaN with ≤ 2)", Higher, DatasetMean, DegSet, definitions::pearson_deltactrl_degs),
+    metric("r2_deltactrl", "R² of the changes from the control mean", Higher, DatasetMean, Profiles, definitions::r2_deltactrl),
+    metric("r2_deltactrl_degs", "r2_deltactrl on the DEGs (NaN with ≤ 2)", Higher, DatasetMean, DegSet, definitions::r2_deltactrl_degs),
+    metric("weighted_r2_deltactrl", "DEG-weighted R² of the changes from the control mean", Higher, DatasetMean, DegWeights, definitions::weighted_r2_deltactrl),
+    metric("pearson_deltapert", "Pearson of the changes from the dataset mean", Higher, ControlMean, Profiles, definitions::pearson_deltapert),
+    metric("pearson_deltapert_degs", "pearson_deltapert on the DEGs (NaN with ≤ 2)", Higher, ControlMean, DegSet, definitions::pearson_deltapert_degs),
+    metric("r2_deltapert", "R² of the changes from the dataset mean", Higher, ControlMean, Profiles, definitions::r2_deltapert),
+    metric("r2_deltapert_degs", "r2_deltapert on the DEGs (NaN with ≤ 2)", Higher, ControlMean, DegSet, definitions::r2_deltapert_degs),
+    metric("weighted_r2_deltapert", "DEG-weighted R² of the changes from the dataset mean", Higher, ControlMean, DegWeights, definitions::weighted_r2_deltapert),
+];
+
+/// The definitions of [`PROFILE_METRICS`], one function per metric, named like it.
+pub mod definitions {
+    use super::{pearson, r2_on_deltas, r2_score, Compared, MIN_DEGS_EXCLUSIVE};
+
+    fn delta(v: &[f64], reference: &[f64]) -> Vec<f64> {
+        v.iter().zip(reference).map(|(x, r)| x - r).collect()
+    }
+
+    fn on_degs(v: &[f64], degs: &[usize]) -> Vec<f64> {
+        degs.iter().map(|&g| v[g]).collect()
+    }
+
+    fn clip(c: &Compared<'_>, r2: f64) -> f64 {
+        match c.options.clip_r2_at {
+            Some(lo) if r2 < lo => lo,
+            _ => r2,
+        }
+    }
+
+    fn few_degs(c: &Compared<'_>) -> bool {
+        c.degs.len() <= MIN_DEGS_EXCLUSIVE
+    }
+
+    fn pearson_delta(c: &Compared<'_>, reference: &[f64]) -> f64 {
+        pearson(&delta(c.pred, reference), &delta(c.truth, reference))
+    }
+
+    fn pearson_delta_degs(c: &Compared<'_>, reference: &[f64]) -> f64 {
+        if few_degs(c) {
+            return f64::NAN;
+        }
+        let (dp, dy) = (delta(c.pred, reference), delta(c.truth, reference));
+        pearson(&on_degs(&dp, c.degs), &on_degs(&dy, c.degs))
+    }
+
+    fn r2_delta(c: &Compared<'_>, reference: &[f64]) -> f64 {
+        let (dp, dy) = (delta(c.pred, reference), delta(c.truth, reference));
+        clip(c, r2_score(&dy, &dp, None))
+    }
+
+    fn r2_delta_degs(c: &Compared<'_>, reference: &[f64]) -> f64 {
+        if few_degs(c) {
+            return f64::NAN;
+        }
+        let (dp, dy) = (delta(c.pred, reference), delta(c.truth, reference));
+        clip(
+            c,
+            r2_score(&on_degs(&dy, c.degs), &on_degs(&dp, c.degs), None),
+        )
+    }
+
+    fn weighted_r2_delta(c: &Compared<'_>, reference: &[f64]) -> f64 {
+        let (dp, dy) = (delta(c.pred, reference), delta(c.truth, reference));
+        clip(c, r2_on_deltas(&dy, &dp, Some(c.weights)))
+    }
+
+    /// mean_g (ŷ − y)².
+    pub fn mse(c: &Compared<'_>) -> f64 {
+        super::mse(c.pred, c.truth)
+    }
+
+    /// Σ (w/Σw)(ŷ − y)²; NaN if Σw = 0.
+    pub fn wmse(c: &Compared<'_>) -> f64 {
+        super::wmse(c.pred, c.truth, c.weights)
+    }
+
+    /// Pearson(ŷ − c, y − c).
+    pub fn pearson_deltactrl(c: &Compared<'_>) -> f64 {
+        pearson_delta(c, c.control)
+    }
+
+    /// Pearson(ŷ − c, y − c) on D; NaN if |D| ≤ 2.
+    pub fn pearson_deltactrl_degs(c: &Compared<'_>) -> f64 {
+        pearson_delta_degs(c, c.control)
+    }
+
+    /// R²(y_true = y − c, y_pred = ŷ − c).
+    pub fn r2_deltactrl(c: &Compared<'_>) -> f64 {
+        r2_delta(c, c.control)
+    }
+
+    /// R² of the Δctrl on D; NaN if |D| ≤ 2.
+    pub fn r2_deltactrl_degs(c: &Compared<'_>) -> f64 {
+        r2_delta_degs(c, c.control)
+    }
+
+    /// R² of the Δctrl weighted by w; unweighted if Σw = 0.
+    pub fn weighted_r2_deltactrl(c: &Compared<'_>) -> f64 {
+        weighted_r2_delta(c, c.control)
+    }
+
+    /// Pearson(ŷ − m, y − m).
+    pub fn pearson_deltapert(c: &Compared<'_>) -> f64 {
+        pearson_delta(c, c.dataset_mean)
+    }
+
+    /// Pearson(ŷ − m, y − m) on D; NaN if |D| ≤ 2.
+    pub fn pearson_deltapert_degs(c: &Compared<'_>) -> f64 {
+        pearson_delta_degs(c, c.dataset_mean)
+    }
+
+    /// R²(y_true = y − m, y_pred = ŷ − m).
+    pub fn r2_deltapert(c: &Compared<'_>) -> f64 {
+        r2_delta(c, c.dataset_mean)
+    }
+
+    /// R² of the Δpert on D; NaN if |D| ≤ 2.
+    pub fn r2_deltapert_degs(c: &Compared<'_>) -> f64 {
+        r2_delta_degs(c, c.dataset_mean)
+    }
+
+    /// R² of the Δpert weighted by w; unweighted if Σw = 0.
+    pub fn weighted_r2_deltapert(c: &Compared<'_>) -> f64 {
+        weighted_r2_delta(c, c.dataset_mean)
+    }
+}
+
+/// The 12 non-NIR metrics in [`PROFILE_METRICS`] order for one prediction.
 ///
 /// The all-gene metrics against both references share four passes over the genes, each
 /// making every sum it can (K sums per pass in [`pairwise_sums`]): the sums needing no mean,
@@ -422,6 +621,55 @@ mod tests {
                     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
                     "metric {k}: fused {a} vs stand-alone {b}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn fused_passes_equal_the_definitions() {
+        // Every declared definition against the fast path, bit for bit: weights and Σw = 0,
+        // DEGs present and too few, R² clipped (revision preset) and not.
+        let n = 200;
+        let mut next = crate::stats::lcg::uniform_stream(5);
+        let mut vec = |scale: f64| -> Vec<f64> { (0..n).map(|_| 3.0 + scale * next()).collect() };
+        let (pred, truth, ctrl, mean) = (vec(4.0), vec(1.0), vec(1.0), vec(1.0));
+        let weights: Vec<f64> = vec(1.0).iter().map(|w| (w - 3.0) * (w - 3.0)).collect();
+        for (w, every) in [(weights, 5), (vec![0.0; n], 3), (vec![1.0; n], 150)] {
+            let degs: Vec<usize> = (0..n).filter(|&i| i % every == 0).collect();
+            let mask = ndarray::Array1::from_iter((0..n).map(|i| degs.contains(&i)));
+            for clip_r2_at in [None, Some(-1.0)] {
+                let options = MetricOptions { clip_r2_at };
+                let view = |v: &[f64]| ndarray::ArrayView1::from(v).to_owned();
+                let (t, c, m, wv) = (view(&truth), view(&ctrl), view(&mean), view(&w));
+                let inputs = MetricInputs {
+                    truth: t.view(),
+                    control: c.view(),
+                    dataset_mean: m.view(),
+                    weights: wv.view(),
+                    deg_mask: mask.view(),
+                };
+                let fused = calibrated_metrics(
+                    ndarray::ArrayView1::from(pred.as_slice()),
+                    &inputs,
+                    &options,
+                );
+                let compared = Compared {
+                    pred: &pred,
+                    truth: &truth,
+                    control: &ctrl,
+                    dataset_mean: &mean,
+                    weights: &w,
+                    degs: &degs,
+                    options: &options,
+                };
+                for (k, metric) in PROFILE_METRICS.iter().enumerate() {
+                    let (a, b) = (fused[k], (metric.definition)(&compared));
+                    assert!(
+                        a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
+                        "{}: fused {a} vs definition {b} (clip {clip_r2_at:?})",
+                        metric.spec.name
+                    );
+                }
             }
         }
     }

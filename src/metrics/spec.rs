@@ -1,0 +1,94 @@
+//! What a metric *is*, declared once beside its code: [`MetricSpec`].
+//!
+//! Everything downstream — the summary (§6.2), DRF (§7), the model-vs-null statistics (§8), the
+//! report, the text summary and the page (which receives the specs from WASM) — reads a metric's
+//! direction, perfect value and null model from its spec, never from its name.
+
+/// Whether larger or smaller values are better.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Larger is better (Pearson, R², NIR).
+    HigherBetter,
+    /// Smaller is better (MSE, WMSE).
+    LowerBetter,
+}
+
+/// The trivial model a metric's values are judged against: the null of §8 and the negative
+/// control of `drf_mean` / `drf_interpolated` (§7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NullModel {
+    /// The mean of all control cells (the null of the Δpert metrics, which subtract the
+    /// dataset mean from both sides and so cannot judge it).
+    ControlMean,
+    /// The dataset mean of the perturbation's test fold.
+    DatasetMean,
+}
+
+impl NullModel {
+    /// The baseline model whose values are the null.
+    pub fn baseline(self) -> &'static str {
+        match self {
+            NullModel::ControlMean => "control_mean",
+            NullModel::DatasetMean => "dataset_mean",
+        }
+    }
+}
+
+/// What a metric needs besides a model's predictions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricInput {
+    /// One predicted and one observed mean profile per perturbation (and the reference
+    /// profiles: control mean, dataset mean).
+    Profiles,
+    /// Profiles and the perturbation's DEG weights (SPEC §4).
+    DegWeights,
+    /// Profiles restricted to the perturbation's DEG set (SPEC §4).
+    DegSet,
+    /// Every perturbation's profiles at once (a rank among perturbations).
+    AllProfiles,
+    /// Samples of cells (cell-level, distributional metrics).
+    Cells,
+}
+
+/// A metric's fixed properties: one declaration, read by every consumer.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct MetricSpec {
+    /// The SPEC name, as written in `metrics.csv`; unique across families.
+    pub name: &'static str,
+    /// One line saying what it measures.
+    pub doc: &'static str,
+    /// The family that computes it ([`super::family::MetricFamily::name`]).
+    pub family: &'static str,
+    /// Which direction is better.
+    pub direction: Direction,
+    /// The value of a perfect prediction (0 for errors, 1 for correlations / R² / NIR).
+    pub perfect: f64,
+    /// The null model (§8) and negative control (§7).
+    pub null: NullModel,
+    /// What it needs as input.
+    pub input: MetricInput,
+}
+
+impl MetricSpec {
+    /// True if larger values are better.
+    pub fn higher_is_better(&self) -> bool {
+        self.direction == Direction::HigherBetter
+    }
+
+    /// The null baseline's model name (§8), the negative control of §7's `drf_mean` and
+    /// `drf_interpolated`.
+    pub fn null_baseline(&self) -> &'static str {
+        self.null.baseline()
+    }
+
+    /// Is `value` better than `other` in this metric's direction (ties are not)?
+    pub fn is_better(&self, value: f64, other: f64) -> bool {
+        match self.direction {
+            Direction::HigherBetter => value > other,
+            Direction::LowerBetter => value < other,
+        }
+    }
+}

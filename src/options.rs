@@ -1,0 +1,366 @@
+//! Every option of an evaluation, declared once: [`OPTIONS`] gives each user-facing option its
+//! name, kind, documentation and how to read and set it. The CLI builds its flags from it, the
+//! WASM adapter parses the page's options through it, and the page builds its form from it (the
+//! worker sends the table). Defaults live in the `Default` impls of the option structs; the
+//! table reads them, so help texts and the page's form show the real defaults.
+
+use crate::error::{Error, Result};
+use crate::io::{CellOptions, PredictionOptions};
+
+/// Named parameter sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// SPEC §3–§8 as written (the goldens).
+    #[default]
+    Default,
+    /// The 2026 revision of the published code (SPEC §11): DEG masks = top-100 genes by p_adj,
+    /// R² clipped at −1, no DRF censoring.
+    Revision,
+}
+
+impl Preset {
+    /// The preset's name on the command line and in the page.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preset::Default => "default",
+            Preset::Revision => "revision",
+        }
+    }
+
+    /// The preset named `name`.
+    pub fn parse(name: &str) -> std::result::Result<Self, String> {
+        match name {
+            "default" | "" => Ok(Preset::Default),
+            "revision" => Ok(Preset::Revision),
+            _ => Err("expected default or revision".into()),
+        }
+    }
+}
+
+/// Every option of an evaluation.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EvaluateOptions {
+    /// Reading the cells.
+    pub cells: CellOptions,
+    /// Reading the predictions.
+    pub predictions: PredictionOptions,
+    /// Parameter preset.
+    pub preset: Preset,
+    /// Bootstrap resamples (SPEC §8).
+    pub n_resamples: usize,
+    /// Bootstrap seed (numpy `RandomState`).
+    pub bootstrap_seed: u32,
+    /// Keep what only the per-gene output tables need (the DEG tests' f64 t and raw p).
+    /// `--light` turns it off, which saves two groups × genes arrays per half.
+    pub per_gene_tables: bool,
+}
+
+impl Default for EvaluateOptions {
+    fn default() -> Self {
+        EvaluateOptions {
+            cells: CellOptions::default(),
+            predictions: PredictionOptions {
+                // Prediction files are wide (one row per perturbation): 1024 rows of 8192
+                // genes are 32 MB decoded.
+                batch_rows: 1024,
+                ..Default::default()
+            },
+            preset: Preset::Default,
+            n_resamples: crate::significance::N_RESAMPLES,
+            bootstrap_seed: crate::significance::BOOTSTRAP_SEED,
+            per_gene_tables: true,
+        }
+    }
+}
+
+/// What kind of value an option takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "choices")]
+pub enum OptionKind {
+    /// On or off (`true` / `false`); a bare flag on the command line.
+    Flag,
+    /// Free text; empty means "not set" (automatic).
+    Text,
+    /// A non-negative integer.
+    Integer,
+    /// One of a fixed set of words.
+    Choice(&'static [&'static str]),
+}
+
+/// One user-facing option of `calibra evaluate` (and of the page).
+#[derive(Clone, Copy)]
+pub struct OptionSpec {
+    /// Its name: the CLI's `--name`; the page's key is its camelCase form ([`Self::key`]).
+    pub name: &'static str,
+    /// What values it takes.
+    pub kind: OptionKind,
+    /// One line for `--help` and the page.
+    pub doc: &'static str,
+    /// Offered in the page's form (some options only make sense on the command line).
+    pub in_page: bool,
+    /// Reads the option's value from options ("" when not set).
+    pub get: fn(&EvaluateOptions) -> String,
+    /// Sets it from text; the error says what is expected.
+    pub set: fn(&mut EvaluateOptions, &str) -> std::result::Result<(), String>,
+}
+
+impl OptionSpec {
+    /// The default, as text ("" = not set, chosen automatically).
+    pub fn default_value(&self) -> String {
+        (self.get)(&EvaluateOptions::default())
+    }
+
+    /// The page's key: `control-label` → `controlLabel`.
+    pub fn key(&self) -> String {
+        let mut out = String::new();
+        let mut upper = false;
+        for c in self.name.chars() {
+            if c == '-' {
+                upper = true;
+            } else if upper {
+                out.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Debug for OptionSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OptionSpec")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("doc", &self.doc)
+            .field("in_page", &self.in_page)
+            .finish()
+    }
+}
+
+/// What the page receives for each option.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct OptionDescription {
+    /// The CLI name.
+    pub name: &'static str,
+    /// The page's key.
+    pub key: String,
+    /// What values it takes.
+    pub kind: OptionKind,
+    /// The default as text ("" = automatic).
+    pub default: String,
+    /// One line of documentation.
+    pub doc: &'static str,
+    /// Offered in the page's form.
+    pub in_page: bool,
+}
+
+/// The option table for the page.
+pub fn describe() -> Vec<OptionDescription> {
+    OPTIONS
+        .iter()
+        .map(|o| OptionDescription {
+            name: o.name,
+            key: o.key(),
+            kind: o.kind,
+            default: o.default_value(),
+            doc: o.doc,
+            in_page: o.in_page,
+        })
+        .collect()
+}
+
+fn text(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+fn non_empty(v: &str) -> Option<String> {
+    (!v.is_empty()).then(|| v.to_string())
+}
+
+fn flag(v: &str) -> std::result::Result<bool, String> {
+    match v {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn integer<T: std::str::FromStr>(v: &str) -> std::result::Result<T, String> {
+    v.trim()
+        .parse()
+        .map_err(|_| "expected a non-negative whole number".to_string())
+}
+
+/// Every user-facing option of an evaluation, in help order.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        name: "control-label",
+        kind: OptionKind::Text,
+        doc: "Control label (default: the first of control, non-targeting, ctrl, NT present)",
+        in_page: true,
+        get: |o| text(&o.cells.control_label),
+        set: |o, v| {
+            o.cells.control_label = non_empty(v);
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "seed",
+        kind: OptionKind::Integer,
+        doc: "Seed for halves/folds assigned by calibra when the file has none",
+        in_page: true,
+        get: |o| o.cells.seed.to_string(),
+        set: |o, v| {
+            o.cells.seed = integer(v)?;
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "normalize",
+        kind: OptionKind::Flag,
+        doc: "Apply normalize_total(1e4) + log1p per cell (for raw counts)",
+        in_page: true,
+        get: |o| o.cells.normalize.to_string(),
+        set: |o, v| {
+            o.cells.normalize = flag(v)?;
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "preset",
+        kind: OptionKind::Choice(&["default", "revision"]),
+        doc: "Parameter preset: default (SPEC) or revision (2026: top-100 DEG masks, R² clipped at −1, no DRF censoring)",
+        in_page: true,
+        get: |o| o.preset.as_str().to_string(),
+        set: |o, v| {
+            o.preset = Preset::parse(v)?;
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "perturbation-column",
+        kind: OptionKind::Text,
+        doc: "Name of the perturbation column",
+        in_page: true,
+        get: |o| o.cells.columns.perturbation.clone(),
+        set: |o, v| {
+            if v.is_empty() {
+                return Err("expected a column name".into());
+            }
+            o.cells.columns.perturbation = v.to_string();
+            o.predictions.columns.perturbation = v.to_string();
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "context-column",
+        kind: OptionKind::Text,
+        doc: "Context column (each context is evaluated separately; default: cell_type if present)",
+        in_page: true,
+        get: |o| text(&o.cells.columns.context),
+        set: |o, v| {
+            o.cells.columns.context = non_empty(v);
+            o.predictions.columns.context = non_empty(v);
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "drop-missing-genes",
+        kind: OptionKind::Flag,
+        doc: "Evaluate only genes every predictions file has, instead of failing",
+        in_page: true,
+        get: |o| o.predictions.drop_missing_genes.to_string(),
+        set: |o, v| {
+            o.predictions.drop_missing_genes = flag(v)?;
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "n-resamples",
+        kind: OptionKind::Integer,
+        doc: "Bootstrap resamples of the confidence intervals",
+        in_page: true,
+        get: |o| o.n_resamples.to_string(),
+        set: |o, v| {
+            o.n_resamples = integer(v)?;
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "light",
+        kind: OptionKind::Flag,
+        doc: "Skip the big per-gene outputs (deg_gt.parquet, deg_td.parquet, baselines.parquet), like the reference's --light",
+        in_page: false,
+        get: |o| (!o.per_gene_tables).to_string(),
+        set: |o, v| {
+            o.per_gene_tables = !flag(v)?;
+            Ok(())
+        },
+    },
+];
+
+/// The option named `name` (CLI name or page key).
+pub fn option(name: &str) -> Option<&'static OptionSpec> {
+    OPTIONS.iter().find(|o| o.name == name || o.key() == name)
+}
+
+/// Sets option `name` (CLI name or page key) from text.
+pub fn set(options: &mut EvaluateOptions, name: &str, value: &str) -> Result<()> {
+    let spec = option(name).ok_or_else(|| {
+        Error::Options(format!(
+            "unknown option '{name}' (known: {})",
+            OPTIONS
+                .iter()
+                .map(|o| o.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    })?;
+    (spec.set)(options, value)
+        .map_err(|e| Error::Options(format!("{}: {e}, got '{value}'", spec.name)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_round_trips_through_the_table() {
+        let defaults = EvaluateOptions::default();
+        let mut o = EvaluateOptions::default();
+        for spec in OPTIONS {
+            set(&mut o, spec.name, &spec.default_value()).unwrap();
+            set(&mut o, &spec.key(), &spec.default_value()).unwrap();
+        }
+        assert_eq!(
+            serde_json::to_value(&o).unwrap(),
+            serde_json::to_value(&defaults).unwrap()
+        );
+    }
+
+    #[test]
+    fn setting_and_errors() {
+        let mut o = EvaluateOptions::default();
+        set(&mut o, "controlLabel", "NT").unwrap();
+        set(&mut o, "seed", "7").unwrap();
+        set(&mut o, "preset", "revision").unwrap();
+        set(&mut o, "light", "true").unwrap();
+        assert_eq!(o.cells.control_label.as_deref(), Some("NT"));
+        assert_eq!(o.cells.seed, 7);
+        assert_eq!(o.preset, Preset::Revision);
+        assert!(!o.per_gene_tables);
+        let e = set(&mut o, "seed", "-1").unwrap_err().to_string();
+        assert!(e.contains("seed") && e.contains("whole number"), "{e}");
+        assert!(set(&mut o, "nope", "1")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown option"));
+        assert_eq!(
+            option("drop-missing-genes").unwrap().key(),
+            "dropMissingGenes"
+        );
+    }
+}

@@ -1,0 +1,63 @@
+//! Every metric named in SPEC §6 resolves to exactly one declared spec, and every declared
+//! metric of the calibrated family is named there.
+
+mod common;
+
+use calibra::metrics::{registered_specs, Direction, NullModel};
+
+/// The metric names of SPEC §6's table (the backticked names of its second column).
+fn spec_section_6_names() -> Vec<String> {
+    let spec =
+        std::fs::read_to_string(common::shared_dir().join("SPEC.md")).expect("../shared/SPEC.md");
+    let start = spec.find("## 6.").expect("SPEC has §6");
+    let end = spec[start..].find("### 6.1").expect("SPEC has §6.1") + start;
+    let mut names = Vec::new();
+    for line in spec[start..end].lines().filter(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = line.split('|').collect();
+        let Some(name_cell) = cells.get(2) else {
+            continue;
+        };
+        for (i, part) in name_cell.split('`').enumerate() {
+            if i % 2 == 1 {
+                names.push(part.to_string());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn every_metric_of_spec_6_has_exactly_one_spec() {
+    let names = spec_section_6_names();
+    assert_eq!(names.len(), 13, "SPEC §6 names 13 metrics: {names:?}");
+    let specs = registered_specs();
+    for name in &names {
+        let found: Vec<_> = specs.iter().filter(|s| s.name == name).collect();
+        assert_eq!(found.len(), 1, "{name}: {} specs", found.len());
+    }
+    for s in specs.iter().filter(|s| s.family == "calibrated") {
+        assert!(
+            names.iter().any(|n| n == s.name),
+            "{} is not in SPEC §6",
+            s.name
+        );
+    }
+}
+
+#[test]
+fn directions_perfect_values_and_nulls_follow_spec() {
+    // §6: mse and wmse lower-better (perfect 0), the rest higher-better (perfect 1);
+    // §8: control_mean is the null of the Δpert metrics, dataset_mean of the others.
+    for s in registered_specs() {
+        let lower = s.name == "mse" || s.name == "wmse";
+        assert_eq!(s.direction == Direction::LowerBetter, lower, "{}", s.name);
+        assert_eq!(s.perfect, if lower { 0.0 } else { 1.0 }, "{}", s.name);
+        let null = if s.name.contains("deltapert") {
+            NullModel::ControlMean
+        } else {
+            NullModel::DatasetMean
+        };
+        assert_eq!(s.null, null, "{}", s.name);
+        assert!(!s.doc.is_empty(), "{} has no doc", s.name);
+    }
+}

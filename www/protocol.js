@@ -1,0 +1,92 @@
+// The one protocol between a page (app.js, <calibra-eval>) and calibra's Web Worker (worker.js).
+//
+// Every request carries an id and is answered by a message with the same id, so a page can
+// have a download or a profile request in flight while nothing else is running. An evaluation
+// is cancelled by terminating the worker — WebAssembly cannot be interrupted from outside, and
+// a fresh worker (the build is cached by the browser) is ready in well under a second — so a
+// cancelled run leaves the page usable. A trap (WebAssembly.RuntimeError) is handled the same
+// way: the worker is replaced and the page stays usable.
+
+/** The error a cancelled request rejects with. */
+export class Cancelled extends Error {
+  constructor() { super('cancelled'); this.name = 'Cancelled'; }
+}
+
+export class Evaluator {
+  /**
+   * @param {object} hooks
+   *   onReady({ flavour, threads, options }) — a worker started (again after a cancel);
+   *   onProgress(stage, fraction); onFatal(message) — the evaluator could not start.
+   */
+  constructor({ onReady = () => {}, onProgress = () => {}, onFatal = () => {} } = {}) {
+    this.hooks = { onReady, onProgress, onFatal };
+    this.pending = new Map();
+    this.nextId = 1;
+    this.running = null; // id of the evaluation in flight
+    this.start();
+  }
+
+  start() {
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (e) => this.onMessage(e.data);
+    this.worker.onerror = (e) => this.hooks.onFatal(`the evaluator failed to load: ${e.message}`);
+  }
+
+  onMessage(m) {
+    if (m.type === 'ready') { this.hooks.onReady(m); return; }
+    if (m.type === 'fatal') { this.hooks.onFatal(`the evaluator could not start: ${m.message}`); return; }
+    if (m.type === 'progress') { this.hooks.onProgress(m.stage, m.fraction); return; }
+    const waiting = this.pending.get(m.id);
+    if (!waiting) return;
+    this.pending.delete(m.id);
+    if (m.id === this.running) this.running = null;
+    if (m.type === 'error') {
+      waiting.reject(new Error(m.message));
+      // A trap leaves the WASM instance unusable: start a fresh worker.
+      if (m.fatal) this.restart();
+    } else {
+      waiting.resolve(m);
+    }
+  }
+
+  request(msg, transfer = []) {
+    const id = this.nextId++;
+    return { id, promise: new Promise((resolve, reject) => { this.pending.set(id, { resolve, reject }); this.worker.postMessage({ ...msg, id }, transfer); }) };
+  }
+
+  /** Evaluates files (or the built-in example); resolves to { report, summary, seconds, memoryBytes }. */
+  run({ example = false, cells = null, predictions = [], options = {} }) {
+    const { id, promise } = this.request({ type: 'run', example, cells, predictions, options });
+    this.running = id;
+    return promise;
+  }
+
+  /** Stops the running evaluation (its promise rejects with Cancelled) and starts a fresh worker. */
+  cancel() {
+    if (this.running === null) return false;
+    this.restart();
+    return true;
+  }
+
+  restart() {
+    this.worker.terminate();
+    for (const { reject } of this.pending.values()) reject(new Cancelled());
+    this.pending.clear();
+    this.running = null;
+    this.start();
+  }
+
+  /** One output file's bytes, generated in the worker. */
+  async file(context, name) {
+    return (await this.request({ type: 'file', context, name }).promise).bytes;
+  }
+
+  /** Per-gene profiles of one perturbation, for the scatter plot. */
+  async profiles(context, perturbation) {
+    return (await this.request({ type: 'profiles', context, perturbation }).promise).profiles;
+  }
+
+  terminate() {
+    this.worker.terminate();
+  }
+}
