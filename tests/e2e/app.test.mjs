@@ -144,3 +144,24 @@ test('the <calibra-eval> element evaluates the example on a host without COOP/CO
   assertPrivate(requests, origin);
   await page.close();
 });
+
+test('Cancel stops a running evaluation and leaves the page usable; the options form comes from calibra', async () => {
+  const { origin } = servers.threaded;
+  const { page } = await open(origin);
+  await page.waitForSelector('#run:not([disabled])', { timeout: 120_000 });
+  // The form is built from the options table the worker sent (no copy in the page).
+  assert.equal(await page.inputValue('#opt-seed'), '42');
+  assert.equal(await page.inputValue('#opt-preset'), 'default');
+  // Start and cancel in the same task: the worker cannot have answered before the cancel.
+  await page.evaluate(() => { document.querySelector('#example').click(); document.querySelector('#cancel').click(); });
+  await page.waitForFunction(() => document.body.dataset.state === 'cancelled', null, { timeout: 30_000 });
+  assert.match(await page.textContent('#error'), /Cancelled/);
+  // A fresh worker comes up; the example then runs to the end.
+  await page.waitForSelector('#run:not([disabled])', { timeout: 120_000 });
+  await page.click('#example');
+  assert.equal(await waitForState(page), 'done');
+  const report = await page.evaluate(() => window.calibraReport);
+  assert.equal(report.metrics.length, 13);
+  assert.ok(report.judgements.verdicts.length >= 1);
+  await page.close();
+});
