@@ -6,7 +6,7 @@ pub mod profile;
 
 pub use profile::{
     calibrated_metrics, definitions, Compared, MetricInputs, MetricOptions, ProfileMetric,
-    MIN_DEGS_EXCLUSIVE, PROFILE_METRICS,
+    MIN_DEGS_EXCLUSIVE, N_PROFILE_METRICS, PROFILE_METRICS,
 };
 
 use super::family::{FamilyInputs, MetricFamily};
@@ -18,8 +18,8 @@ use rayon::prelude::*;
 pub const FAMILY: &str = "calibrated";
 
 /// The 13 metrics in output order (SPEC §6 table): [`PROFILE_METRICS`], then NIR.
-pub const SPECS: [MetricSpec; 13] = {
-    let mut specs = [nir::SPEC; 13];
+pub const SPECS: [MetricSpec; N_PROFILE_METRICS + 1] = {
+    let mut specs = [nir::SPEC; N_PROFILE_METRICS + 1];
     let mut k = 0;
     while k < PROFILE_METRICS.len() {
         specs[k] = PROFILE_METRICS[k].spec;
@@ -54,7 +54,7 @@ impl MetricFamily for Calibrated {
         let (n_m, n_p, g) = (models.len(), evaluated.len(), ds.n_genes());
         let zeros = Array1::<f64>::zeros(g);
         let no_mask = Array1::from_elem(g, false);
-        let cells: Vec<(usize, usize, [f64; 12])> = (0..n_m * n_p)
+        let cells: Vec<(usize, usize, [f64; N_PROFILE_METRICS])> = (0..n_m * n_p)
             .into_par_iter()
             .filter(|&idx| covered[[idx / n_p, idx % n_p]])
             .map(|idx| {

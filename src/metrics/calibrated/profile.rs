@@ -228,9 +228,12 @@ use Direction::{HigherBetter as Higher, LowerBetter as Lower};
 use MetricInput::{DegSet, DegWeights, Profiles};
 use NullModel::{ControlMean, DatasetMean};
 
+/// How many per-perturbation metrics there are.
+pub const N_PROFILE_METRICS: usize = 12;
+
 /// SPEC §6's metrics 1–12, in output order (the order of [`calibrated_metrics`]' values).
 #[rustfmt::skip]
-pub const PROFILE_METRICS: [ProfileMetric; 12] = [
+pub const PROFILE_METRICS: [ProfileMetric; N_PROFILE_METRICS] = [
     metric("mse", "mean squared error over all genes", Lower, DatasetMean, Profiles, definitions::mse),
     metric("wmse", "DEG-weighted mean squared error (NaN when no weight)", Lower, DatasetMean, DegWeights, definitions::wmse),
     metric("pearson_deltactrl", "Pearson of the changes from the control mean", Higher, DatasetMean, Profiles, definitions::pearson_deltactrl),
@@ -373,7 +376,7 @@ pub fn calibrated_metrics(
     pred: ArrayView1<f64>,
     inputs: &MetricInputs,
     opts: &MetricOptions,
-) -> [f64; 12] {
+) -> [f64; N_PROFILE_METRICS] {
     let (pred, truth) = (contiguous(&pred), contiguous(&inputs.truth));
     let (control, dataset_mean) = (
         contiguous(&inputs.control),
