@@ -608,21 +608,39 @@ mod tests {
                 a.iter().zip(r).map(|(x, y)| x - y).collect()
             };
             let on = |v: &[f64]| -> Vec<f64> { degs.iter().map(|&i| v[i]).collect() };
-            let mut want = vec![mse(&pred, &truth), wmse(&pred, &truth, &w)];
-            for r in [&ctrl, &mean] {
+            let mut want = vec![
+                ("mse".to_string(), mse(&pred, &truth)),
+                ("wmse".to_string(), wmse(&pred, &truth, &w)),
+            ];
+            for (r, suffix) in [(&ctrl, "deltactrl"), (&mean, "deltapert")] {
                 let (dp, dy) = (delta(&pred, r), delta(&truth, r));
                 want.extend([
-                    pearson(&dp, &dy),
-                    pearson(&on(&dp), &on(&dy)),
-                    r2_score(&dy, &dp, None),
-                    r2_score(&on(&dy), &on(&dp), None),
-                    r2_on_deltas(&dy, &dp, Some(&w)),
+                    (format!("pearson_{suffix}"), pearson(&dp, &dy)),
+                    (
+                        format!("pearson_{suffix}_degs"),
+                        pearson(&on(&dp), &on(&dy)),
+                    ),
+                    (format!("r2_{suffix}"), r2_score(&dy, &dp, None)),
+                    (
+                        format!("r2_{suffix}_degs"),
+                        r2_score(&on(&dy), &on(&dp), None),
+                    ),
+                    (
+                        format!("weighted_r2_{suffix}"),
+                        r2_on_deltas(&dy, &dp, Some(&w)),
+                    ),
                 ]);
             }
-            for (k, (a, b)) in got.iter().zip(&want).enumerate() {
+            // By name: the fused values are in PROFILE_METRICS order.
+            for (name, b) in want {
+                let k = PROFILE_METRICS
+                    .iter()
+                    .position(|m| m.spec.name == name)
+                    .unwrap_or_else(|| panic!("{name} is not declared"));
+                let a = got[k];
                 assert!(
                     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
-                    "metric {k}: fused {a} vs stand-alone {b}"
+                    "{name}: fused {a} vs stand-alone {b}"
                 );
             }
         }
