@@ -16,6 +16,7 @@ pub mod calibration;
 pub mod cli;
 pub mod data;
 pub mod de;
+pub mod design;
 pub mod error;
 pub mod io;
 pub mod metrics;

@@ -6,19 +6,14 @@ use super::accumulate::{
 };
 use super::columns::{for_each_str, int_column, Interner};
 use super::format::{Format, Table};
-use super::layout::{locate, preview, ColumnNames, ExpressionLayout, TableRole};
+use super::layout::{locate, ColumnNames, ExpressionLayout, TableRole};
 use super::source::SharedSource;
 use super::units::{ColumnSet, UnitData, Units};
-use crate::data::{is_combo, Dataset};
+use crate::data::Dataset;
+use crate::design;
 use crate::error::{Error, Location, Result};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use std::collections::HashMap;
-
-/// Control labels tried, in order, when none is given (SPEC §1.1).
-pub const DEFAULT_CONTROL_LABELS: [&str; 4] = ["control", "non-targeting", "ctrl", "NT"];
 
 /// Values above this, with every value an integer, mean the file holds raw counts.
 pub const RAW_COUNT_MAX: f64 = 30.0;
@@ -28,7 +23,7 @@ pub const RAW_COUNT_MAX: f64 = 30.0;
 pub struct CellOptions {
     /// Column names.
     pub columns: ColumnNames,
-    /// Control label; `None` = the first of [`DEFAULT_CONTROL_LABELS`] present.
+    /// Control label; `None` = the first of [`design::DEFAULT_CONTROL_LABELS`] present.
     pub control_label: Option<String>,
     /// Apply normalize_total(1e4) + log1p to every cell (for raw counts).
     pub normalize: bool,
@@ -44,7 +39,7 @@ impl Default for CellOptions {
             columns: ColumnNames::default(),
             control_label: None,
             normalize: false,
-            seed: 42,
+            seed: design::DEFAULT_SEED,
             batch_rows: 8192,
         }
     }
@@ -122,6 +117,18 @@ impl Labels {
             ctx,
             self.per_context[c as usize].names()[l as usize].as_str(),
         )
+    }
+
+    /// Every distinct label of every context, sorted.
+    fn all_labels(&self) -> Vec<&str> {
+        let mut all: Vec<&str> = self
+            .per_context
+            .iter()
+            .flat_map(|i| i.names().iter().map(|s| s.as_str()))
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
     }
 
     /// Label ids of each row of a batch.
@@ -279,7 +286,8 @@ pub fn read_cells(
     }
     validate_values(&file, &layout.genes, &checks, opts.normalize)?;
 
-    let control_label = choose_control(&file, &labels, opts.control_label.as_deref())?;
+    let control_label =
+        design::choose_control(&file, &labels.all_labels(), opts.control_label.as_deref())?;
     let mut warnings = Vec::new();
     let contexts = build_contexts(
         &file,
@@ -606,55 +614,6 @@ impl RowGrouper {
     }
 }
 
-/// For each label (sorted by context, then label) a mask over its cells in file order: the
-/// cells at the first ⌊n/2⌋ positions of a seeded permutation are GT (SPEC §2).
-fn assign_halves(labels: &Labels, counts: &[u64], seed: u64) -> Vec<Vec<bool>> {
-    let mut order: Vec<u32> = (0..counts.len() as u32).collect();
-    order.sort_by(|&a, &b| labels.name(a).cmp(&labels.name(b)));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut masks = vec![Vec::new(); counts.len()];
-    for id in order {
-        let n = counts[id as usize] as usize;
-        let mut perm: Vec<usize> = (0..n).collect();
-        perm.shuffle(&mut rng);
-        let mut mask = vec![false; n];
-        for &p in &perm[..n / 2] {
-            mask[p] = true;
-        }
-        masks[id as usize] = mask;
-    }
-    masks
-}
-
-/// Folds when the file has none (SPEC §2): single datasets 5-fold CV over sorted labels permuted
-/// with the seed, chunk sizes n//5 + (f < n%5); combo datasets 2-fold over combos (fold 0 = first
-/// n//2), singles −1. Returns a fold per label of `names` (sorted, control excluded by caller).
-pub fn assign_folds(names: &[&str], seed: u64) -> Vec<i64> {
-    let combo = names.iter().any(|n| is_combo(n));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_F01D);
-    let mut folds = vec![-1i64; names.len()];
-    let mut tested: Vec<usize> = (0..names.len())
-        .filter(|&i| !combo || is_combo(names[i]))
-        .collect();
-    tested.shuffle(&mut rng);
-    let n = tested.len();
-    if combo {
-        for (pos, &i) in tested.iter().enumerate() {
-            folds[i] = if pos < n / 2 { 0 } else { 1 };
-        }
-    } else {
-        let mut pos = 0;
-        for f in 0..5usize {
-            let size = n / 5 + usize::from(f < n % 5);
-            for &i in &tested[pos..pos + size] {
-                folds[i] = f as i64;
-            }
-            pos += size;
-        }
-    }
-    folds
-}
-
 fn validate_values(file: &str, genes: &[String], c: &ValueChecks, normalized: bool) -> Result<()> {
     let at = |row: u64, gene: usize| Location {
         file: Some(file.into()),
@@ -692,51 +651,14 @@ fn validate_values(file: &str, genes: &[String], c: &ValueChecks, normalized: bo
     Ok(())
 }
 
-fn choose_control(file: &str, labels: &Labels, given: Option<&str>) -> Result<String> {
-    let present = |l: &str| labels.per_context.iter().any(|i| i.get(l).is_some());
-    if let Some(c) = given {
-        if present(c) {
-            return Ok(c.to_string());
-        }
-        return Err(Error::in_file(
-            file,
-            format!("no cells carry the control label '{c}'"),
-            format!(
-                "check --control-label; labels include: {}",
-                some_labels(labels)
-            ),
-        ));
-    }
-    DEFAULT_CONTROL_LABELS
-        .iter()
-        .find(|l| present(l))
-        .map(|l| l.to_string())
-        .ok_or_else(|| {
-            Error::in_file(
-                file,
-                format!(
-                    "no control cells: none of the labels {} is present",
-                    DEFAULT_CONTROL_LABELS.join(", ")
-                ),
-                format!(
-                    "pass --control-label with your control label; labels include: {}",
-                    some_labels(labels)
-                ),
-            )
-        })
+/// The GT/TD masks of every label id, from its number of cells ([`design::assign_halves`]).
+fn assign_halves(labels: &Labels, counts: &[u64], seed: u64) -> Vec<Vec<bool>> {
+    let keys: Vec<(&str, &str)> = (0..counts.len() as u32).map(|id| labels.name(id)).collect();
+    design::assign_halves(&keys, counts, seed)
 }
 
-fn some_labels(labels: &Labels) -> String {
-    let mut all: Vec<&str> = labels
-        .per_context
-        .iter()
-        .flat_map(|i| i.names().iter().map(|s| s.as_str()))
-        .collect();
-    all.sort_unstable();
-    all.dedup();
-    preview(&all, 8)
-}
-
+/// Per-context datasets: each context's labels sorted, their accumulator rows gathered in one
+/// pass that frees the accumulator, and the design (control, folds) applied.
 #[allow(clippy::too_many_arguments)]
 fn build_contexts(
     file: &str,
@@ -771,13 +693,7 @@ fn build_contexts(
         };
         let mut names: Vec<&str> = interner.names().iter().map(|s| s.as_str()).collect();
         names.sort_unstable();
-        let Some(control) = names.iter().position(|&l| l == control_label) else {
-            return Err(Error::in_file(
-                file,
-                format!("context '{ctx_name}' has no control cells (label '{control_label}')"),
-                "every context needs its own control cells, or evaluate contexts in separate files",
-            ));
-        };
+        let control = design::context_control(file, &ctx_name, &names, control_label)?;
         let gid: Vec<usize> = names
             .iter()
             .map(|l| labels.global[&(c, interner.get(l).expect("interned"))] as usize)
@@ -798,99 +714,27 @@ fn build_contexts(
     let all_stats = acc.into_group_stats_many(&orders);
     let mut out = Vec::new();
     for (part, stats) in parts.iter().zip(all_stats) {
-        let Part {
-            ctx_name,
-            names,
-            control,
-            gid,
-            ..
-        } = part;
-        let (ctx_name, control) = (ctx_name.clone(), *control);
-        let folds: Vec<i64> = if fold_of.is_empty() {
-            let perts: Vec<&str> = names
+        let file_folds: Option<Vec<Option<i64>>> = (!fold_of.is_empty()).then(|| {
+            part.gid
                 .iter()
-                .copied()
-                .filter(|&l| l != control_label)
-                .collect();
-            let assigned = assign_folds(&perts, seed);
-            let mut it = assigned.into_iter();
-            names
-                .iter()
-                .map(|&l| {
-                    if l == control_label {
-                        -1
-                    } else {
-                        it.next().unwrap_or(-1)
-                    }
-                })
+                .map(|&g| fold_of.get(g).copied().flatten().map(|f| f.0))
                 .collect()
-        } else {
-            gid.iter()
-                .enumerate()
-                .map(|(i, &g)| {
-                    if i == control {
-                        -1
-                    } else {
-                        fold_of.get(g).copied().flatten().map_or(-1, |f| f.0)
-                    }
-                })
-                .collect()
-        };
-        let n_cells = stats.count.iter().sum();
-        let ds = Dataset {
-            genes: genes.clone(),
-            labels: names.iter().map(|s| s.to_string()).collect(),
-            control,
-            fold_of: folds,
+        });
+        let folds = design::context_folds(&part.names, part.control, file_folds.as_deref(), seed);
+        let context = has_context.then_some(part.ctx_name.as_str());
+        let dataset = design::context_dataset(
+            context,
+            genes.clone(),
+            &part.names,
+            part.control,
+            folds,
             stats,
-            n_cells,
-        };
-        let single: Vec<&str> = ds
-            .perturbations()
-            .into_iter()
-            .filter(|&l| ds.n_cells_of(l) == 1)
-            .map(|l| ds.labels[l].as_str())
-            .collect();
-        if !single.is_empty() {
-            warnings.push(format!(
-                "{}{} perturbation(s) with a single cell are not evaluated (no GT-half cell pair): {}",
-                if has_context { format!("context '{ctx_name}': ") } else { String::new() },
-                single.len(),
-                preview(&single, 5)
-            ));
-        }
+            warnings,
+        );
         out.push(ContextData {
-            context: has_context.then_some(ctx_name),
-            dataset: ds,
+            context: context.map(str::to_string),
+            dataset,
         });
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fold_chunks_have_spec_sizes() {
-        let names: Vec<String> = (0..13).map(|i| format!("G{i:02}")).collect();
-        let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-        let f = assign_folds(&refs, 42);
-        let mut sizes = [0; 5];
-        for x in &f {
-            sizes[*x as usize] += 1;
-        }
-        assert_eq!(sizes, [3, 3, 3, 2, 2]);
-        assert_eq!(f, assign_folds(&refs, 42));
-    }
-
-    #[test]
-    fn combo_folds_leave_singles_untested() {
-        let f = assign_folds(&["A", "A+B", "B", "B+C", "C"], 1);
-        assert_eq!(f[0], -1);
-        assert_eq!(f[2], -1);
-        let mut combos = vec![f[1], f[3]];
-        combos.sort();
-        assert_eq!(combos, vec![0, 1]);
-    }
 }

@@ -338,13 +338,4 @@ fn check_unique_genes(file: &str, genes: &[String]) -> Result<()> {
     ))
 }
 
-/// `a, b, c … (N more)` for messages.
-pub fn preview<S: AsRef<str>>(items: &[S], max: usize) -> String {
-    let shown: Vec<&str> = items.iter().take(max).map(|x| x.as_ref()).collect();
-    let more = items.len().saturating_sub(max);
-    let mut out = shown.join(", ");
-    if more > 0 {
-        out.push_str(&format!(" … ({more} more)"));
-    }
-    out
-}
+pub use crate::error::preview;
