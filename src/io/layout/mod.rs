@@ -1,5 +1,9 @@
 //! Where things are in a table: the label / half / fold / context / model columns and the
 //! expression layout (SPEC §1.1): wide gene columns, a dense list column, or sparse CSR rows.
+//! How the values of each layout are read is [`decode`]; what they may be is [`values`].
+
+pub mod decode;
+pub mod values;
 
 use crate::error::{Error, Location, Result};
 use arrow::datatypes::{DataType, Schema};
