@@ -106,3 +106,14 @@ impl Error {
 
 /// Crate-wide result type.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// `a, b, c … (N more)`: the first `max` items of a list, for messages.
+pub fn preview<S: AsRef<str>>(items: &[S], max: usize) -> String {
+    let shown: Vec<&str> = items.iter().take(max).map(|x| x.as_ref()).collect();
+    let more = items.len().saturating_sub(max);
+    let mut out = shown.join(", ");
+    if more > 0 {
+        out.push_str(&format!(" … ({more} more)"));
+    }
+    out
+}

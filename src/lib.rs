@@ -18,6 +18,7 @@ pub mod calibration;
 pub mod cli;
 pub mod data;
 pub mod de;
+pub mod design;
 pub mod error;
 pub mod evaluation;
 pub mod io;

@@ -1,34 +1,27 @@
-//! Reading the observed-cells table into per-context [`Dataset`]s, streaming batch by batch.
-//! Memory is O(labels × genes) plus one batch; labels, halves and folds are validated on the way.
+//! Reading the observed-cells table into per-context [`Dataset`](crate::Dataset)s: the table is
+//! ingested into one [`Accumulator`] (Σx, Σx² per label half and gene), then split into
+//! contexts by the design rules ([`crate::design`]). Memory is O(labels × genes) plus one
+//! batch; labels, halves and folds are validated on the way.
 
-use super::accumulate::{
-    Accumulator, ExpressionArrays, ExpressionView, GroupedRows, SlabMut, ValueChecks,
-};
-use super::columns::{for_each_str, int_column, Interner};
 use super::format::{Format, Table};
-use super::layout::{locate, preview, ColumnNames, ExpressionLayout, TableRole};
+use super::groups::{cell_key_parts, Labels, MetaColumns, RowGrouper};
+use super::ingest::{ingest_batches, ingest_wide_units, Plan};
+use super::layout::values::validate_values;
+use super::layout::{locate, ColumnNames, ExpressionLayout, TableRole};
+use super::sinks::Accumulator;
 use super::source::SharedSource;
-use super::units::{ColumnSet, UnitData, Units};
-use crate::data::{is_combo, Dataset};
-use crate::error::{Error, Location, Result};
-use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
-use rayon::prelude::*;
-use std::collections::HashMap;
-
-/// Control labels tried, in order, when none is given (SPEC §1.1).
-pub const DEFAULT_CONTROL_LABELS: [&str; 4] = ["control", "non-targeting", "ctrl", "NT"];
-
-/// Values above this, with every value an integer, mean the file holds raw counts.
-pub const RAW_COUNT_MAX: f64 = 30.0;
+use super::units::Units;
+use crate::data::Dataset;
+use crate::design;
+use crate::error::{Error, Result};
+use arrow::record_batch::RecordBatch;
 
 /// Options for reading cells.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CellOptions {
     /// Column names.
     pub columns: ColumnNames,
-    /// Control label; `None` = the first of [`DEFAULT_CONTROL_LABELS`] present.
+    /// Control label; `None` = the first of [`design::DEFAULT_CONTROL_LABELS`] present.
     pub control_label: Option<String>,
     /// Apply normalize_total(1e4) + log1p to every cell (for raw counts).
     pub normalize: bool,
@@ -44,7 +37,7 @@ impl Default for CellOptions {
             columns: ColumnNames::default(),
             control_label: None,
             normalize: false,
-            seed: 42,
+            seed: design::DEFAULT_SEED,
             batch_rows: 8192,
         }
     }
@@ -87,86 +80,6 @@ pub struct ObservedCells {
     pub warnings: Vec<String>,
 }
 
-/// (context, label) pairs seen, with dense ids.
-#[derive(Default)]
-struct Labels {
-    contexts: Interner,
-    per_context: Vec<Interner>,
-    global: HashMap<(u32, u32), u32>,
-    key_of: Vec<(u32, u32)>,
-}
-
-impl Labels {
-    fn id(&mut self, ctx: u32, label: &str) -> u32 {
-        while self.per_context.len() <= ctx as usize {
-            self.per_context.push(Interner::default());
-        }
-        let local = self.per_context[ctx as usize].intern(label);
-        let next = self.key_of.len() as u32;
-        let id = *self.global.entry((ctx, local)).or_insert(next);
-        if id == next {
-            self.key_of.push((ctx, local));
-        }
-        id
-    }
-
-    fn name(&self, id: u32) -> (&str, &str) {
-        let (c, l) = self.key_of[id as usize];
-        let ctx = self
-            .contexts
-            .names()
-            .get(c as usize)
-            .map(|s| s.as_str())
-            .unwrap_or("");
-        (
-            ctx,
-            self.per_context[c as usize].names()[l as usize].as_str(),
-        )
-    }
-
-    /// Label ids of each row of a batch.
-    fn batch_ids(
-        &mut self,
-        batch: &arrow::record_batch::RecordBatch,
-        label_col: usize,
-        context_col: Option<usize>,
-        file: &str,
-        first_row: u64,
-    ) -> Result<Vec<u32>> {
-        let n = batch.num_rows();
-        let schema = batch.schema();
-        let mut ctx = vec![0u32; n];
-        if let Some(c) = context_col {
-            let name = schema.field(c).name().clone();
-            for_each_str(batch.column(c), file, &name, first_row, |i, s| {
-                ctx[i] = self.contexts.intern(s);
-                Ok(())
-            })?;
-        } else if self.contexts.names().is_empty() {
-            self.contexts.intern("");
-        }
-        let mut ids = vec![0u32; n];
-        let name = schema.field(label_col).name().clone();
-        for_each_str(batch.column(label_col), file, &name, first_row, |i, s| {
-            if s.is_empty() {
-                return Err(Error::input(
-                    Location {
-                        file: Some(file.into()),
-                        column: Some(name.clone()),
-                        row: Some(first_row + i as u64),
-                        ..Default::default()
-                    },
-                    "empty perturbation label",
-                    "give every cell a label (controls included)",
-                ));
-            }
-            ids[i] = self.id(ctx[i], s);
-            Ok(())
-        })?;
-        Ok(ids)
-    }
-}
-
 /// Reads the cells table (SPEC §1.1, §1.3, §1.4, §2). `progress` receives fractions 0..1.
 pub fn read_cells(
     source: SharedSource,
@@ -176,28 +89,21 @@ pub fn read_cells(
     let table = Table::open(source)?;
     let file = table.name().to_string();
     let layout = locate(&file, &table.schema, &opts.columns, TableRole::Cells)?;
-    let mut labels = Labels::default();
+    let mut labels = Labels::new();
 
     // Without a half column, halves depend on each label's cell count: count labels first.
     let half_masks = if layout.half.is_none() {
         let mut cols = vec![layout.label];
         cols.extend(layout.context);
         cols.sort_unstable();
+        // Projected batch: columns in schema order.
+        let at = |c: usize| cols.iter().position(|&x| x == c).expect("projected");
+        let parts = cell_key_parts(layout.context.map(at), at(layout.label));
         let mut counts: Vec<u64> = Vec::new();
         let mut row = 0u64;
         for item in table.batches(Some(&cols), opts.batch_rows)? {
             let (batch, _) = item?;
-            // Projected batch: columns in schema order.
-            let li = cols
-                .iter()
-                .position(|&c| c == layout.label)
-                .expect("label projected");
-            let ci = layout.context.map(|c| {
-                cols.iter()
-                    .position(|&x| x == c)
-                    .expect("context projected")
-            });
-            let ids = labels.batch_ids(&batch, li, ci, &file, row)?;
+            let ids = labels.batch_ids(&batch, &parts, &file, row)?;
             for id in ids {
                 if id as usize >= counts.len() {
                     counts.resize(id as usize + 1, 0);
@@ -211,15 +117,18 @@ pub fn read_cells(
         None
     };
 
+    let (key_columns, meta) =
+        MetaColumns::project(layout.label, layout.half, layout.fold, layout.context);
+    let mut grouper = RowGrouper::new(file.clone(), labels, half_masks, meta);
     let mut acc = Accumulator::new(layout.genes.len());
-    let mut grouper = RowGrouper {
-        file: file.clone(),
-        labels,
-        half_masks,
-        seen_in_label: Vec::new(),
-        fold_of: Vec::new(),
+    let checked = vec![true; layout.genes.len()];
+    let plan = Plan {
+        file: &file,
+        layout: &layout.expression,
+        genes: &layout.genes,
+        checked: &checked,
+        normalize: opts.normalize,
     };
-    let mut checks = ValueChecks::new();
     let wide_columns = match &layout.expression {
         ExpressionLayout::Wide { columns } if !opts.normalize => Some(columns.clone()),
         _ => None,
@@ -228,45 +137,29 @@ pub fn read_cells(
         Some(c) if c.windows(2).all(|w| w[0] < w[1]) => Units::of(&table)?,
         _ => None,
     };
-    let row = if let (Some(units), Some(columns)) = (units, wide_columns) {
-        read_wide_units(
+    let mut group = |keys: &RecordBatch, row: u64| grouper.group_rows(keys, row);
+    let read = if let (Some(units), Some(columns)) = (units, wide_columns) {
+        ingest_wide_units(
             &units,
+            &plan,
             &columns,
-            &layout,
-            &mut grouper,
-            &mut acc,
-            &mut checks,
+            &key_columns,
+            &mut group,
+            &mut [&mut acc],
             progress,
         )?
     } else {
-        let gene_of: Vec<Option<usize>> = (0..layout.genes.len()).map(Some).collect();
-        let meta = MetaColumns {
-            label: layout.label,
-            half: layout.half,
-            fold: layout.fold,
-            context: layout.context,
-        };
-        let mut row = 0u64;
-        for item in table.batches(None, opts.batch_rows)? {
-            let (batch, frac) = item?;
-            let n = batch.num_rows();
-            let groups = grouper.group_rows(&batch, &meta, row)?;
-            let mut expr = ExpressionArrays::from_batch(
-                &batch,
-                &layout.expression,
-                &layout.genes,
-                &file,
-                row,
-            )?;
-            if opts.normalize {
-                expr.normalize_rows();
-            }
-            checks = checks.merge(acc.add(&groups, &expr.view(), &gene_of, row));
-            row += n as u64;
-            progress(frac);
-        }
-        row
+        ingest_batches(
+            &table,
+            &plan,
+            opts.batch_rows,
+            &key_columns,
+            &mut group,
+            &mut [&mut acc],
+            progress,
+        )?
     };
+    let (row, checks) = (read.rows, read.checks);
     let RowGrouper {
         labels, fold_of, ..
     } = grouper;
@@ -279,7 +172,8 @@ pub fn read_cells(
     }
     validate_values(&file, &layout.genes, &checks, opts.normalize)?;
 
-    let control_label = choose_control(&file, &labels, opts.control_label.as_deref())?;
+    let control_label =
+        design::choose_control(&file, &all_labels(&labels), opts.control_label.as_deref())?;
     let mut warnings = Vec::new();
     let contexts = build_contexts(
         &file,
@@ -306,437 +200,27 @@ pub fn read_cells(
     })
 }
 
-/// Genes per parallel slab when decoding wide tables: one accumulator block (enough work
-/// per task, small decoded arrays of rows × 64 values, many tasks to balance two or more
-/// threads). A slab's share of the accumulator (64 genes × groups × Σx, Σx²: 4 MB for 4000
-/// groups) stays in cache while [`read_slab_major`] adds every unit to it.
-const GENES_PER_SLAB: usize = super::accumulate::GENES_PER_BLOCK;
-
-/// Wide tables with an index of units (Parquet row groups, IPC file batches): the
-/// label/half/fold columns are decoded first, then the expression columns in parallel slabs,
-/// each slab accumulated into its own genes. Returns the number of rows read.
-fn read_wide_units(
-    units: &Units,
-    columns: &[usize],
-    layout: &super::layout::TableLayout,
-    grouper: &mut RowGrouper,
-    acc: &mut Accumulator,
-    checks: &mut ValueChecks,
-    progress: &mut dyn FnMut(f64),
-) -> Result<u64> {
-    let mut meta_cols = vec![layout.label];
-    meta_cols.extend(layout.half);
-    meta_cols.extend(layout.fold);
-    meta_cols.extend(layout.context);
-    let meta_set = units.column_set(&meta_cols)?;
-    let at = |c: Option<usize>| {
-        c.map(|c| {
-            meta_set
-                .columns()
-                .iter()
-                .position(|&x| x == c)
-                .expect("projected")
-        })
-    };
-    let meta = MetaColumns {
-        label: at(Some(layout.label)).expect("label projected"),
-        half: at(layout.half),
-        fold: at(layout.fold),
-        context: at(layout.context),
-    };
-    let slab_sets = columns
-        .chunks(GENES_PER_SLAB)
-        .map(|c| units.column_set(c))
-        .collect::<Result<Vec<_>>>()?;
-    let read = WideRead {
-        units,
-        genes: &layout.genes,
-        file: grouper.file.clone(),
-        meta_set,
-        meta,
-        slab_sets,
-    };
-    if units.fetch_per_set() {
-        read.slab_major(grouper, acc, checks, progress)
-    } else {
-        read.unit_major(grouper, acc, checks, progress)
-    }
-}
-
-/// The reading of a wide table's units: its label/half/fold columns and its slabs of
-/// expression columns.
-struct WideRead<'a> {
-    units: &'a Units,
-    genes: &'a [String],
-    file: String,
-    meta_set: ColumnSet,
-    meta: MetaColumns,
-    slab_sets: Vec<ColumnSet>,
-}
-
-impl WideRead<'_> {
-    /// Adds unit `u`'s columns of `set` (fetched now when `data` is `None`) to `slab`; the
-    /// unit's rows are grouped by `rows` and start at row `first_row`.
-    fn add(
-        &self,
-        slab: &mut SlabMut<'_>,
-        set: &ColumnSet,
-        u: usize,
-        data: Option<&UnitData>,
-        rows: &GroupedRows,
-        first_row: u64,
-    ) -> Result<ValueChecks> {
-        let batch = match data {
-            Some(data) => self.units.decode(u, data, set)?,
-            None => self.units.decode(u, &self.units.fetch(u, &[set])?, set)?,
-        };
-        let n = rows.n_rows();
-        if batch.num_rows() != n {
-            return Err(Error::in_file(
-                &self.file,
-                format!(
-                    "expression columns have {} rows where the labels have {n}",
-                    batch.num_rows()
-                ),
-                "the file may be damaged: export it again",
-            ));
-        }
-        let g0 = slab.first_gene();
-        let slab_layout = ExpressionLayout::Wide {
-            columns: (0..slab.n_genes()).collect(),
-        };
-        let expr = ExpressionArrays::from_batch(
-            &batch,
-            &slab_layout,
-            &self.genes[g0..g0 + slab.n_genes()],
-            &self.file,
-            first_row,
-        )?;
-        let ExpressionView::Wide(cols) = expr.view() else {
-            unreachable!("wide layout")
-        };
-        Ok(slab.add_columns(rows, &cols, first_row))
-    }
-
-    /// Sources any thread may read (native Parquet, mapped IPC files): the groups of every
-    /// row first (4 bytes per cell, as [`GroupedRows`]), then each slab task reads its columns
-    /// unit after unit. A slab's share of the accumulator stays in cache for the whole file
-    /// instead of the whole accumulator streaming through memory once per unit, and the
-    /// number of groups is known before it is allocated.
-    fn slab_major(
-        &self,
-        grouper: &mut RowGrouper,
-        acc: &mut Accumulator,
-        checks: &mut ValueChecks,
-        progress: &mut dyn FnMut(f64),
-    ) -> Result<u64> {
-        // Share of the progress bar for the labels pass.
-        const LABELS_SHARE: f64 = 0.05;
-        let (units, meta_set, meta) = (self.units, &self.meta_set, &self.meta);
-        let n_units = units.len();
-        let mut row = 0u64;
-        let mut unit_rows: Vec<(u64, GroupedRows)> = Vec::with_capacity(n_units);
-        for u in 0..n_units {
-            let data = units.fetch(u, &[meta_set])?;
-            let meta_batch = units.decode(u, &data, meta_set)?;
-            let groups = grouper.group_rows(&meta_batch, meta, row)?;
-            acc.count_rows(&groups);
-            unit_rows.push((row, GroupedRows::new(&groups)));
-            row += meta_batch.num_rows() as u64;
-            progress(LABELS_SHARE * (u + 1) as f64 / n_units as f64);
-        }
-        let mut slabs: Vec<(SlabMut<'_>, &ColumnSet)> =
-            acc.slabs_mut().zip(&self.slab_sets).collect();
-        // Slabs run in waves of a few per thread, so that progress is reported as they finish.
-        let wave = 4 * rayon::current_num_threads().max(1);
-        let n_slabs = slabs.len();
-        for (w, chunk) in slabs.chunks_mut(wave).enumerate() {
-            let wave_checks = chunk
-                .par_iter_mut()
-                .map(|(slab, set)| -> Result<ValueChecks> {
-                    let mut checks = ValueChecks::new();
-                    for (u, (first_row, rows)) in unit_rows.iter().enumerate() {
-                        if rows.n_rows() > 0 {
-                            let c = self.add(slab, set, u, None, rows, *first_row)?;
-                            checks = checks.merge(c);
-                        }
-                    }
-                    Ok(checks)
-                })
-                .try_reduce(ValueChecks::new, |a, b| Ok(a.merge(b)))?;
-            *checks = std::mem::take(checks).merge(wave_checks);
-            let done = ((w + 1) * wave).min(n_slabs);
-            progress(LABELS_SHARE + (1.0 - LABELS_SHARE) * done as f64 / n_slabs.max(1) as f64);
-        }
-        Ok(row)
-    }
-
-    /// Sources read unit by unit (IPC record batches held in memory; browser files, which one
-    /// thread reads): each unit is fetched once, then its slabs are decoded and added in
-    /// parallel.
-    fn unit_major(
-        &self,
-        grouper: &mut RowGrouper,
-        acc: &mut Accumulator,
-        checks: &mut ValueChecks,
-        progress: &mut dyn FnMut(f64),
-    ) -> Result<u64> {
-        let (units, meta_set, meta) = (self.units, &self.meta_set, &self.meta);
-        let mut sets: Vec<&ColumnSet> = vec![meta_set];
-        sets.extend(self.slab_sets.iter());
-        let n_units = units.len();
-        let mut row = 0u64;
-        for u in 0..n_units {
-            let data = units.fetch(u, &sets)?;
-            let meta_batch = units.decode(u, &data, meta_set)?;
-            if meta_batch.num_rows() == 0 {
-                continue;
-            }
-            let groups = grouper.group_rows(&meta_batch, meta, row)?;
-            acc.count_rows(&groups);
-            let rows = GroupedRows::new(&groups);
-            let unit_checks = acc
-                .slabs_mut()
-                .zip(self.slab_sets.par_iter())
-                .map(|(mut slab, set)| self.add(&mut slab, set, u, Some(&data), &rows, row))
-                .try_reduce(ValueChecks::new, |a, b| Ok(a.merge(b)))?;
-            *checks = std::mem::take(checks).merge(unit_checks);
-            row += groups.len() as u64;
-            progress((u + 1) as f64 / n_units as f64);
-        }
-        Ok(row)
-    }
-}
-
-/// Positions of the label, half, fold and context columns in a batch.
-struct MetaColumns {
-    label: usize,
-    half: Option<usize>,
-    fold: Option<usize>,
-    context: Option<usize>,
-}
-
-/// Turns each row's label, half and context into its accumulator group (2·label id + half),
-/// checking halves and folds on the way.
-struct RowGrouper {
-    file: String,
-    labels: Labels,
-    /// Per label, GT/TD of its cells in file order (when halves are assigned by calibra).
-    half_masks: Option<Vec<Vec<bool>>>,
-    seen_in_label: Vec<usize>,
-    /// Fold per label id, with the first row that gave it.
-    fold_of: Vec<Option<(i64, u64)>>,
-}
-
-impl RowGrouper {
-    fn group_rows(
-        &mut self,
-        batch: &arrow::record_batch::RecordBatch,
-        meta: &MetaColumns,
-        row: u64,
-    ) -> Result<Vec<u32>> {
-        let file = self.file.clone();
-        let n = batch.num_rows();
-        let ids = self
-            .labels
-            .batch_ids(batch, meta.label, meta.context, &file, row)?;
-        let mut groups = vec![0u32; n];
-        if let Some(hc) = meta.half {
-            let name = batch.schema().field(hc).name().clone();
-            for_each_str(batch.column(hc), &file, &name, row, |i, s| {
-                let h = match s {
-                    "gt" => 0,
-                    "td" => 1,
-                    other => {
-                        return Err(Error::input(
-                            Location { file: Some(file.clone()), column: Some(name.clone()), row: Some(row + i as u64), ..Default::default() },
-                            format!("half value '{other}' is neither 'gt' nor 'td'"),
-                            "use 'gt' (ground-truth half) and 'td' (technical duplicate), or drop the column to let calibra assign halves",
-                        ))
-                    }
-                };
-                groups[i] = 2 * ids[i] + h;
-                Ok(())
-            })?;
-        } else {
-            let masks = self
-                .half_masks
-                .as_ref()
-                .expect("computed when the half column is absent");
-            for (i, &id) in ids.iter().enumerate() {
-                let id = id as usize;
-                if self.seen_in_label.len() <= id {
-                    self.seen_in_label.resize(id + 1, 0);
-                }
-                let gt = masks[id][self.seen_in_label[id]];
-                self.seen_in_label[id] += 1;
-                groups[i] = 2 * id as u32 + if gt { 0 } else { 1 };
-            }
-        }
-        if let Some(fc) = meta.fold {
-            let name = batch.schema().field(fc).name().clone();
-            let folds = int_column(batch.column(fc), &file, &name, row)?;
-            for (i, (&id, &f)) in ids.iter().zip(&folds).enumerate() {
-                let id = id as usize;
-                if self.fold_of.len() <= id {
-                    self.fold_of.resize(id + 1, None);
-                }
-                match self.fold_of[id] {
-                    None => self.fold_of[id] = Some((f, row + i as u64)),
-                    Some((f0, r0)) if f0 != f => {
-                        return Err(Error::input(
-                            Location {
-                                file: Some(file.clone()),
-                                column: Some(name.clone()),
-                                row: Some(row + i as u64),
-                                ..Default::default()
-                            },
-                            format!(
-                                "perturbation '{}' has fold {f0} at row {r0} but fold {f} here",
-                                self.labels.name(id as u32).1
-                            ),
-                            "a perturbation's cells must all have the same fold",
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        Ok(groups)
-    }
-}
-
-/// For each label (sorted by context, then label) a mask over its cells in file order: the
-/// cells at the first ⌊n/2⌋ positions of a seeded permutation are GT (SPEC §2).
-fn assign_halves(labels: &Labels, counts: &[u64], seed: u64) -> Vec<Vec<bool>> {
-    let mut order: Vec<u32> = (0..counts.len() as u32).collect();
-    order.sort_by(|&a, &b| labels.name(a).cmp(&labels.name(b)));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut masks = vec![Vec::new(); counts.len()];
-    for id in order {
-        let n = counts[id as usize] as usize;
-        let mut perm: Vec<usize> = (0..n).collect();
-        perm.shuffle(&mut rng);
-        let mut mask = vec![false; n];
-        for &p in &perm[..n / 2] {
-            mask[p] = true;
-        }
-        masks[id as usize] = mask;
-    }
-    masks
-}
-
-/// Folds when the file has none (SPEC §2): single datasets 5-fold CV over sorted labels permuted
-/// with the seed, chunk sizes n//5 + (f < n%5); combo datasets 2-fold over combos (fold 0 = first
-/// n//2), singles −1. Returns a fold per label of `names` (sorted, control excluded by caller).
-pub fn assign_folds(names: &[&str], seed: u64) -> Vec<i64> {
-    let combo = names.iter().any(|n| is_combo(n));
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_F01D);
-    let mut folds = vec![-1i64; names.len()];
-    let mut tested: Vec<usize> = (0..names.len())
-        .filter(|&i| !combo || is_combo(names[i]))
-        .collect();
-    tested.shuffle(&mut rng);
-    let n = tested.len();
-    if combo {
-        for (pos, &i) in tested.iter().enumerate() {
-            folds[i] = if pos < n / 2 { 0 } else { 1 };
-        }
-    } else {
-        let mut pos = 0;
-        for f in 0..5usize {
-            let size = n / 5 + usize::from(f < n % 5);
-            for &i in &tested[pos..pos + size] {
-                folds[i] = f as i64;
-            }
-            pos += size;
-        }
-    }
-    folds
-}
-
-fn validate_values(file: &str, genes: &[String], c: &ValueChecks, normalized: bool) -> Result<()> {
-    let at = |row: u64, gene: usize| Location {
-        file: Some(file.into()),
-        row: Some(row),
-        gene: genes.get(gene).cloned(),
-        ..Default::default()
-    };
-    if let Some((row, gene)) = c.first_non_finite {
-        return Err(Error::input(
-            at(row, gene),
-            format!(
-                "{} non-finite expression value(s) (NaN or Inf); this is the first",
-                c.non_finite
-            ),
-            "remove or fix the cells with missing / infinite values",
-        ));
-    }
-    if let Some((row, gene, x)) = c.first_negative {
-        return Err(Error::input(
-            at(row, gene),
-            format!("{} negative expression value(s); this is the first ({x})", c.negative),
-            "calibra expects log1p(CP10k)-normalised expression (≥ 0); do not pass scaled / centred data",
-        ));
-    }
-    if !normalized && c.all_integer && c.max > RAW_COUNT_MAX {
-        return Err(Error::in_file(
-            file,
-            format!(
-                "the values look like raw counts (all integers, max {})",
-                c.max
-            ),
-            "pass --normalize to apply normalize_total(1e4) + log1p, or give log-normalised data",
-        ));
-    }
-    Ok(())
-}
-
-fn choose_control(file: &str, labels: &Labels, given: Option<&str>) -> Result<String> {
-    let present = |l: &str| labels.per_context.iter().any(|i| i.get(l).is_some());
-    if let Some(c) = given {
-        if present(c) {
-            return Ok(c.to_string());
-        }
-        return Err(Error::in_file(
-            file,
-            format!("no cells carry the control label '{c}'"),
-            format!(
-                "check --control-label; labels include: {}",
-                some_labels(labels)
-            ),
-        ));
-    }
-    DEFAULT_CONTROL_LABELS
-        .iter()
-        .find(|l| present(l))
-        .map(|l| l.to_string())
-        .ok_or_else(|| {
-            Error::in_file(
-                file,
-                format!(
-                    "no control cells: none of the labels {} is present",
-                    DEFAULT_CONTROL_LABELS.join(", ")
-                ),
-                format!(
-                    "pass --control-label with your control label; labels include: {}",
-                    some_labels(labels)
-                ),
-            )
-        })
-}
-
-fn some_labels(labels: &Labels) -> String {
-    let mut all: Vec<&str> = labels
-        .per_context
-        .iter()
-        .flat_map(|i| i.names().iter().map(|s| s.as_str()))
-        .collect();
+/// Every distinct label of every context, sorted.
+fn all_labels(labels: &Labels) -> Vec<&str> {
+    let mut all: Vec<&str> = labels.part(1).names().iter().map(|s| s.as_str()).collect();
     all.sort_unstable();
     all.dedup();
-    preview(&all, 8)
+    all
 }
 
+/// The GT/TD masks of every label id, from its number of cells ([`design::assign_halves`]).
+fn assign_halves(labels: &Labels, counts: &[u64], seed: u64) -> Vec<Vec<bool>> {
+    let keys: Vec<(&str, &str)> = (0..counts.len() as u32)
+        .map(|id| {
+            let [context, label] = labels.key(id);
+            (context, label)
+        })
+        .collect();
+    design::assign_halves(&keys, counts, seed)
+}
+
+/// Per-context datasets: each context's labels sorted, their accumulator rows gathered in one
+/// pass that frees the accumulator, and the design (control, folds) applied.
 #[allow(clippy::too_many_arguments)]
 fn build_contexts(
     file: &str,
@@ -748,12 +232,15 @@ fn build_contexts(
     seed: u64,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<ContextData>> {
-    let has_context =
-        !(labels.contexts.names().len() == 1 && labels.contexts.names()[0].is_empty());
-    let mut ctx_order: Vec<u32> = (0..labels.contexts.names().len() as u32).collect();
-    ctx_order.sort_by(|&a, &b| {
-        labels.contexts.names()[a as usize].cmp(&labels.contexts.names()[b as usize])
-    });
+    let contexts = labels.part(0).names();
+    let has_context = !(contexts.len() == 1 && contexts[0].is_empty());
+    // Each context's (label, accumulator label id), from the (context, label) keys.
+    let mut per_context: Vec<Vec<(&str, usize)>> = vec![Vec::new(); contexts.len()];
+    for (gid, &[c, l]) in labels.keys().iter().enumerate() {
+        per_context[c as usize].push((labels.part(1).names()[l as usize].as_str(), gid));
+    }
+    let mut ctx_order: Vec<u32> = (0..contexts.len() as u32).collect();
+    ctx_order.sort_by(|&a, &b| contexts[a as usize].cmp(&contexts[b as usize]));
     // Each context's labels (sorted), control and accumulator rows; then every context's
     // statistics in one pass that frees the accumulator.
     struct Part<'l> {
@@ -765,23 +252,15 @@ fn build_contexts(
     }
     let mut parts = Vec::new();
     for c in ctx_order {
-        let ctx_name = labels.contexts.names()[c as usize].clone();
-        let Some(interner) = labels.per_context.get(c as usize) else {
+        let ctx_name = contexts[c as usize].clone();
+        let mut members = std::mem::take(&mut per_context[c as usize]);
+        if members.is_empty() {
             continue;
-        };
-        let mut names: Vec<&str> = interner.names().iter().map(|s| s.as_str()).collect();
-        names.sort_unstable();
-        let Some(control) = names.iter().position(|&l| l == control_label) else {
-            return Err(Error::in_file(
-                file,
-                format!("context '{ctx_name}' has no control cells (label '{control_label}')"),
-                "every context needs its own control cells, or evaluate contexts in separate files",
-            ));
-        };
-        let gid: Vec<usize> = names
-            .iter()
-            .map(|l| labels.global[&(c, interner.get(l).expect("interned"))] as usize)
-            .collect();
+        }
+        members.sort_unstable();
+        let names: Vec<&str> = members.iter().map(|&(l, _)| l).collect();
+        let control = design::context_control(file, &ctx_name, &names, control_label)?;
+        let gid: Vec<usize> = members.iter().map(|&(_, g)| g).collect();
         let order: Vec<Option<usize>> = gid
             .iter()
             .flat_map(|&g| [Some(2 * g), Some(2 * g + 1)])
@@ -798,99 +277,27 @@ fn build_contexts(
     let all_stats = acc.into_group_stats_many(&orders);
     let mut out = Vec::new();
     for (part, stats) in parts.iter().zip(all_stats) {
-        let Part {
-            ctx_name,
-            names,
-            control,
-            gid,
-            ..
-        } = part;
-        let (ctx_name, control) = (ctx_name.clone(), *control);
-        let folds: Vec<i64> = if fold_of.is_empty() {
-            let perts: Vec<&str> = names
+        let file_folds: Option<Vec<Option<i64>>> = (!fold_of.is_empty()).then(|| {
+            part.gid
                 .iter()
-                .copied()
-                .filter(|&l| l != control_label)
-                .collect();
-            let assigned = assign_folds(&perts, seed);
-            let mut it = assigned.into_iter();
-            names
-                .iter()
-                .map(|&l| {
-                    if l == control_label {
-                        -1
-                    } else {
-                        it.next().unwrap_or(-1)
-                    }
-                })
+                .map(|&g| fold_of.get(g).copied().flatten().map(|f| f.0))
                 .collect()
-        } else {
-            gid.iter()
-                .enumerate()
-                .map(|(i, &g)| {
-                    if i == control {
-                        -1
-                    } else {
-                        fold_of.get(g).copied().flatten().map_or(-1, |f| f.0)
-                    }
-                })
-                .collect()
-        };
-        let n_cells = stats.count.iter().sum();
-        let ds = Dataset {
-            genes: genes.clone(),
-            labels: names.iter().map(|s| s.to_string()).collect(),
-            control,
-            fold_of: folds,
+        });
+        let folds = design::context_folds(&part.names, part.control, file_folds.as_deref(), seed);
+        let context = has_context.then_some(part.ctx_name.as_str());
+        let dataset = design::context_dataset(
+            context,
+            genes.clone(),
+            &part.names,
+            part.control,
+            folds,
             stats,
-            n_cells,
-        };
-        let single: Vec<&str> = ds
-            .perturbations()
-            .into_iter()
-            .filter(|&l| ds.n_cells_of(l) == 1)
-            .map(|l| ds.labels[l].as_str())
-            .collect();
-        if !single.is_empty() {
-            warnings.push(format!(
-                "{}{} perturbation(s) with a single cell are not evaluated (no GT-half cell pair): {}",
-                if has_context { format!("context '{ctx_name}': ") } else { String::new() },
-                single.len(),
-                preview(&single, 5)
-            ));
-        }
+            warnings,
+        );
         out.push(ContextData {
-            context: has_context.then_some(ctx_name),
-            dataset: ds,
+            context: context.map(str::to_string),
+            dataset,
         });
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fold_chunks_have_spec_sizes() {
-        let names: Vec<String> = (0..13).map(|i| format!("G{i:02}")).collect();
-        let refs: Vec<&str> = names.iter().map(|s| s.as_str()).collect();
-        let f = assign_folds(&refs, 42);
-        let mut sizes = [0; 5];
-        for x in &f {
-            sizes[*x as usize] += 1;
-        }
-        assert_eq!(sizes, [3, 3, 3, 2, 2]);
-        assert_eq!(f, assign_folds(&refs, 42));
-    }
-
-    #[test]
-    fn combo_folds_leave_singles_untested() {
-        let f = assign_folds(&["A", "A+B", "B", "B+C", "C"], 1);
-        assert_eq!(f[0], -1);
-        assert_eq!(f[2], -1);
-        let mut combos = vec![f[1], f[3]];
-        combos.sort();
-        assert_eq!(combos, vec![0, 1]);
-    }
 }

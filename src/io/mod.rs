@@ -1,13 +1,25 @@
 //! Input: Arrow IPC (file and stream) and Parquet tables → per-(label, half) sufficient
-//! statistics, streamed batch by batch (SPEC §1). Knows files, not statistics beyond Σx, Σx².
+//! statistics, streamed batch by batch (SPEC §1). Knows files, not statistics beyond Σx, Σx²,
+//! and not evaluation policy (that is [`crate::design`]).
+//!
+//! One concern per module:
+//! - [`source`]: bytes (files, mapped files, browser `File` slices);
+//! - [`format`], [`units`]: tables as record batches, and their independently decodable units;
+//! - [`layout`]: locating the columns, decoding wide / list / CSR values ([`layout::decode`]),
+//!   value checks and normalisation ([`layout::values`]);
+//! - [`columns`], [`groups`]: label columns, and rows grouped by their keys;
+//! - [`ingest`]: the one driver, batch → (row groups, expression view) → every sink;
+//! - [`sinks`]: what is kept — Σx / Σx² of the cells, profile sums of the predictions;
+//! - [`cells`], [`predictions`]: the two readers, wiring the above.
 
-pub mod accumulate;
 pub mod cells;
 pub mod columns;
 pub mod format;
+pub mod groups;
+pub mod ingest;
 pub mod layout;
 pub mod predictions;
-pub mod profiles;
+pub mod sinks;
 pub mod source;
 pub mod units;
 

@@ -1,13 +1,15 @@
 //! Reading a predictions table (SPEC §1.2): one row per model × perturbation (or many rows —
-//! cell-level predictions — which are reduced to their mean), genes matched by name.
+//! cell-level predictions — which are reduced to their mean), genes matched by name. Rows are
+//! grouped by (model, context, perturbation) and ingested into [`ProfileSums`].
 
-use super::accumulate::{ExpressionArrays, ValueChecks};
-use super::columns::{for_each_str, Interner};
 use super::format::Table;
+use super::groups::{GroupKeys, KeyPart};
+use super::ingest::{ingest_batches, Plan};
 use super::layout::{locate, preview, ColumnNames, TableRole};
-use super::profiles::ProfileSums;
+use super::sinks::ProfileSums;
 use super::source::SharedSource;
 use crate::error::{Error, Location, Result};
+use arrow::record_batch::RecordBatch;
 use ndarray::ArcArray1;
 use std::collections::HashMap;
 
@@ -100,60 +102,45 @@ pub fn read_predictions(
         .collect();
 
     let default_model = model_name_from_file(&file);
-    let mut keys = Interner::default();
-    let mut sums = ProfileSums::new(genes.len());
-    let mut checks = ValueChecks::new();
-    let mut row = 0u64;
-    for item in table.batches(None, opts.batch_rows.max(1))? {
-        let (batch, frac) = item?;
-        let n = batch.num_rows();
-        let schema = batch.schema();
-        let mut model: Vec<String> = Vec::new();
-        if let Some(mc) = layout.model {
-            model.reserve(n);
-            for_each_str(
-                batch.column(mc),
-                &file,
-                schema.field(mc).name(),
-                row,
-                |_, s| {
-                    model.push(s.to_string());
-                    Ok(())
-                },
-            )?;
+    // Rows keyed by (model, context, perturbation), each read from its column when the table
+    // has one.
+    let mut key_columns: Vec<usize> = Vec::new();
+    let parts: [KeyPart<'_>; 3] = [
+        (layout.model, default_model.as_str()),
+        (layout.context, ""),
+        (Some(layout.label), ""),
+    ]
+    .map(|(column, default)| match column {
+        Some(c) => {
+            key_columns.push(c);
+            KeyPart::Column {
+                at: key_columns.len() - 1,
+                empty: None,
+            }
         }
-        let mut ctx = Vec::new();
-        if let Some(cc) = layout.context {
-            for_each_str(
-                batch.column(cc),
-                &file,
-                schema.field(cc).name(),
-                row,
-                |_, s| {
-                    ctx.push(s.to_string());
-                    Ok(())
-                },
-            )?;
-        }
-        let mut groups = vec![0u32; n];
-        for_each_str(
-            batch.column(layout.label),
-            &file,
-            schema.field(layout.label).name(),
-            row,
-            |i, s| {
-                let m = model.get(i).map(|s| s.as_str()).unwrap_or(&default_model);
-                let c = ctx.get(i).map(|s| s.as_str()).unwrap_or("");
-                groups[i] = keys.intern(&format!("{m}\u{1f}{c}\u{1f}{s}"));
-                Ok(())
-            },
-        )?;
-        let expr =
-            ExpressionArrays::from_batch(&batch, &layout.expression, &layout.genes, &file, row)?;
-        checks = checks.merge(sums.add(&groups, &expr.view(), &gene_of, row));
-        row += n as u64;
-        progress(frac);
-    }
+        None => KeyPart::Constant(default),
+    });
+    let mut keys = GroupKeys::<3>::new();
+    let mut sums = ProfileSums::new(gene_of.clone(), genes.len());
+    let checked: Vec<bool> = gene_of.iter().map(Option::is_some).collect();
+    let plan = Plan {
+        file: &file,
+        layout: &layout.expression,
+        genes: &layout.genes,
+        checked: &checked,
+        normalize: false,
+    };
+    let mut group = |batch: &RecordBatch, row: u64| keys.batch_ids(batch, &parts, &file, row);
+    let read = ingest_batches(
+        &table,
+        &plan,
+        opts.batch_rows.max(1),
+        &key_columns,
+        &mut group,
+        &mut [&mut sums],
+        progress,
+    )?;
+    let (row, checks) = (read.rows, read.checks);
     if row == 0 {
         return Err(Error::in_file(
             &file,
@@ -179,13 +166,8 @@ pub fn read_predictions(
 
     let mut means = sums.into_means().into_iter();
     let mut models: Vec<PredictedModel> = Vec::new();
-    for key in keys.names() {
-        let mut parts = key.splitn(3, '\u{1f}');
-        let (m, c, p) = (
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-        );
+    for id in 0..keys.len() as u32 {
+        let [m, c, p] = keys.key(id);
         let context = layout.context.map(|_| c.to_string());
         let idx = match models
             .iter()

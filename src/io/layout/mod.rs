@@ -1,5 +1,9 @@
 //! Where things are in a table: the label / half / fold / context / model columns and the
 //! expression layout (SPEC §1.1): wide gene columns, a dense list column, or sparse CSR rows.
+//! How the values of each layout are read is [`decode`]; what they may be is [`values`].
+
+pub mod decode;
+pub mod values;
 
 use crate::error::{Error, Location, Result};
 use arrow::datatypes::{DataType, Schema};
@@ -338,13 +342,4 @@ fn check_unique_genes(file: &str, genes: &[String]) -> Result<()> {
     ))
 }
 
-/// `a, b, c … (N more)` for messages.
-pub fn preview<S: AsRef<str>>(items: &[S], max: usize) -> String {
-    let shown: Vec<&str> = items.iter().take(max).map(|x| x.as_ref()).collect();
-    let more = items.len().saturating_sub(max);
-    let mut out = shown.join(", ");
-    if more > 0 {
-        out.push_str(&format!(" … ({more} more)"));
-    }
-    out
-}
+pub use crate::error::preview;

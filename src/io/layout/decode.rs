@@ -1,0 +1,647 @@
+//! Decoding a batch's expression values — wide gene columns, a dense list column or sparse CSR
+//! rows — into one borrowed [`ExpressionView`], and every walk over that view.
+//!
+//! This is the only place that knows how the three layouts store values: sinks say what to do
+//! with a group's values ([`GroupAdd`]), value checks and normalisation say what to do with a
+//! value, and the walks here decide the loop order. The value type (f32 / f64, and the integer
+//! type of sparse indices) is decided once per column or batch, outside the loops, so that the
+//! inner loops are monomorphic.
+
+use super::values::{check_column, ValueChecks};
+use crate::error::{Error, Location, Result};
+use arrow::array::{
+    Array, ArrayRef, AsArray, FixedSizeListArray, GenericListArray, OffsetSizeTrait,
+};
+use arrow::datatypes::{
+    DataType, Float32Type, Float64Type, Int32Type, Int64Type, UInt32Type, UInt64Type,
+};
+use rayon::prelude::*;
+
+/// A contiguous run of numbers in f32 or f64.
+#[derive(Clone, Copy)]
+pub enum Values<'a> {
+    /// 32-bit floats.
+    F32(&'a [f32]),
+    /// 64-bit floats.
+    F64(&'a [f64]),
+}
+
+/// Gene positions of a sparse row.
+#[derive(Clone, Copy)]
+pub enum Indices<'a> {
+    /// Unsigned 32-bit positions.
+    U32(&'a [u32]),
+    /// Signed 32-bit positions.
+    I32(&'a [i32]),
+    /// Signed 64-bit positions.
+    I64(&'a [i64]),
+    /// Unsigned 64-bit positions.
+    U64(&'a [u64]),
+}
+
+/// A stored value type, read as f64.
+trait Num: Copy + Send + Sync {
+    fn f64(self) -> f64;
+}
+impl Num for f32 {
+    #[inline(always)]
+    fn f64(self) -> f64 {
+        self as f64
+    }
+}
+impl Num for f64 {
+    #[inline(always)]
+    fn f64(self) -> f64 {
+        self
+    }
+}
+
+/// A stored gene-position type, read as i64 (u64 beyond i64 saturates: out of range anyway).
+trait Idx: Copy + Send + Sync {
+    fn i64(self) -> i64;
+}
+impl Idx for u32 {
+    #[inline(always)]
+    fn i64(self) -> i64 {
+        self as i64
+    }
+}
+impl Idx for i32 {
+    #[inline(always)]
+    fn i64(self) -> i64 {
+        self as i64
+    }
+}
+impl Idx for i64 {
+    #[inline(always)]
+    fn i64(self) -> i64 {
+        self
+    }
+}
+impl Idx for u64 {
+    #[inline(always)]
+    fn i64(self) -> i64 {
+        self.min(i64::MAX as u64) as i64
+    }
+}
+
+/// Runs `$body` with `$s` bound to the typed slice of a [`Values`] (one monomorphic copy of
+/// the body per value type).
+macro_rules! with_values {
+    ($v:expr, $s:ident => $body:expr) => {
+        match $v {
+            Values::F32($s) => $body,
+            Values::F64($s) => $body,
+        }
+    };
+}
+
+/// [`with_values`] for [`Indices`].
+macro_rules! with_indices {
+    ($v:expr, $s:ident => $body:expr) => {
+        match $v {
+            Indices::U32($s) => $body,
+            Indices::I32($s) => $body,
+            Indices::I64($s) => $body,
+            Indices::U64($s) => $body,
+        }
+    };
+}
+
+impl Values<'_> {
+    /// Value `i` as f64 (for the rare paths; loops dispatch on the type first).
+    #[inline(always)]
+    pub fn get(&self, i: usize) -> f64 {
+        with_values!(self, v => v[i].f64())
+    }
+
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        with_values!(self, v => v.len())
+    }
+
+    /// True when there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Borrowed view of one batch's expression values, in the file's gene order.
+pub enum ExpressionView<'a> {
+    /// One slice per file gene, each with one value per row.
+    Wide(Vec<Values<'a>>),
+    /// Row `r` holds genes `values[offsets[r] .. offsets[r] + n_genes]`.
+    Dense {
+        /// All values.
+        values: Values<'a>,
+        /// Start of each row (length = rows).
+        offsets: Vec<usize>,
+    },
+    /// Row `r` holds the non-zeros `offsets[r] .. offsets[r+1]`.
+    Csr {
+        /// Row boundaries (length = rows + 1).
+        offsets: Vec<usize>,
+        /// Gene positions.
+        indices: Indices<'a>,
+        /// Values.
+        values: Values<'a>,
+    },
+}
+
+/// What a sink does with the values of its genes, as a walk over an [`ExpressionView`] hands
+/// them over ([`ExpressionView::add_to`]). Genes are numbered from 0 within the walked span.
+pub trait GroupAdd {
+    /// Adds Σx and Σx² of one group's rows of the batch for gene `j` (wide layouts: each
+    /// group's values are summed in row order, then added once).
+    fn add_sums(&mut self, j: usize, group: u32, s: f64, s2: f64);
+    /// Adds one value of gene `j` in `group` (list and sparse layouts: value by value, in row
+    /// order within a group).
+    fn add_value(&mut self, j: usize, group: u32, x: f64);
+}
+
+/// The genes a walk covers: target genes `first .. first + file_pos.len()`, gene `first + j`
+/// at file position `file_pos[j]` (`usize::MAX`: not in the file); `gene_of` is the inverse
+/// (file position → target gene), for sparse rows.
+#[derive(Clone, Copy)]
+pub struct GeneSpan<'g> {
+    /// First target gene.
+    pub first: usize,
+    /// File position of each target gene of the span.
+    pub file_pos: &'g [usize],
+    /// Target gene of each file position (`None`: ignored).
+    pub gene_of: &'g [Option<usize>],
+}
+
+/// Genes whose sums share one pass over the grouped rows: the row indices are read once for
+/// all of them and their sums form independent chains (groups hold only a few rows of a
+/// batch when cells are shuffled, so the per-group work dominates).
+const GENES_PER_PASS: usize = 4;
+
+impl ExpressionView<'_> {
+    /// Hands the values of `span`'s genes in the rows of `runs` (group, its rows ascending;
+    /// groups ascending) to `sink`. For each (group, gene) the values arrive in row order, so
+    /// the sums do not depend on how genes or groups are split into tasks.
+    pub fn add_to<'r, A: GroupAdd>(
+        &self,
+        runs: impl Iterator<Item = (u32, &'r [u32])> + Clone,
+        span: GeneSpan<'_>,
+        sink: &mut A,
+    ) {
+        match self {
+            ExpressionView::Wide(cols) => {
+                let present: Vec<(usize, Values<'_>)> = span
+                    .file_pos
+                    .iter()
+                    .enumerate()
+                    .filter(|&(_, &p)| p != usize::MAX)
+                    .map(|(j, &p)| (j, cols[p]))
+                    .collect();
+                for pass in present.chunks(GENES_PER_PASS) {
+                    match *pass {
+                        [(ja, Values::F32(a)), (jb, Values::F32(b)), (jc, Values::F32(c)), (jd, Values::F32(d))] => {
+                            sums_f32(runs.clone(), [ja, jb, jc, jd], [a, b, c, d], sink)
+                        }
+                        _ => {
+                            for &(j, col) in pass {
+                                with_values!(col, v => sums_one(runs.clone(), j, v, sink))
+                            }
+                        }
+                    }
+                }
+            }
+            ExpressionView::Dense { values, offsets } => with_values!(*values, v => {
+                for (j, &p) in span.file_pos.iter().enumerate() {
+                    if p == usize::MAX {
+                        continue;
+                    }
+                    for (k, rows) in runs.clone() {
+                        for &r in rows {
+                            sink.add_value(j, k, v[offsets[r as usize] + p].f64());
+                        }
+                    }
+                }
+            }),
+            ExpressionView::Csr {
+                offsets,
+                indices,
+                values,
+            } => with_values!(*values, v => with_indices!(*indices, ix => {
+                let genes = span.first..span.first + span.file_pos.len();
+                for (k, rows) in runs {
+                    for &r in rows {
+                        let r = r as usize;
+                        for i in offsets[r]..offsets[r + 1] {
+                            let gene = usize::try_from(ix[i].i64())
+                                .ok()
+                                .and_then(|p| span.gene_of.get(p).copied().flatten());
+                            if let Some(g) = gene.filter(|g| genes.contains(g)) {
+                                sink.add_value(g - span.first, k, v[i].f64());
+                            }
+                        }
+                    }
+                }
+            })),
+        }
+    }
+
+    /// The value checks of the batch's values at the file positions `p` with `checked[p]`
+    /// (one flag per file gene of the view); rows are numbered from `first_row` and genes
+    /// reported as `first_gene + p`. Parallel over columns (wide) or row chunks (lists, sparse
+    /// rows); the result does not depend on the split.
+    pub fn check(&self, checked: &[bool], first_row: u64, first_gene: usize) -> ValueChecks {
+        /// Rows per task when checking list and sparse rows.
+        const ROWS_PER_TASK: usize = 1024;
+        match self {
+            ExpressionView::Wide(cols) => {
+                let n_rows = cols.first().map_or(0, |c| c.len());
+                cols.par_iter()
+                    .enumerate()
+                    .filter(|(p, _)| checked[*p])
+                    .map(|(p, &col)| {
+                        let mut checks = ValueChecks::new();
+                        check_column(col, n_rows, &mut checks, first_row, first_gene + p);
+                        checks
+                    })
+                    .reduce(ValueChecks::new, ValueChecks::merge)
+            }
+            ExpressionView::Dense { values, offsets } => with_values!(*values, v => {
+                let genes: Vec<usize> = (0..checked.len()).filter(|&p| checked[p]).collect();
+                offsets
+                    .par_chunks(ROWS_PER_TASK)
+                    .enumerate()
+                    .map(|(c, starts)| {
+                        let mut checks = ValueChecks::new();
+                        for (i, &start) in starts.iter().enumerate() {
+                            let row = first_row + (c * ROWS_PER_TASK + i) as u64;
+                            for &p in &genes {
+                                checks.see(v[start + p].f64(), row, first_gene + p);
+                            }
+                        }
+                        checks
+                    })
+                    .reduce(ValueChecks::new, ValueChecks::merge)
+            }),
+            ExpressionView::Csr {
+                offsets,
+                indices,
+                values,
+            } => with_values!(*values, v => with_indices!(*indices, ix => {
+                let n_rows = offsets.len().saturating_sub(1);
+                (0..n_rows.div_ceil(ROWS_PER_TASK))
+                    .into_par_iter()
+                    .map(|c| {
+                        let mut checks = ValueChecks::new();
+                        let rows = c * ROWS_PER_TASK..((c + 1) * ROWS_PER_TASK).min(n_rows);
+                        for r in rows {
+                            for i in offsets[r]..offsets[r + 1] {
+                                let p = ix[i].i64();
+                                let mapped = usize::try_from(p)
+                                    .is_ok_and(|p| checked.get(p).copied().unwrap_or(false));
+                                if mapped {
+                                    checks.see(v[i].f64(), first_row + r as u64, first_gene + p as usize);
+                                }
+                            }
+                        }
+                        checks
+                    })
+                    .reduce(ValueChecks::new, ValueChecks::merge)
+            })),
+        }
+    }
+}
+
+/// Σx, Σx² of each group's rows of J f32 columns in one pass over the runs.
+#[inline(always)]
+fn sums_f32<'r, const J: usize, A: GroupAdd>(
+    runs: impl Iterator<Item = (u32, &'r [u32])>,
+    genes: [usize; J],
+    cols: [&[f32]; J],
+    sink: &mut A,
+) {
+    for (k, rows) in runs {
+        let (mut s, mut s2) = ([0.0f64; J], [0.0f64; J]);
+        for &r in rows {
+            for j in 0..J {
+                let x = cols[j][r as usize] as f64;
+                s[j] += x;
+                s2[j] += x * x;
+            }
+        }
+        for j in 0..J {
+            sink.add_sums(genes[j], k, s[j], s2[j]);
+        }
+    }
+}
+
+/// Σx, Σx² of each group's rows of one column.
+#[inline(always)]
+fn sums_one<'r, T: Num, A: GroupAdd>(
+    runs: impl Iterator<Item = (u32, &'r [u32])>,
+    j: usize,
+    col: &[T],
+    sink: &mut A,
+) {
+    for (k, rows) in runs {
+        let (mut s, mut s2) = (0.0, 0.0);
+        for &r in rows {
+            let x = col[r as usize].f64();
+            s += x;
+            s2 += x * x;
+        }
+        sink.add_sums(j, k, s, s2);
+    }
+}
+
+/// Owned arrays behind an [`ExpressionView`] (casts of integer columns live here).
+pub struct ExpressionArrays {
+    arrays: Vec<ArrayRef>,
+    kind: Kind,
+    n_rows: usize,
+    row_len: usize,
+}
+
+enum Kind {
+    Wide,
+    Dense { offsets: Vec<usize> },
+    Csr { offsets: Vec<usize> },
+}
+
+fn to_float(a: &ArrayRef) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
+    match a.data_type() {
+        DataType::Float32 | DataType::Float64 => Ok(a.clone()),
+        _ => arrow::compute::cast(a, &DataType::Float64),
+    }
+}
+
+fn values_of(a: &ArrayRef) -> Values<'_> {
+    match a.data_type() {
+        DataType::Float32 => Values::F32(a.as_primitive::<Float32Type>().values()),
+        _ => Values::F64(a.as_primitive::<Float64Type>().values()),
+    }
+}
+
+fn indices_of(a: &ArrayRef) -> Indices<'_> {
+    match a.data_type() {
+        DataType::UInt32 => Indices::U32(a.as_primitive::<UInt32Type>().values()),
+        DataType::Int32 => Indices::I32(a.as_primitive::<Int32Type>().values()),
+        DataType::UInt64 => Indices::U64(a.as_primitive::<UInt64Type>().values()),
+        _ => Indices::I64(a.as_primitive::<Int64Type>().values()),
+    }
+}
+
+fn list_parts<O: OffsetSizeTrait>(l: &GenericListArray<O>) -> (Vec<usize>, ArrayRef) {
+    let offs = l.value_offsets().iter().map(|o| o.as_usize()).collect();
+    (offs, l.values().clone())
+}
+
+fn fixed_parts(l: &FixedSizeListArray) -> (Vec<usize>, ArrayRef) {
+    // Slicing a FixedSizeListArray slices its child, so row i starts at i·size.
+    let offs = (0..=l.len()).map(|i| l.value_offset_at(i)).collect();
+    (offs, l.values().clone())
+}
+
+/// Splits a list column into row offsets (`rows + 1` entries) and its child values.
+fn list_column(a: &ArrayRef) -> Option<(Vec<usize>, ArrayRef)> {
+    match a.data_type() {
+        DataType::List(_) => Some(list_parts(a.as_list::<i32>())),
+        DataType::LargeList(_) => Some(list_parts(a.as_list::<i64>())),
+        DataType::FixedSizeList(_, _) => Some(fixed_parts(a.as_fixed_size_list())),
+        _ => None,
+    }
+}
+
+impl ExpressionArrays {
+    /// Extracts and checks the expression arrays of a batch. `file`/`first_row` are for messages.
+    pub fn from_batch(
+        batch: &arrow::record_batch::RecordBatch,
+        layout: &super::ExpressionLayout,
+        genes: &[String],
+        file: &str,
+        first_row: u64,
+    ) -> Result<Self> {
+        use super::ExpressionLayout as L;
+        let n_rows = batch.num_rows();
+        let schema = batch.schema();
+        let loc = |column: &str, row: Option<u64>| Location {
+            file: Some(file.into()),
+            column: Some(column.into()),
+            row,
+            ..Default::default()
+        };
+        let null_err = |col: usize, a: &dyn Array| {
+            let r = (0..a.len()).find(|&i| a.is_null(i)).unwrap_or(0) as u64;
+            Error::input(
+                loc(schema.field(col).name(), Some(first_row + r)),
+                format!("{} missing (null) value(s)", a.null_count()),
+                "fill or remove the missing values; expression must be numeric everywhere",
+            )
+        };
+        let cast_err = |col: usize, e: arrow::error::ArrowError| {
+            Error::input(
+                loc(schema.field(col).name(), None),
+                format!("cannot read as numbers: {e}"),
+                "store expression as float32",
+            )
+        };
+        match layout {
+            L::Wide { columns } => {
+                let mut arrays = Vec::with_capacity(columns.len());
+                for &c in columns {
+                    let a = batch.column(c);
+                    if a.null_count() > 0 {
+                        return Err(null_err(c, a.as_ref()));
+                    }
+                    arrays.push(to_float(a).map_err(|e| cast_err(c, e))?);
+                }
+                Ok(ExpressionArrays {
+                    arrays,
+                    kind: Kind::Wide,
+                    n_rows,
+                    row_len: genes.len(),
+                })
+            }
+            L::DenseList { column } => {
+                let a = batch.column(*column);
+                let (offsets, child) = list_column(a).expect("layout checked the list type");
+                if a.null_count() > 0 {
+                    return Err(null_err(*column, a.as_ref()));
+                }
+                if child.null_count() > 0 {
+                    return Err(null_err(*column, child.as_ref()));
+                }
+                for r in 0..n_rows {
+                    let len = offsets[r + 1] - offsets[r];
+                    if len != genes.len() {
+                        return Err(Error::input(
+                            loc(schema.field(*column).name(), Some(first_row + r as u64)),
+                            format!(
+                                "the row has {len} values but there are {} genes",
+                                genes.len()
+                            ),
+                            "every row of the expression list must have one value per gene",
+                        ));
+                    }
+                }
+                let child = to_float(&child).map_err(|e| cast_err(*column, e))?;
+                let offsets = offsets[..n_rows].to_vec();
+                Ok(ExpressionArrays {
+                    arrays: vec![child],
+                    kind: Kind::Dense { offsets },
+                    n_rows,
+                    row_len: genes.len(),
+                })
+            }
+            L::SparseCsr { indices, values } => {
+                let ia = batch.column(*indices);
+                let va = batch.column(*values);
+                let (io, ic) = list_column(ia).expect("layout checked the list type");
+                let (vo, vc) = list_column(va).expect("layout checked the list type");
+                for (c, a) in [(*indices, ia), (*values, va)] {
+                    if a.null_count() > 0 {
+                        return Err(null_err(c, a.as_ref()));
+                    }
+                }
+                if ic.null_count() > 0 {
+                    return Err(null_err(*indices, ic.as_ref()));
+                }
+                if vc.null_count() > 0 {
+                    return Err(null_err(*values, vc.as_ref()));
+                }
+                // Offsets of both lists must describe the same rows; normalise both to start at 0.
+                let (i0, v0) = (io[0], vo[0]);
+                for r in 0..n_rows {
+                    if io[r + 1] - io[r] != vo[r + 1] - vo[r] {
+                        return Err(Error::input(
+                            loc("indices", Some(first_row + r as u64)),
+                            "'indices' and 'values' have different lengths in this row".to_string(),
+                            "write one value per index in every row",
+                        ));
+                    }
+                }
+                let ic = ic.slice(i0, io[n_rows] - i0);
+                let vc = vc.slice(v0, vo[n_rows] - v0);
+                let vc = to_float(&vc).map_err(|e| cast_err(*values, e))?;
+                let ic = match ic.data_type() {
+                    DataType::UInt32 | DataType::Int32 | DataType::Int64 | DataType::UInt64 => ic,
+                    _ => arrow::compute::cast(&ic, &DataType::Int64)
+                        .map_err(|e| cast_err(*indices, e))?,
+                };
+                let offsets: Vec<usize> = io.iter().map(|&o| o - i0).collect();
+                // Every index must name a gene.
+                let g = genes.len() as i64;
+                with_indices!(indices_of(&ic), idx => {
+                    for r in 0..n_rows {
+                        for &j in &idx[offsets[r]..offsets[r + 1]] {
+                            let j = j.i64();
+                            if j < 0 || j >= g {
+                                return Err(Error::input(
+                                    loc("indices", Some(first_row + r as u64)),
+                                    format!("gene index {j} is out of range (there are {g} genes)"),
+                                    "indices are 0-based positions into the gene list in the 'calibra:genes' metadata",
+                                ));
+                            }
+                        }
+                    }
+                });
+                Ok(ExpressionArrays {
+                    arrays: vec![ic, vc],
+                    kind: Kind::Csr { offsets },
+                    n_rows,
+                    row_len: genes.len(),
+                })
+            }
+        }
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.n_rows
+    }
+
+    /// Borrowed view for the sinks.
+    pub fn view(&self) -> ExpressionView<'_> {
+        match &self.kind {
+            Kind::Wide => ExpressionView::Wide(self.arrays.iter().map(values_of).collect()),
+            Kind::Dense { offsets } => ExpressionView::Dense {
+                values: values_of(&self.arrays[0]),
+                offsets: offsets.clone(),
+            },
+            Kind::Csr { offsets } => ExpressionView::Csr {
+                offsets: offsets.clone(),
+                indices: indices_of(&self.arrays[0]),
+                values: values_of(&self.arrays[1]),
+            },
+        }
+    }
+
+    /// Σx per row in f64, each row's values added in gene order (sparse rows: stored order).
+    pub fn row_totals(&self) -> Vec<f64> {
+        let mut t = vec![0f64; self.n_rows];
+        match self.view() {
+            ExpressionView::Wide(cols) => {
+                for c in &cols {
+                    with_values!(c, v => {
+                        for (tr, x) in t.iter_mut().zip(v.iter()) {
+                            *tr += x.f64();
+                        }
+                    })
+                }
+            }
+            ExpressionView::Dense { values, offsets } => with_values!(values, v => {
+                for (r, tr) in t.iter_mut().enumerate() {
+                    *tr = v[offsets[r]..offsets[r] + self.row_len].iter().map(|x| x.f64()).sum();
+                }
+            }),
+            ExpressionView::Csr {
+                offsets, values, ..
+            } => with_values!(values, v => {
+                for (r, tr) in t.iter_mut().enumerate() {
+                    *tr = v[offsets[r]..offsets[r + 1]].iter().map(|x| x.f64()).sum();
+                }
+            }),
+        }
+        t
+    }
+
+    /// Replaces every stored value x of row r by `f(r, x)`, as float32 arrays.
+    pub fn map_values(&mut self, f: impl Fn(usize, f64) -> f32) {
+        let n_rows = self.n_rows;
+        let f32_array = |out: Vec<f32>| -> ArrayRef {
+            std::sync::Arc::new(arrow::array::Float32Array::from(out))
+        };
+        match &self.kind {
+            Kind::Wide => {
+                for a in self.arrays.iter_mut() {
+                    let out: Vec<f32> = with_values!(values_of(a), v => {
+                        v[..n_rows].iter().enumerate().map(|(r, x)| f(r, x.f64())).collect()
+                    });
+                    *a = f32_array(out);
+                }
+            }
+            Kind::Dense { offsets } => {
+                let out = with_values!(values_of(&self.arrays[0]), v => {
+                    let mut out = vec![0f32; v.len()];
+                    for (r, &start) in offsets.iter().enumerate() {
+                        for k in start..start + self.row_len {
+                            out[k] = f(r, v[k].f64());
+                        }
+                    }
+                    out
+                });
+                self.arrays[0] = f32_array(out);
+            }
+            Kind::Csr { offsets } => {
+                let out = with_values!(values_of(&self.arrays[1]), v => {
+                    let mut out = vec![0f32; v.len()];
+                    for r in 0..n_rows {
+                        for k in offsets[r]..offsets[r + 1] {
+                            out[k] = f(r, v[k].f64());
+                        }
+                    }
+                    out
+                });
+                self.arrays[1] = f32_array(out);
+            }
+        }
+    }
+}
