@@ -26,6 +26,9 @@ use crate::error::{Error, Result};
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
 
+/// One slab's work in the wide read: its sinks' parts, its columns and its first gene.
+type SlabWork<'s, 'c> = (Vec<Box<dyn SinkPart + 's>>, &'c ColumnSet, usize);
+
 /// One batch's rows as a sink sees them.
 pub struct BatchRows<'a> {
     /// Number of the batch (unit) in the table, from 0.
@@ -327,13 +330,12 @@ impl WideRead<'_> {
             progress(LABELS_SHARE * (u + 1) as f64 / n_units as f64);
         }
         let n_slabs = self.slab_sets.len();
-        let mut slabs: Vec<(Vec<Box<dyn SinkPart + '_>>, &ColumnSet, usize)> =
-            split_all(sinks, n_slabs)
-                .into_iter()
-                .zip(&self.slab_sets)
-                .enumerate()
-                .map(|(s, (parts, set))| (parts, set, s * GENES_PER_SLAB))
-                .collect();
+        let mut slabs: Vec<SlabWork<'_, '_>> = split_all(sinks, n_slabs)
+            .into_iter()
+            .zip(&self.slab_sets)
+            .enumerate()
+            .map(|(s, (parts, set))| (parts, set, s * GENES_PER_SLAB))
+            .collect();
         // Slabs run in waves of a few per thread, so that progress is reported as they finish.
         let wave = 4 * rayon::current_num_threads().max(1);
         for (w, chunk) in slabs.chunks_mut(wave).enumerate() {
