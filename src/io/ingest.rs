@@ -209,6 +209,26 @@ struct WideRead<'a> {
     slab_sets: Vec<ColumnSet>,
 }
 
+/// Groups unit `index`'s rows (`groups[r]`: row r's group) and hands them to every sink's
+/// `add_rows`, before any value is read: both wide reading orders start a unit this way.
+fn announce_rows(
+    sinks: &mut [&mut dyn SplitSink],
+    index: usize,
+    first_row: u64,
+    groups: &[u32],
+) -> GroupedRows {
+    let rows = GroupedRows::new(groups);
+    let batch = BatchRows {
+        index,
+        first_row,
+        rows: &rows,
+    };
+    for sink in sinks.iter_mut() {
+        sink.add_rows(&batch);
+    }
+    rows
+}
+
 /// The parts of every sink for each slab: `slabs[s][i]` is sink i's part of slab s.
 fn split_all<'s>(
     sinks: &'s mut [&mut dyn SplitSink],
@@ -316,15 +336,7 @@ impl WideRead<'_> {
         let mut unit_rows: Vec<(u64, GroupedRows)> = Vec::with_capacity(n_units);
         for u in 0..n_units {
             let groups = self.group_unit(u, None, group, row)?;
-            let rows = GroupedRows::new(&groups);
-            let batch = BatchRows {
-                index: u,
-                first_row: row,
-                rows: &rows,
-            };
-            for sink in sinks.iter_mut() {
-                sink.add_rows(&batch);
-            }
+            let rows = announce_rows(sinks, u, row, &groups);
             unit_rows.push((row, rows));
             row += groups.len() as u64;
             progress(LABELS_SHARE * (u + 1) as f64 / n_units as f64);
@@ -385,15 +397,12 @@ impl WideRead<'_> {
             if groups.is_empty() {
                 continue;
             }
-            let rows = GroupedRows::new(&groups);
+            let rows = announce_rows(sinks, u, row, &groups);
             let batch = BatchRows {
                 index: u,
                 first_row: row,
                 rows: &rows,
             };
-            for sink in sinks.iter_mut() {
-                sink.add_rows(&batch);
-            }
             let unit_checks = split_all(sinks, n_slabs)
                 .into_par_iter()
                 .zip(self.slab_sets.par_iter())
