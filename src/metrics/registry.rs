@@ -15,10 +15,7 @@ pub fn registered_specs() -> Vec<&'static MetricSpec> {
 
 /// The spec of a registered metric, by its SPEC name.
 pub fn metric_spec(name: &str) -> Option<&'static MetricSpec> {
-    FAMILIES
-        .iter()
-        .flat_map(|f| f.specs().iter())
-        .find(|s| s.name == name)
+    registered_specs().into_iter().find(|s| s.name == name)
 }
 
 #[cfg(test)]

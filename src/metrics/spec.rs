@@ -83,12 +83,4 @@ impl MetricSpec {
     pub fn null_baseline(&self) -> &'static str {
         self.null.baseline()
     }
-
-    /// Is `value` better than `other` in this metric's direction (ties are not)?
-    pub fn is_better(&self, value: f64, other: f64) -> bool {
-        match self.direction {
-            Direction::HigherBetter => value > other,
-            Direction::LowerBetter => value < other,
-        }
-    }
 }
