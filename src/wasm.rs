@@ -267,8 +267,8 @@ impl Session {
             .contexts
             .get(context)
             .ok_or_else(|| JsError::new("no such context"))?;
-        let table = report::context_tables(r)
-            .remove(name)
+        // Only the asked table is built (not all nine, then eight dropped).
+        let table = report::context_table(r, name)
             .ok_or_else(|| JsError::new(&format!("no output named {name}")))?;
         if name.ends_with(".csv") {
             Ok(table.to_csv().into_bytes())
