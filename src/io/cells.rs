@@ -3,14 +3,13 @@
 //! contexts by the design rules ([`crate::design`]). Memory is O(labels × genes) plus one
 //! batch; labels, halves and folds are validated on the way.
 
-use super::format::{Format, Table};
 use super::groups::{cell_key_parts, Labels, MetaColumns, RowGrouper};
 use super::ingest::{ingest_batches, ingest_wide_units, Plan};
 use super::layout::values::validate_values;
 use super::layout::{locate, ColumnNames, ExpressionLayout, TableRole};
 use super::sinks::Accumulator;
 use super::source::SharedSource;
-use super::units::Units;
+use super::table::{Format, Table};
 use crate::data::Dataset;
 use crate::design;
 use crate::error::{Error, Result};
@@ -134,13 +133,13 @@ pub fn read_cells(
         _ => None,
     };
     let units = match &wide_columns {
-        Some(c) if c.windows(2).all(|w| w[0] < w[1]) => Units::of(&table)?,
+        Some(c) if c.windows(2).all(|w| w[0] < w[1]) => table.units()?,
         _ => None,
     };
     let mut group = |keys: &RecordBatch, row: u64| grouper.group_rows(keys, row);
     let read = if let (Some(units), Some(columns)) = (units, wide_columns) {
         ingest_wide_units(
-            &units,
+            units.as_ref(),
             &plan,
             &columns,
             &key_columns,

@@ -16,12 +16,11 @@
 //!   each slab feeding its own part of the sinks ([`SplitSink`]) — the fast path for large
 //!   cell tables.
 
-use super::format::Table;
 use super::groups::GroupedRows;
 use super::layout::decode::{ExpressionArrays, ExpressionView};
 use super::layout::values::{normalize_rows, ValueChecks};
 use super::layout::ExpressionLayout;
-use super::units::{ColumnSet, UnitData, Units};
+use super::table::{ColumnSet, Table, TableUnits, UnitData};
 use crate::error::{Error, Result};
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
@@ -158,7 +157,7 @@ pub fn ingest_batches(
 /// gene, ascending) in parallel slabs, each slab feeding its own part of every sink. Every
 /// value is checked.
 pub fn ingest_wide_units(
-    units: &Units,
+    units: &dyn TableUnits,
     plan: &Plan<'_>,
     columns: &[usize],
     key_columns: &[usize],
@@ -166,7 +165,10 @@ pub fn ingest_wide_units(
     sinks: &mut [&mut dyn SplitSink],
     progress: &mut dyn FnMut(f64),
 ) -> Result<Ingested> {
-    let key_set = units.column_set(key_columns)?;
+    let mut key_set_columns = key_columns.to_vec();
+    key_set_columns.sort_unstable();
+    key_set_columns.dedup();
+    let key_set = units.column_set(key_set_columns)?;
     // The set's batches hold its columns ascending: back to the caller's order.
     let key_order: Vec<usize> = key_columns
         .iter()
@@ -180,7 +182,7 @@ pub fn ingest_wide_units(
         .collect();
     let slab_sets = columns
         .chunks(GENES_PER_SLAB)
-        .map(|c| units.column_set(c))
+        .map(|c| units.column_set(c.to_vec()))
         .collect::<Result<Vec<_>>>()?;
     let read = WideRead {
         units,
@@ -201,7 +203,7 @@ pub fn ingest_wide_units(
 
 /// The reading of a wide table's units: its key columns and its slabs of expression columns.
 struct WideRead<'a> {
-    units: &'a Units,
+    units: &'a dyn TableUnits,
     genes: &'a [String],
     file: &'a str,
     key_set: ColumnSet,

@@ -4,7 +4,8 @@
 //!
 //! One concern per module:
 //! - [`source`]: bytes (files, mapped files, browser `File` slices);
-//! - [`format`], [`units`]: tables as record batches, and their independently decodable units;
+//! - [`table`]: the format seam — a table as record batches and, when the format has them,
+//!   independently decodable units; [`formats`]: one module per format (Parquet, Arrow IPC);
 //! - [`layout`]: locating the columns, decoding wide / list / CSR values ([`layout::decode`]),
 //!   value checks and normalisation ([`layout::values`]);
 //! - [`columns`], [`groups`]: label columns, and rows grouped by their keys;
@@ -14,22 +15,22 @@
 
 pub mod cells;
 pub mod columns;
-pub mod format;
+pub mod formats;
 pub mod groups;
 pub mod ingest;
 pub mod layout;
 pub mod predictions;
 pub mod sinks;
 pub mod source;
-pub mod units;
+pub mod table;
 
 pub use cells::{read_cells, CellOptions, ContextData, ObservedCells};
-pub use format::{detect_format, Format, Table};
 pub use layout::{ColumnNames, ExpressionLayout, GENES_METADATA_KEY};
 pub use predictions::{read_predictions, PredictedModel, PredictionFile, PredictionOptions};
 #[cfg(not(target_arch = "wasm32"))]
 pub use source::FileSource;
 pub use source::{ByteSource, MemorySource, SharedSource};
+pub use table::{detect_format, Format, Table};
 
 /// Opens a local file as a shared byte source.
 #[cfg(not(target_arch = "wasm32"))]

@@ -2,12 +2,12 @@
 //! cell-level predictions — which are reduced to their mean), genes matched by name. Rows are
 //! grouped by (model, context, perturbation) and ingested into [`ProfileSums`].
 
-use super::format::Table;
 use super::groups::{GroupKeys, KeyPart};
 use super::ingest::{ingest_batches, Plan};
 use super::layout::{locate, preview, ColumnNames, TableRole};
 use super::sinks::ProfileSums;
 use super::source::SharedSource;
+use super::table::Table;
 use crate::error::{Error, Location, Result};
 use arrow::record_batch::RecordBatch;
 use ndarray::ArcArray1;

@@ -153,9 +153,6 @@ pub struct SourceReader {
 /// Block size of [`SourceReader`]: big enough to amortise browser `File.slice` calls.
 const READ_BLOCK: usize = 4 << 20;
 
-/// Block size of the readers handed to the Parquet decoder for page headers.
-const PAGE_HEADER_BLOCK: usize = 16 << 10;
-
 impl SourceReader {
     /// A reader positioned at `pos`, reading blocks of [`READ_BLOCK`] bytes.
     pub fn new(source: SharedSource, pos: u64) -> Self {
@@ -219,36 +216,6 @@ impl Seek for SourceReader {
         }
         self.pos = target as u64;
         Ok(self.pos)
-    }
-}
-
-/// Adapter so the Parquet reader can fetch column chunks from any [`ByteSource`].
-#[derive(Clone)]
-pub struct ParquetChunks(pub SharedSource);
-
-impl parquet::file::reader::Length for ParquetChunks {
-    fn len(&self) -> u64 {
-        self.0.size()
-    }
-}
-
-impl parquet::file::reader::ChunkReader for ParquetChunks {
-    type T = SourceReader;
-
-    fn get_read(&self, start: u64) -> parquet::errors::Result<Self::T> {
-        // The Parquet reader asks for a fresh reader per page header (a few bytes; page data
-        // then comes through `get_bytes`), so a big block here would read megabytes per page.
-        Ok(SourceReader::with_block_size(
-            self.0.clone(),
-            start,
-            PAGE_HEADER_BLOCK,
-        ))
-    }
-
-    fn get_bytes(&self, start: u64, length: usize) -> parquet::errors::Result<Bytes> {
-        self.0
-            .read_at(start, length)
-            .map_err(|e| parquet::errors::ParquetError::External(Box::new(e)))
     }
 }
 
