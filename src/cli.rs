@@ -220,23 +220,33 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
             .progress_chars("=> "),
     );
     let mut current: Option<Stage> = None;
-    let eval = evaluate(inputs, &opts, &mut |stage, f| {
+    let mut show = |stage: Stage, f: f64| {
         if current != Some(stage) {
             current = Some(stage);
             bar.set_prefix(stage.as_str());
             bar.reset_elapsed();
         }
         bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
-    });
-    bar.finish_and_clear();
-    let eval = eval?;
+    };
+    let eval = match evaluate(inputs, &opts, &mut show) {
+        Ok(eval) => eval,
+        Err(e) => {
+            bar.finish_and_clear();
+            return Err(e);
+        }
+    };
     let hashes = match hashing {
         Some(h) => h
             .join()
             .map_err(|_| Error::Internal("the thread hashing the inputs panicked".into()))??,
         None => BTreeMap::new(),
     };
-    crate::report::write_dir(&eval, &hashes, &a.out, !opts.per_gene_tables)?;
+    let written =
+        crate::report::write_dir(&eval, &hashes, &a.out, !opts.per_gene_tables, &mut |f| {
+            show(Stage::Report, f)
+        });
+    bar.finish_and_clear();
+    written?;
     print!("{}", crate::report::human_summary(&eval));
     println!("outputs: {}", a.out.display());
     Ok(())

@@ -35,6 +35,9 @@ pub enum Stage {
     Calibration,
     /// Model-vs-null statistics.
     Statistics,
+    /// Building the report: the output files (CLI) or the tables the page shows. Reported by
+    /// the front ends after [`evaluate`], which never reports it.
+    Report,
 }
 
 impl Stage {
@@ -48,6 +51,7 @@ impl Stage {
             Stage::Metrics => "metrics",
             Stage::Calibration => "calibration",
             Stage::Statistics => "statistics",
+            Stage::Report => "report",
         }
     }
 }
@@ -121,6 +125,8 @@ pub fn evaluate(
             })
         })?;
         files.push(f);
+        // Streams do not know their length: each file counts as done when it is read.
+        progress(Stage::ReadPredictions, (i + 1) as f64 / n_files);
     }
     check_model_names(&files)?;
 

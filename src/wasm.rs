@@ -200,18 +200,34 @@ impl Session {
     /// The report: `{ contexts: [{ context, files: { "metrics.csv": [rows…], … }, judgements:
     /// { trusted, beats_null, verdicts } }], "manifest.json": {…}, metrics: [spec…], baselines,
     /// outputs: [[name, per_gene]…] }`. Rows are plain objects, NaN stays NaN.
-    pub fn report(&self) -> Result<JsValue, JsError> {
+    /// `progress(stage, fraction)` follows the tables as they are built (stage `report`).
+    pub fn report(&self, progress: &Function) -> Result<JsValue, JsError> {
         let out = Object::new();
         let contexts = Array::new();
-        for r in &self.eval.contexts {
+        let n_contexts = self.eval.contexts.len().max(1) as f64;
+        let stage = JsValue::from_str(crate::pipeline::Stage::Report.as_str());
+        for (i, r) in self.eval.contexts.iter().enumerate() {
+            let _ = progress.call2(
+                &JsValue::NULL,
+                &stage,
+                &JsValue::from_f64(i as f64 / n_contexts),
+            );
             let c = Object::new();
             let files = Object::new();
-            for (name, table) in report::context_tables(r) {
-                // Per-gene tables of large datasets stay downloads only (JS objects cost ~100 B/value).
+            // Per-gene tables are downloads only, built when asked (`fileParts`).
+            for output in report::OUTPUTS.iter().filter(|o| !o.per_gene) {
+                let table = report::context_table(r, output.name)
+                    .map_err(|e| JsError::new(&e.to_string()))?
+                    .expect("a declared output");
+                // A JS object costs ~100 B per value: huge tables stay downloads only.
                 if table.n_rows() * table.columns.len() > MAX_JS_VALUES {
                     continue;
                 }
-                let _ = Reflect::set(&files, &JsValue::from_str(name), &table_to_js(&table));
+                let _ = Reflect::set(
+                    &files,
+                    &JsValue::from_str(output.name),
+                    &table_to_js(&table),
+                );
             }
             let _ = Reflect::set(
                 &c,
@@ -250,31 +266,35 @@ impl Session {
             .collect();
         let _ = Reflect::set(&out, &"outputs".into(), &to_js(&outputs)?);
         let _ = Reflect::set(&out, &"manifest.json".into(), &manifest);
+        let _ = progress.call2(&JsValue::NULL, &stage, &JsValue::from_f64(1.0));
         Ok(out.into())
     }
 
-    /// One output file's bytes (CSV text or Parquet), for download; `context` indexes contexts.
-    #[wasm_bindgen(js_name = fileBytes)]
-    pub fn file_bytes(&self, context: usize, name: &str) -> Result<Vec<u8>, JsError> {
+    /// One output file (CSV text or Parquet) for download, as the parts of a Blob: each part
+    /// is copied out of WASM memory as soon as it is written, so WASM holds one chunk of the
+    /// table at a time (`new Blob(parts)` assembles the file). `context` indexes contexts.
+    #[wasm_bindgen(js_name = fileParts)]
+    pub fn file_parts(&self, context: usize, name: &str) -> Result<Array, JsError> {
+        let parts = Array::new();
         if name == "manifest.json" {
-            return Ok(
-                serde_json::to_vec_pretty(&report::manifest(&self.eval, &BTreeMap::new()))
-                    .unwrap_or_default(),
-            );
+            let bytes = serde_json::to_vec_pretty(&report::manifest(&self.eval, &BTreeMap::new()))
+                .unwrap_or_default();
+            parts.push(&Uint8Array::from(bytes.as_slice()));
+            return Ok(parts);
         }
         let r = self
             .eval
             .contexts
             .get(context)
             .ok_or_else(|| JsError::new("no such context"))?;
-        // Only the asked table is built (not all nine, then eight dropped).
-        let table = report::context_table(r, name)
+        let output = report::output_file(name)
             .ok_or_else(|| JsError::new(&format!("no output named {name}")))?;
-        if name.ends_with(".csv") {
-            Ok(table.to_csv().into_bytes())
-        } else {
-            table.to_parquet().map_err(|e| JsError::new(&e.to_string()))
-        }
+        report::write_output(r, output, &mut |bytes| {
+            parts.push(&Uint8Array::from(bytes));
+            Ok(())
+        })
+        .map_err(|e| JsError::new(&e.to_string()))?;
+        Ok(parts)
     }
 
     /// Per-gene profiles of one evaluated perturbation for the scatter plot: observed Δ, each

@@ -34,8 +34,14 @@ fn run(cells: &Path, predictions: &Path, options: &EvaluateOptions) -> tempfile:
         predictions: vec![io::open_file(predictions).expect("open predictions")],
     };
     let eval = evaluate(inputs, options, &mut |_, _| {}).expect("evaluation succeeds");
-    calibra::report::write_dir(&eval, &BTreeMap::new(), &out.path().join("out"), false)
-        .expect("write outputs");
+    calibra::report::write_dir(
+        &eval,
+        &BTreeMap::new(),
+        &out.path().join("out"),
+        false,
+        &mut |_| {},
+    )
+    .expect("write outputs");
     out
 }
 

@@ -22,9 +22,12 @@ fn outputs(cells: &Path, predictions: &Path, opts: &EvaluateOptions) -> BTreeMap
     e.contexts
         .iter()
         .flat_map(|c| {
-            calibra::report::context_tables(c)
-                .into_iter()
-                .map(|(n, t)| (n.to_string(), t.to_csv()))
+            calibra::report::OUTPUTS.iter().map(|o| {
+                let table = calibra::report::context_table(c, o.name)
+                    .expect("output built")
+                    .expect("output exists");
+                (o.name.to_string(), table.to_csv())
+            })
         })
         .collect()
 }

@@ -101,9 +101,7 @@ async function run(example) {
 }
 
 async function download(context, name) {
-  const bytes = await evaluator.file(context, name);
-  const type = name.endsWith('.csv') ? 'text/csv' : name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
-  const url = URL.createObjectURL(new Blob([bytes], { type }));
+  const url = URL.createObjectURL(await evaluator.file(context, name));
   const a = el('a', { href: url, download: name });
   document.body.append(a); a.click(); a.remove();
   setTimeout(() => URL.revokeObjectURL(url), 10_000);

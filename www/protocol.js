@@ -76,9 +76,9 @@ export class Evaluator {
     this.start();
   }
 
-  /** One output file's bytes, generated in the worker. */
+  /** One output file as a Blob, generated in the worker part by part. */
   async file(context, name) {
-    return (await this.request({ type: 'file', context, name }).promise).bytes;
+    return (await this.request({ type: 'file', context, name }).promise).blob;
   }
 
   /** Per-gene profiles of one perturbation, for the scatter plot. */

@@ -50,12 +50,16 @@ onmessage = async (event) => {
       session = msg.example
         ? core.evaluateExample(msg.options, progress)
         : core.evaluateFiles(msg.cells, msg.predictions, msg.options, progress);
+      const report = session.report(progress);
       const seconds = (performance.now() - t0) / 1000;
       const memoryBytes = exportsOfWasm.memory.buffer.byteLength;
-      postMessage({ type: 'done', id: msg.id, report: session.report(), summary: session.summary(), seconds, memoryBytes });
+      postMessage({ type: 'done', id: msg.id, report, summary: session.summary(), seconds, memoryBytes });
     } else if (msg.type === 'file') {
-      const bytes = session.fileBytes(msg.context, msg.name);
-      postMessage({ type: 'file', id: msg.id, name: msg.name, bytes }, [bytes.buffer]);
+      // The file arrives in parts (a Parquet row group, a block of CSV lines) copied out of
+      // WASM memory one by one; the Blob assembles them without one contiguous copy.
+      const parts = session.fileParts(msg.context, msg.name);
+      const type = msg.name.endsWith('.csv') ? 'text/csv' : msg.name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
+      postMessage({ type: 'file', id: msg.id, name: msg.name, blob: new Blob(parts, { type }) });
     } else if (msg.type === 'profiles') {
       postMessage({ type: 'profiles', id: msg.id, profiles: session.perturbationProfiles(msg.context, msg.perturbation) });
     }

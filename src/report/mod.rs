@@ -4,10 +4,12 @@
 pub mod table;
 pub mod text;
 pub mod verdicts;
+pub mod write;
 
 pub use table::{Column, Table};
 pub use text::human_summary;
 pub use verdicts::{judge, Judgements, Verdict};
+pub use write::write_output;
 
 use crate::baselines::GROUND_TRUTH;
 use crate::error::{Error, Result};
@@ -192,36 +194,62 @@ pub fn perturbations_table(r: &ContextResult) -> Table {
         )
 }
 
-/// `deg_gt.parquet` / `deg_td.parquet`: long tables, tested perturbations × genes.
-pub fn deg_table(r: &ContextResult, gt: bool) -> Table {
+/// Values per chunk of a per-gene table (rows × columns): the table is produced, and written,
+/// a chunk at a time — one Parquet row group each — so its memory never grows with the dataset.
+pub const VALUES_PER_CHUNK: usize = 1 << 21;
+
+/// Consecutive ranges of `n` items of about `per_chunk` each; one empty range when `n` is 0,
+/// so that even an empty table yields a chunk (its columns).
+fn chunk_ranges(n: usize, per_chunk: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let per_chunk = per_chunk.max(1);
+    (0..n.div_ceil(per_chunk).max(1)).map(move |c| c * per_chunk..((c + 1) * per_chunk).min(n))
+}
+
+/// `deg_gt.parquet` / `deg_td.parquet`: long tables, tested perturbations × genes, in chunks of
+/// whole perturbations.
+pub fn deg_table(r: &ContextResult, gt: bool, sink: &mut ChunkSink<'_>) -> Result<()> {
+    let d = if gt { &r.deg.gt } else { &r.deg.td };
+    let g = r.dataset.n_genes().max(1);
+    for groups in chunk_ranges(d.groups.len(), VALUES_PER_CHUNK / 8 / g) {
+        sink(deg_chunk(r, gt, groups))?;
+    }
+    Ok(())
+}
+
+/// The rows of the DEG groups `groups` (positions in the DEG result).
+fn deg_chunk(r: &ContextResult, gt: bool, groups: std::ops::Range<usize>) -> Table {
     let d = if gt { &r.deg.gt } else { &r.deg.td };
     let ds = &r.dataset;
     let g = ds.n_genes();
-    let n = d.groups.len() * g;
+    let n = groups.len() * g;
     let mut pert = Vec::with_capacity(n);
     let mut gene = Vec::with_capacity(n);
-    for &l in &d.groups {
+    for &l in &d.groups[groups.clone()] {
         for name in &ds.genes {
             pert.push(ds.labels[l].clone());
             gene.push(name.clone());
         }
     }
-    let flat = |a: &ndarray::Array2<f64>| Column::F64(a.iter().copied().collect());
+    let rows = |a: &ndarray::Array2<f64>| -> Vec<f64> {
+        a.slice(ndarray::s![groups.clone(), ..])
+            .iter()
+            .copied()
+            .collect()
+    };
     let mut t = Table::new()
         .with("perturbation", Column::Str(pert))
         .with("gene", Column::Str(gene))
-        .with("score", flat(&d.score))
-        .with("score_f64", flat(&d.score_f64))
-        .with("pval", flat(&d.pval))
-        .with("pval_adj", flat(&d.pval_adj));
+        .with("score", Column::F64(rows(&d.score)))
+        .with("score_f64", Column::F64(rows(&d.score_f64)))
+        .with("pval", Column::F64(rows(&d.pval)))
+        .with("pval_adj", Column::F64(rows(&d.pval_adj)));
+    let pval_adj = rows(&d.pval_adj);
     if gt {
-        let w: Vec<f64> = d
-            .groups
+        let w: Vec<f64> = d.groups[groups]
             .iter()
-            .flat_map(|l| r.weights[l].iter().copied().collect::<Vec<_>>())
+            .flat_map(|l| r.weights[l].iter().copied())
             .collect();
-        let is_deg: Vec<bool> = d
-            .pval_adj
+        let is_deg: Vec<bool> = pval_adj
             .iter()
             .map(|&p| p < crate::de::PADJ_THRESHOLD)
             .collect();
@@ -229,8 +257,7 @@ pub fn deg_table(r: &ContextResult, gt: bool) -> Table {
             .with("weight", Column::F64(w))
             .with("is_deg", Column::Bool(is_deg));
     } else {
-        let alpha: Vec<f64> = d
-            .pval_adj
+        let alpha: Vec<f64> = pval_adj
             .iter()
             .map(|&p| {
                 let a = 1.0 - p;
@@ -247,72 +274,97 @@ pub fn deg_table(r: &ContextResult, gt: bool) -> Table {
 }
 
 /// `baselines.parquet`: the GT-half mean (`ground_truth`) and every baseline's profile per
-/// evaluated perturbation, wide over genes.
-pub fn baselines_table(r: &ContextResult) -> Table {
+/// evaluated perturbation, wide over genes, in chunks of rows.
+pub fn baselines_table(r: &ContextResult, sink: &mut ChunkSink<'_>) -> Result<()> {
     let ds = &r.dataset;
     let evaluated = ds.evaluated();
-    let mut rows: Vec<(String, usize, ndarray::ArcArray1<f64>)> = Vec::new();
+    let mut rows: Vec<(&str, usize, Profile<'_>)> = Vec::new();
     for &p in &evaluated {
-        if let Some(gt) = ds.mean_in(p, crate::data::Half::Gt) {
-            rows.push((GROUND_TRUTH.to_string(), p, gt.into_shared()));
+        if ds.n_cells_in(p, crate::data::Half::Gt) > 0 {
+            rows.push((GROUND_TRUTH, p, Profile::Truth));
         }
     }
     for m in &r.baselines.models {
         for &p in &evaluated {
             if let Some(v) = m.profiles.get(&p) {
-                rows.push((m.name.clone(), p, v.clone()));
+                rows.push((&m.name, p, Profile::Model(v)));
             }
         }
     }
-    let mut t = Table::new()
-        .with("model", strs(rows.iter().map(|x| x.0.clone())))
-        .with(
-            "perturbation",
-            strs(rows.iter().map(|x| ds.labels[x.1].clone())),
-        )
-        .with(
-            "fold",
-            Column::I32(rows.iter().map(|x| ds.fold_of[x.1] as i32).collect()),
-        );
-    for (g, name) in ds.genes.iter().enumerate() {
-        t = t.with(name, Column::F64(rows.iter().map(|x| x.2[g]).collect()));
+    let g = ds.n_genes().max(1);
+    for chunk in chunk_ranges(rows.len(), VALUES_PER_CHUNK / g) {
+        let rows = &rows[chunk];
+        let profiles: Vec<ndarray::ArcArray1<f64>> = rows
+            .iter()
+            .map(|(_, p, profile)| match profile {
+                Profile::Model(v) => (*v).clone(),
+                Profile::Truth => ds
+                    .mean_in(*p, crate::data::Half::Gt)
+                    .expect("a truth row has GT-half cells")
+                    .into_shared(),
+            })
+            .collect();
+        let mut t = Table::new()
+            .with("model", strs(rows.iter().map(|x| x.0)))
+            .with(
+                "perturbation",
+                strs(rows.iter().map(|x| ds.labels[x.1].clone())),
+            )
+            .with(
+                "fold",
+                Column::I32(rows.iter().map(|x| ds.fold_of[x.1] as i32).collect()),
+            );
+        for (g, name) in ds.genes.iter().enumerate() {
+            t = t.with(name, Column::F64(profiles.iter().map(|v| v[g]).collect()));
+        }
+        sink(t)?;
     }
-    t
+    Ok(())
 }
+
+/// A row's profile in `baselines.parquet`: the GT-half mean is computed when its chunk is.
+enum Profile<'a> {
+    Truth,
+    Model(&'a ndarray::ArcArray1<f64>),
+}
+
+/// Takes an output table's chunks, in row order.
+pub type ChunkSink<'a> = dyn FnMut(Table) -> Result<()> + 'a;
 
 /// One output file of a context (SPEC §9).
 #[derive(Debug, Clone, Copy)]
 pub struct OutputFile {
     /// The file name (`.csv` or `.parquet`).
     pub name: &'static str,
-    /// A per-gene table (perturbations × genes rows or more): left out by `--light`.
+    /// A per-gene table (perturbations × genes rows or more): left out by `--light`, never
+    /// sent whole to the page.
     pub per_gene: bool,
-    /// Builds the table.
-    pub build: fn(&ContextResult) -> Table,
+    /// Produces the table: one chunk, or (per-gene tables) chunks of bounded size in row order.
+    pub produce: fn(&ContextResult, &mut ChunkSink<'_>) -> Result<()>,
 }
 
 /// Every output file of a context, in SPEC §9 order; `manifest.json` is written beside them.
 pub const OUTPUTS: [OutputFile; 9] = [
-    output("metrics.csv", false, metrics_table),
-    output("summary.csv", false, summary_table),
-    output("drf.csv", false, drf_table),
-    output("drf_summary.csv", false, drf_summary_table),
-    output("stats.csv", false, stats_table),
-    output("perturbations.csv", false, perturbations_table),
-    output("deg_gt.parquet", true, |r| deg_table(r, true)),
-    output("deg_td.parquet", true, |r| deg_table(r, false)),
+    output("metrics.csv", false, |r, s| s(metrics_table(r))),
+    output("summary.csv", false, |r, s| s(summary_table(r))),
+    output("drf.csv", false, |r, s| s(drf_table(r))),
+    output("drf_summary.csv", false, |r, s| s(drf_summary_table(r))),
+    output("stats.csv", false, |r, s| s(stats_table(r))),
+    output("perturbations.csv", false, |r, s| s(perturbations_table(r))),
+    output("deg_gt.parquet", true, |r, s| deg_table(r, true, s)),
+    output("deg_td.parquet", true, |r, s| deg_table(r, false, s)),
     output("baselines.parquet", true, baselines_table),
 ];
 
 const fn output(
     name: &'static str,
     per_gene: bool,
-    build: fn(&ContextResult) -> Table,
+    produce: fn(&ContextResult, &mut ChunkSink<'_>) -> Result<()>,
 ) -> OutputFile {
     OutputFile {
         name,
         per_gene,
-        build,
+        produce,
     }
 }
 
@@ -321,14 +373,21 @@ pub fn output_file(name: &str) -> Option<&'static OutputFile> {
     OUTPUTS.iter().find(|o| o.name == name)
 }
 
-/// One output table of a context by file name (see [`OUTPUTS`]).
-pub fn context_table(r: &ContextResult, file: &str) -> Option<Table> {
-    output_file(file).map(|o| (o.build)(r))
-}
-
-/// Every CSV and Parquet output of one context, keyed by file name.
-pub fn context_tables(r: &ContextResult) -> BTreeMap<&'static str, Table> {
-    OUTPUTS.iter().map(|o| (o.name, (o.build)(r))).collect()
+/// One whole output table of a context by file name (see [`OUTPUTS`]): for the small tables
+/// the page shows, and tests. Files are written chunk by chunk with [`write_output`].
+pub fn context_table(r: &ContextResult, file: &str) -> Result<Option<Table>> {
+    let Some(output) = output_file(file) else {
+        return Ok(None);
+    };
+    let mut whole: Option<Table> = None;
+    (output.produce)(r, &mut |chunk| {
+        match &mut whole {
+            None => whole = Some(chunk),
+            Some(t) => t.append(chunk),
+        }
+        Ok(())
+    })?;
+    Ok(whole)
 }
 
 /// Arrow IPC stream bytes of record batches (how the simulator's output enters the pipeline).
@@ -440,6 +499,7 @@ pub fn write_dir(
     input_hashes: &BTreeMap<String, String>,
     out: &std::path::Path,
     light: bool,
+    progress: &mut dyn FnMut(f64),
 ) -> Result<()> {
     use std::fs;
     let io_err = |p: &std::path::Path| {
@@ -461,24 +521,29 @@ pub fn write_dir(
     }
     let result = (|| -> Result<()> {
         fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
+        let files: Vec<&OutputFile> = OUTPUTS
+            .iter()
+            .filter(|f| !(f.per_gene && (light || !e.options.per_gene_tables)))
+            .collect();
+        let total = (e.contexts.len() * files.len()).max(1) as f64;
+        let mut done = 0usize;
         for r in &e.contexts {
             let dir = tmp.join(context_dir(&r.context));
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            // One table in memory at a time.
-            for file in &OUTPUTS {
-                if (light || !e.options.per_gene_tables) && file.per_gene {
-                    continue;
-                }
-                let table = (file.build)(r);
+            // One chunk of one table in memory at a time.
+            for file in &files {
+                progress(done as f64 / total);
+                done += 1;
                 let path = dir.join(file.name);
-                let bytes = if file.name.ends_with(".csv") {
-                    table.to_csv().into_bytes()
-                } else {
-                    table.to_parquet()?
-                };
-                fs::write(&path, bytes).map_err(io_err(&path))?;
+                let f = fs::File::create(&path).map_err(io_err(&path))?;
+                let mut w = std::io::BufWriter::new(f);
+                write_output(r, file, &mut |bytes| {
+                    std::io::Write::write_all(&mut w, bytes).map_err(io_err(&path))
+                })?;
+                std::io::Write::flush(&mut w).map_err(io_err(&path))?;
             }
         }
+        progress(1.0);
         let mut m = manifest(e, input_hashes);
         if let Some(obj) = m.as_object_mut() {
             obj.insert("light".into(), light.into());
@@ -506,4 +571,17 @@ pub fn write_dir(
         fs::remove_dir_all(out).map_err(io_err(out))?;
     }
     fs::rename(&tmp, out).map_err(io_err(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_ranges;
+
+    #[test]
+    fn chunk_ranges_cover_every_item_once() {
+        let r: Vec<_> = chunk_ranges(10, 4).collect();
+        assert_eq!(r, vec![0..4, 4..8, 8..10]);
+        assert_eq!(chunk_ranges(0, 4).collect::<Vec<_>>(), vec![0..0]);
+        assert_eq!(chunk_ranges(3, 0).count(), 3);
+    }
 }

@@ -39,6 +39,18 @@ impl Column {
         self.len() == 0
     }
 
+    /// Appends `other`'s values (a column of the same type).
+    fn append(&mut self, other: Column) {
+        match (self, other) {
+            (Column::Str(a), Column::Str(b)) => a.extend(b),
+            (Column::F64(a), Column::F64(b)) => a.extend(b),
+            (Column::I64(a), Column::I64(b)) => a.extend(b),
+            (Column::I32(a), Column::I32(b)) => a.extend(b),
+            (Column::Bool(a), Column::Bool(b)) => a.extend(b),
+            _ => panic!("chunks of one table have the same column types"),
+        }
+    }
+
     fn csv_cell(&self, row: usize) -> String {
         match self {
             Column::Str(v) => csv_quote(&v[row]),
@@ -49,13 +61,13 @@ impl Column {
         }
     }
 
-    fn to_arrow(&self) -> (DataType, ArrayRef) {
+    fn into_arrow(self) -> (DataType, ArrayRef) {
         match self {
-            Column::Str(v) => (DataType::Utf8, Arc::new(StringArray::from(v.clone()))),
-            Column::F64(v) => (DataType::Float64, Arc::new(Float64Array::from(v.clone()))),
-            Column::I64(v) => (DataType::Int64, Arc::new(Int64Array::from(v.clone()))),
-            Column::I32(v) => (DataType::Int32, Arc::new(Int32Array::from(v.clone()))),
-            Column::Bool(v) => (DataType::Boolean, Arc::new(BooleanArray::from(v.clone()))),
+            Column::Str(v) => (DataType::Utf8, Arc::new(StringArray::from(v))),
+            Column::F64(v) => (DataType::Float64, Arc::new(Float64Array::from(v))),
+            Column::I64(v) => (DataType::Int64, Arc::new(Int64Array::from(v))),
+            Column::I32(v) => (DataType::Int32, Arc::new(Int32Array::from(v))),
+            Column::Bool(v) => (DataType::Boolean, Arc::new(BooleanArray::from(v))),
         }
     }
 }
@@ -106,12 +118,22 @@ impl Table {
         self.columns.first().map_or(0, |(_, c)| c.len())
     }
 
-    /// CSV text with a header line.
-    pub fn to_csv(&self) -> String {
-        let mut out = String::new();
+    /// Appends the rows of `other`, a table with the same columns (a later chunk).
+    pub fn append(&mut self, other: Table) {
+        for ((_, col), (_, more)) in self.columns.iter_mut().zip(other.columns) {
+            col.append(more);
+        }
+    }
+
+    /// The header line of the CSV text.
+    pub fn csv_header(&self) -> String {
         let header: Vec<String> = self.columns.iter().map(|(n, _)| csv_quote(n)).collect();
-        out.push_str(&header.join(","));
-        out.push('\n');
+        header.join(",") + "\n"
+    }
+
+    /// The rows as CSV lines (no header).
+    pub fn csv_rows(&self) -> String {
+        let mut out = String::new();
         for r in 0..self.n_rows() {
             let cells: Vec<String> = self.columns.iter().map(|(_, c)| c.csv_cell(r)).collect();
             out.push_str(&cells.join(","));
@@ -120,34 +142,22 @@ impl Table {
         out
     }
 
-    /// The table as one Arrow record batch.
-    pub fn to_record_batch(&self) -> Result<RecordBatch> {
+    /// CSV text with a header line.
+    pub fn to_csv(&self) -> String {
+        self.csv_header() + &self.csv_rows()
+    }
+
+    /// The table as one Arrow record batch (its columns move into it).
+    pub fn into_record_batch(self) -> Result<RecordBatch> {
         let mut fields = Vec::new();
         let mut arrays = Vec::new();
-        for (name, col) in &self.columns {
-            let (t, a) = col.to_arrow();
+        for (name, col) in self.columns {
+            let (t, a) = col.into_arrow();
             fields.push(Field::new(name, t, false));
             arrays.push(a);
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
             .map_err(|e| Error::Output(format!("building an output table failed: {e}")))
-    }
-
-    /// Parquet bytes (zstd-compressed).
-    pub fn to_parquet(&self) -> Result<Vec<u8>> {
-        let batch = self.to_record_batch()?;
-        let props = parquet::file::properties::WriterProperties::builder()
-            .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-            .build();
-        let mut buf = Vec::new();
-        let err = |e: parquet::errors::ParquetError| {
-            Error::Output(format!("writing Parquet failed: {e}"))
-        };
-        let mut w = parquet::arrow::ArrowWriter::try_new(&mut buf, batch.schema(), Some(props))
-            .map_err(err)?;
-        w.write(&batch).map_err(err)?;
-        w.close().map_err(err)?;
-        Ok(buf)
     }
 }
 

@@ -1,0 +1,145 @@
+//! Output files written as their tables are produced: CSV text or zstd Parquet with one row
+//! group per chunk, handed on as bytes (a file on disk, a Blob in the browser), so that a
+//! per-gene table of a genome-scale screen never exists whole in memory.
+
+use super::table::Table;
+use super::{ContextResult, OutputFile};
+use crate::error::{Error, Result};
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
+/// Takes an output file's bytes as they are produced, in order.
+pub type ByteSink<'a> = dyn FnMut(&[u8]) -> Result<()> + 'a;
+
+/// Writes output `file` of context `r` into `out`, a chunk of its table at a time.
+pub fn write_output(r: &ContextResult, file: &OutputFile, out: &mut ByteSink<'_>) -> Result<()> {
+    let mut writer = TableWriter::new(file.name);
+    (file.produce)(r, &mut |chunk| writer.write(chunk, out))?;
+    writer.finish(out)
+}
+
+/// A table being written chunk by chunk.
+enum TableWriter {
+    Csv {
+        header_written: bool,
+    },
+    /// Created with the first chunk's schema.
+    Parquet(Option<ArrowWriter<Vec<u8>>>),
+}
+
+fn parquet_error(e: parquet::errors::ParquetError) -> Error {
+    Error::Output(format!("writing Parquet failed: {e}"))
+}
+
+impl TableWriter {
+    fn new(name: &str) -> Self {
+        if name.ends_with(".csv") {
+            TableWriter::Csv {
+                header_written: false,
+            }
+        } else {
+            TableWriter::Parquet(None)
+        }
+    }
+
+    /// Writes one chunk (a Parquet row group) and hands on the bytes it completed.
+    fn write(&mut self, chunk: Table, out: &mut ByteSink<'_>) -> Result<()> {
+        match self {
+            TableWriter::Csv { header_written } => {
+                if !*header_written {
+                    out(chunk.csv_header().as_bytes())?;
+                    *header_written = true;
+                }
+                out(chunk.csv_rows().as_bytes())
+            }
+            TableWriter::Parquet(writer) => {
+                let batch = chunk.into_record_batch()?;
+                if writer.is_none() {
+                    let props = WriterProperties::builder()
+                        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+                        .build();
+                    *writer = Some(
+                        ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props))
+                            .map_err(parquet_error)?,
+                    );
+                }
+                let w = writer.as_mut().expect("created above");
+                w.write(&batch).map_err(parquet_error)?;
+                w.flush().map_err(parquet_error)?;
+                w.sync()
+                    .map_err(|e| Error::Output(format!("writing Parquet failed: {e}")))?;
+                // The writer counts the bytes it wrote; taking them out of its buffer is safe.
+                let bytes = std::mem::take(w.inner_mut());
+                out(&bytes)
+            }
+        }
+    }
+
+    /// Completes the file (the Parquet footer).
+    fn finish(self, out: &mut ByteSink<'_>) -> Result<()> {
+        match self {
+            TableWriter::Csv { .. } => Ok(()),
+            TableWriter::Parquet(writer) => {
+                let w = writer.ok_or_else(|| {
+                    Error::Internal("an output table produced no chunk".to_string())
+                })?;
+                let bytes = w.into_inner().map_err(parquet_error)?;
+                out(&bytes)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::table::Column;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    fn chunk(rows: std::ops::Range<i64>) -> Table {
+        Table::new()
+            .with(
+                "gene",
+                Column::Str(rows.clone().map(|r| format!("g{r}")).collect()),
+            )
+            .with(
+                "value",
+                Column::F64(rows.clone().map(|r| r as f64 / 3.0).collect()),
+            )
+            .with("n", Column::I64(rows.collect()))
+    }
+
+    fn written(name: &str, chunks: Vec<Table>) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        let mut out = |b: &[u8]| {
+            bytes.extend_from_slice(b);
+            Ok(())
+        };
+        let mut w = TableWriter::new(name);
+        for c in chunks {
+            w.write(c, &mut out).unwrap();
+        }
+        w.finish(&mut out).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn chunks_make_one_file_with_every_row_in_order() {
+        let whole = chunk(0..10);
+        let parts = || vec![chunk(0..4), chunk(4..5), chunk(5..10)];
+        let csv = String::from_utf8(written("t.csv", parts())).unwrap();
+        assert_eq!(csv, whole.to_csv());
+
+        let bytes = bytes::Bytes::from(written("t.parquet", parts()));
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+        assert_eq!(
+            reader.metadata().num_row_groups(),
+            3,
+            "one row group per chunk"
+        );
+        let batches: Vec<_> = reader.build().unwrap().map(|b| b.unwrap()).collect();
+        let schema = batches[0].schema();
+        let read = arrow::compute::concat_batches(&schema, &batches).unwrap();
+        assert_eq!(read, whole.into_record_batch().unwrap());
+    }
+}
