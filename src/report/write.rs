@@ -24,7 +24,7 @@ enum TableWriter {
         header_written: bool,
     },
     /// Created with the first chunk's schema.
-    Parquet(Option<ArrowWriter<Vec<u8>>>),
+    Parquet(Option<Box<ArrowWriter<Vec<u8>>>>),
 }
 
 fn parquet_error(e: parquet::errors::ParquetError) -> Error {
@@ -58,10 +58,10 @@ impl TableWriter {
                     let props = WriterProperties::builder()
                         .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
                         .build();
-                    *writer = Some(
+                    *writer = Some(Box::new(
                         ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props))
                             .map_err(parquet_error)?,
-                    );
+                    ));
                 }
                 let w = writer.as_mut().expect("created above");
                 w.write(&batch).map_err(parquet_error)?;
