@@ -63,6 +63,9 @@ pub enum Error {
     /// Building or serialising an output failed (not the user's input).
     #[error("writing the outputs failed: {0}")]
     Output(String),
+    /// The evaluation does not fit the memory available (the browser's WebAssembly memory).
+    #[error("{0}\n  what to do: use the command-line calibra (native memory), or evaluate fewer genes or perturbations per run")]
+    Resources(String),
     /// A bug in calibra (e.g. a worker thread panicked); please report it.
     #[error("internal error (please report): {0}")]
     Internal(String),

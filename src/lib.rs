@@ -13,6 +13,7 @@
 //! top.
 
 pub mod baselines;
+pub mod budget;
 pub mod calibration;
 #[cfg(feature = "cli")]
 pub mod cli;

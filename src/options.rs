@@ -54,6 +54,11 @@ pub struct EvaluateOptions {
     /// Keep what only the per-gene output tables need (the DEG tests' f64 t and raw p).
     /// `--light` turns it off, which saves two groups × genes arrays per half.
     pub per_gene_tables: bool,
+    /// Memory the run may use, in bytes (`None`: no limit). Set by a front end that has a hard
+    /// limit — the page: 4 GiB of WebAssembly memory — so that a run too large for it stops
+    /// before its large stages ([`crate::budget`]) rather than running out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<u64>,
 }
 
 impl Default for EvaluateOptions {
@@ -70,6 +75,7 @@ impl Default for EvaluateOptions {
             n_resamples: crate::significance::N_RESAMPLES,
             bootstrap_seed: crate::significance::BOOTSTRAP_SEED,
             per_gene_tables: true,
+            memory_limit: None,
         }
     }
 }

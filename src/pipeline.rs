@@ -144,6 +144,19 @@ pub fn evaluate(
         ));
     }
     let genes: Vec<String> = keep.iter().map(|&g| cells.genes[g].clone()).collect();
+    if let Some(limit) = options.memory_limit {
+        let shape = crate::budget::Shape {
+            labels: cells.contexts.iter().map(|c| c.dataset.labels.len()).sum(),
+            genes: genes.len(),
+            predicted_profiles: files
+                .iter()
+                .flat_map(|f| &f.models)
+                .map(|m| m.profiles.len())
+                .sum(),
+            per_gene_tables: options.per_gene_tables,
+        };
+        crate::budget::check(&shape, limit)?;
+    }
     let mut notes: Vec<String> = cells.warnings.clone();
     if !dropped.is_empty() {
         notes.push(format!(

@@ -109,8 +109,13 @@ pub struct Session {
     eval: Evaluation,
 }
 
+/// WebAssembly memory a run may use: wasm32 addresses 4 GiB (the threaded build declares the
+/// same maximum in `.cargo/wasm-threads.toml`).
+const WASM_MEMORY_LIMIT: u64 = 4 << 30;
+
 fn run(inputs: Inputs, opts: JsValue, progress: &Function) -> Result<Session, JsError> {
-    let opts = options(opts)?;
+    let mut opts = options(opts)?;
+    opts.memory_limit = Some(WASM_MEMORY_LIMIT);
     let eval = evaluate(inputs, &opts, &mut |stage, f| {
         let _ = progress.call2(
             &JsValue::NULL,

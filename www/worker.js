@@ -34,9 +34,19 @@ function progress(stage, fraction) {
   postMessage({ type: 'progress', stage, fraction });
 }
 
+// wasm32 addresses 4 GiB; a trap with the memory near it is the memory running out.
+const WASM_MEMORY_MAX = 4 * 2 ** 30;
+
 function errorText(e) {
-  // wasm-bindgen JsError carries calibra's message; a trap would be a bug.
-  if (e instanceof WebAssembly.RuntimeError) return `internal error (please report): ${e.message}`;
+  // wasm-bindgen JsError carries calibra's message; a trap is out-of-memory or a bug.
+  if (e instanceof WebAssembly.RuntimeError) {
+    const used = exportsOfWasm ? exportsOfWasm.memory.buffer.byteLength : 0;
+    if (used > 0.85 * WASM_MEMORY_MAX || /memory|allocat/i.test(e.message)) {
+      return `the evaluation ran out of WebAssembly memory (${(used / 2 ** 30).toFixed(1)} GiB of 4 GiB in use)` +
+        '\n  what to do: use the command-line calibra (native memory), or evaluate fewer genes or perturbations per run';
+    }
+    return `internal error (please report): ${e.message}`;
+  }
   return String((e && e.message) || e);
 }
 
