@@ -29,5 +29,7 @@ test-wasm:
 	cargo +nightly test --release --target wasm32-unknown-unknown --no-default-features --features threads \
 	  --config .cargo/wasm-threads.toml --target-dir target/wasm-mt --test wasm_golden
 
+# The CLI (debug build, as `cargo test` leaves it) makes the wide screen the page is tested on.
 test-e2e:
+	cargo build --bin calibra
 	node --test tests/e2e/

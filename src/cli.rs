@@ -50,7 +50,7 @@ struct EvaluateArgs {
 
 #[derive(Args, Debug)]
 struct SimulateArgs {
-    /// Preset: example, small, combo or medium.
+    /// Preset: example, small, combo, medium or wide (many perturbations × genes, few cells).
     #[arg(long, default_value = "example")]
     preset: String,
     /// Seed (default: the preset's).
@@ -255,7 +255,7 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
 fn run_simulate(a: SimulateArgs) -> Result<()> {
     let mut cfg = SimConfig::preset(&a.preset).ok_or_else(|| {
         Error::Options(format!(
-            "unknown preset '{}' (example, small, combo, medium)",
+            "unknown preset '{}' (example, small, combo, medium, wide)",
             a.preset
         ))
     })?;

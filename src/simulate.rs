@@ -133,6 +133,16 @@ impl SimConfig {
                 gene_mean_sdlog: 1.5,
                 ..d
             },
+            // Many perturbations × genes with few cells each: per-gene arrays and tables of
+            // millions of values from a file that is quick to make (the page's memory test).
+            "wide" => SimConfig {
+                n_genes: 4000,
+                n_singles: 2000,
+                n_controls: 2000,
+                cells_min: 6,
+                cells_max: 8,
+                ..d
+            },
             _ => return None,
         })
     }

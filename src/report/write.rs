@@ -18,6 +18,24 @@ pub fn write_output(r: &ContextResult, file: &OutputFile, out: &mut ByteSink<'_>
     writer.finish(out)
 }
 
+/// zstd; dictionary encoding only for string columns (perturbation, gene, model names repeat,
+/// floats rarely do). A dictionary per float column would cost its builder's memory for each
+/// of the thousands of gene columns of `baselines.parquet` in every row group.
+fn writer_properties(schema: &arrow::datatypes::Schema) -> WriterProperties {
+    let mut props = WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        .set_dictionary_enabled(false);
+    for field in schema.fields() {
+        if field.data_type() == &arrow::datatypes::DataType::Utf8 {
+            props = props.set_column_dictionary_enabled(
+                parquet::schema::types::ColumnPath::from(field.name().as_str()),
+                true,
+            );
+        }
+    }
+    props.build()
+}
+
 /// A table being written chunk by chunk.
 enum TableWriter {
     Csv {
@@ -55,9 +73,7 @@ impl TableWriter {
             TableWriter::Parquet(writer) => {
                 let batch = chunk.into_record_batch()?;
                 if writer.is_none() {
-                    let props = WriterProperties::builder()
-                        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-                        .build();
+                    let props = writer_properties(&batch.schema());
                     *writer = Some(Box::new(
                         ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props))
                             .map_err(parquet_error)?,
