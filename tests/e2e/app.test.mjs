@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createServer } from '../../scripts/serve.mjs';
-import { compareReport } from './compare.mjs';
+import { compareReport, readParquet } from './compare.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -64,6 +64,13 @@ async function waitForState(page) {
   return page.evaluate(() => document.body.dataset.state);
 }
 
+/** Clicks the download link of output `name`; the path of the file the page saved. */
+async function downloaded(page, name) {
+  const download = page.waitForEvent('download');
+  await page.click(`#downloads >> text=${name}`);
+  return (await download).path();
+}
+
 function assertPrivate(requests, origin) {
   const wwwFiles = new Set();
   const walk = (dir, prefix) => { for (const e of fs.readdirSync(dir, { withFileTypes: true })) { if (e.isDirectory()) walk(path.join(dir, e.name), `${prefix}${e.name}/`); else wwwFiles.add(`/${prefix}${e.name}`); } };
@@ -92,6 +99,10 @@ for (const flavour of ['threaded', 'fallback']) {
     assert.equal(state, 'done', await page.textContent('#error'));
     assert.equal(requests.length, before, `requests during the evaluation: ${requests.slice(before).map((r) => r.url).join(', ')}`);
     const report = await page.evaluate(() => window.calibraReport);
+    // Per-gene tables are not in the report: they are the page's downloads, read back here.
+    for (const name of report.outputs.filter(([, perGene]) => perGene).map(([n]) => n)) {
+      report[name] = await readParquet(await downloaded(page, name));
+    }
     const problems = await compareReport(report, path.join(shared, 'golden', 'golden_single', 'expected'));
     assert.deepEqual(problems, []);
     // The per-perturbation scatter: click the first perturbation of the table.
@@ -184,10 +195,7 @@ test('a wide screen (2,000 perturbations × 4,000 genes) finishes in the page, a
   assert.equal(report['manifest.json'].contexts[0].n_genes, 4000);
   assert.ok(!('deg_gt.parquet' in report), 'per-gene tables are downloads only');
   // The download is assembled in the worker from one part per row group.
-  const download = page.waitForEvent('download');
-  await page.click('#downloads >> text=deg_gt.parquet');
-  const file = await (await download).path();
-  const bytes = fs.readFileSync(file);
+  const bytes = fs.readFileSync(await downloaded(page, 'deg_gt.parquet'));
   assert.equal(bytes.subarray(0, 4).toString(), 'PAR1');
   assert.equal(bytes.subarray(bytes.length - 4).toString(), 'PAR1');
   await page.screenshot({ path: path.join(artifacts, 'wide-threaded.png'), fullPage: true });

@@ -3,6 +3,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
+import { compressors } from 'hyparquet-compressors';
 
 const KEYS = {
   'metrics.csv': ['model', 'perturbation', 'metric'], 'summary.csv': ['model', 'metric'],
@@ -12,9 +13,9 @@ const KEYS = {
   'baselines.parquet': ['model', 'perturbation', 'fold'],
 };
 
-/** Rows of an expected Parquet file (int64 columns arrive as BigInt; the page reports Numbers). */
-async function readParquet(file) {
-  const rows = await parquetReadObjects({ file: await asyncBufferFromFile(file) });
+/** Rows of a Parquet file, zstd included (int64 columns arrive as BigInt; the page reports Numbers). */
+export async function readParquet(file) {
+  const rows = await parquetReadObjects({ file: await asyncBufferFromFile(file), compressors });
   return rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])));
 }
 
