@@ -17,11 +17,13 @@ import { createServer } from '../scripts/serve.mjs';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
-const runsAt = args.indexOf('--runs');
-const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 1;
-const files = args.filter((a, i) => !a.startsWith('--') && (runsAt < 0 || i !== runsAt + 1));
+const valueOf = (flag) => { const at = args.indexOf(flag); return at >= 0 ? args[at + 1] : undefined; };
+const runs = Number(valueOf('--runs') ?? 1);
+// --screenshots DIR: a full-page screenshot of each flavour's finished page.
+const screenshots = valueOf('--screenshots');
+const files = args.filter((a, i) => !a.startsWith('--') && !['--runs', '--screenshots'].includes(args[i - 1]));
 if (files.length < 1) {
-  console.error('usage: node benches/web.mjs CELLS [PREDICTIONS…] [--runs N]');
+  console.error('usage: node benches/web.mjs CELLS [PREDICTIONS…] [--runs N] [--screenshots DIR]');
   process.exit(2);
 }
 const [cells, ...predictions] = files.map((f) => path.resolve(f));
@@ -69,6 +71,10 @@ async function timePage(isolate) {
       result.wasm = Math.max(result.wasm, Number(d.wasmMemory));
       result.threads = Number(d.threads);
       result.engine = d.engine;
+      if (screenshots && i === 0) {
+        fs.mkdirSync(screenshots, { recursive: true });
+        await page.screenshot({ path: path.join(screenshots, `${d.engine}.png`), fullPage: true });
+      }
       await page.close();
     }
   } finally {

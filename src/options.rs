@@ -51,8 +51,8 @@ pub struct EvaluateOptions {
     pub n_resamples: usize,
     /// Bootstrap seed (numpy `RandomState`).
     pub bootstrap_seed: u32,
-    /// Keep what only the per-gene output tables need (the DEG tests' f64 t and raw p).
-    /// `--light` turns it off, which saves two groups × genes arrays per half.
+    /// Keep what only the per-gene output tables need: Σx² per group and gene, from which
+    /// their DEG rows are recomputed as they are written. `--light` turns it off.
     pub per_gene_tables: bool,
     /// Memory the run may use, in bytes (`None`: no limit). Set by a front end that has a hard
     /// limit — the page: 4 GiB of WebAssembly memory — so that a run too large for it stops

@@ -266,14 +266,15 @@ fn evaluate_context(
 ) -> Result<ContextResult> {
     let revision = options.preset == Preset::Revision;
     progress(Stage::Deg, 0.0);
-    // GT first, reduced to weights, masks and counts (and freed under `--light`) before the
-    // TD test allocates: a lower peak.
-    // Without the per-gene tables, the GT half is needed for its scores and DEG calls only
-    // (the revision preset ranks every p_adj: exact ones).
-    let (gt_detail, td_detail) = match (options.per_gene_tables, revision) {
-        (true, _) => (DegDetail::Tables, DegDetail::Tables),
-        (false, false) => (DegDetail::Calls, DegDetail::Adjusted),
-        (false, true) => (DegDetail::Adjusted, DegDetail::Adjusted),
+    // GT first, reduced to weights, masks and counts and freed before the TD test allocates: a
+    // lower peak. The evaluation keeps no per-gene DEG array: the per-gene output tables
+    // recompute their rows from the statistics when they are written
+    // (`de::deg_half_rows`, bit for bit the same). So the GT half is needed for its scores and
+    // DEG calls only (the revision preset ranks every p_adj: exact ones).
+    let (gt_detail, td_detail) = if revision {
+        (DegDetail::Adjusted, DegDetail::Adjusted)
+    } else {
+        (DegDetail::Calls, DegDetail::Adjusted)
     };
     let mut gt = timer.time(Stage::Deg, || deg_half(&ds, Half::Gt, gt_detail));
     let mut weights = BTreeMap::new();
@@ -291,12 +292,13 @@ fn evaluate_context(
         );
     }
     let n_degs_gt = gt.deg_counts();
-    if !options.per_gene_tables {
-        gt.release_arrays();
-    }
+    gt.release_arrays();
     progress(Stage::Deg, 0.5);
     let td = timer.time(Stage::Deg, || deg_half(&ds, Half::Td, td_detail));
-    ds.stats.release_sum_sq();
+    // Σx² is kept only for the per-gene tables' DEG rows.
+    if !options.per_gene_tables {
+        ds.stats.release_sum_sq();
+    }
     let n_degs = [n_degs_gt, td.deg_counts()];
     let mut deg = DegResults { gt, td };
     progress(Stage::Deg, 1.0);
@@ -304,9 +306,7 @@ fn evaluate_context(
     progress(Stage::Baselines, 0.0);
     let baselines = timer.time(Stage::Baselines, || build_baselines(&ds, &deg.td));
     progress(Stage::Baselines, 1.0);
-    if !options.per_gene_tables {
-        deg.td.release_arrays();
-    }
+    deg.td.release_arrays();
 
     // User models, matched to this context's evaluated perturbations.
     let evaluated: std::collections::BTreeSet<usize> = ds.evaluated().into_iter().collect();

@@ -6,7 +6,9 @@
 pub mod ttest;
 pub mod weights;
 
-pub use ttest::{deg_half, ttest_overestim_var, DegDetail, DegHalf, CALLS_T_BOUND, MIN_CELLS_DEG};
+pub use ttest::{
+    deg_half, deg_half_rows, ttest_overestim_var, DegDetail, DegHalf, CALLS_T_BOUND, MIN_CELLS_DEG,
+};
 pub use weights::{deg_mask, deg_mask_top_k, deg_weights, PADJ_THRESHOLD};
 
 /// DEG results for both halves.

@@ -65,6 +65,7 @@ impl DegHalf {
 
     fn empty(half: Half, n_genes: usize) -> Self {
         let z = Array2::zeros((0, n_genes));
+        // (0 × genes: the per-gene table of an untested half has its columns and no row.)
         DegHalf {
             half,
             groups: vec![],
@@ -150,6 +151,32 @@ struct TtestArrays {
     pval_adj: Array2<f64>,
 }
 
+/// Column totals of the tested groups: each group is tested against these minus its own.
+struct RestTotals {
+    tot: Array1<f64>,
+    tot_sq: Array1<f64>,
+    n_total: f64,
+}
+
+impl RestTotals {
+    /// Totals of the groups `rows` of `sum` / `sum_sq` with `count` cells, rows added in order
+    /// (numpy's axis-0 reduction).
+    fn of(count: &[u64], sum: ArrayView2<f64>, sum_sq: ArrayView2<f64>, rows: &[usize]) -> Self {
+        let g = sum.ncols();
+        let mut tot = Array1::<f64>::zeros(g);
+        let mut tot_sq = Array1::<f64>::zeros(g);
+        for &r in rows {
+            tot += &sum.row(r);
+            tot_sq += &sum_sq.row(r);
+        }
+        RestTotals {
+            tot,
+            tot_sq,
+            n_total: count.iter().map(|&c| c as f64).sum(),
+        }
+    }
+}
+
 /// The test of the groups `rows` of `sum` / `sum_sq` (read in place, not copied), with
 /// `count[i]` cells in group `rows[i]`. The f32-rounded score and p_adj always; the f64 t and
 /// raw p only for [`DegDetail::Tables`] (they are needed for the per-gene output tables only).
@@ -160,6 +187,21 @@ fn ttest_rows(
     rows: &[usize],
     detail: DegDetail,
 ) -> TtestArrays {
+    let totals = RestTotals::of(count, sum, sum_sq, rows);
+    ttest_some_rows(count, sum, sum_sq, rows, &totals, detail)
+}
+
+/// [`ttest_rows`] of some of the groups: `count[i]` and `rows[i]` are theirs, `totals` those
+/// of every tested group. Each group's test depends only on its own sums and the totals, so
+/// the rows of any subset equal the same rows of the whole test, bit for bit.
+fn ttest_some_rows(
+    count: &[u64],
+    sum: ArrayView2<f64>,
+    sum_sq: ArrayView2<f64>,
+    rows: &[usize],
+    totals: &RestTotals,
+    detail: DegDetail,
+) -> TtestArrays {
     let keep_raw = detail == DegDetail::Tables;
     let t_bound = if detail == DegDetail::Calls {
         CALLS_T_BOUND
@@ -167,14 +209,12 @@ fn ttest_rows(
         0.0
     };
     let (k, g) = (rows.len(), sum.ncols());
-    // Column totals, rows added in order (numpy's axis-0 reduction).
-    let mut tot = Array1::<f64>::zeros(g);
-    let mut tot_sq = Array1::<f64>::zeros(g);
-    for &r in rows {
-        tot += &sum.row(r);
-        tot_sq += &sum_sq.row(r);
-    }
-    let n_total: f64 = count.iter().map(|&c| c as f64).sum();
+    let RestTotals {
+        tot,
+        tot_sq,
+        n_total,
+    } = totals;
+    let n_total = *n_total;
     let raw_dim = if keep_raw { (k, g) } else { (0, 0) };
     let mut out = TtestArrays {
         score: Array2::zeros((k, g)),
@@ -211,8 +251,8 @@ fn ttest_rows(
                 .and(&mut p_row[..])
                 .and(sum.row(r))
                 .and(sum_sq.row(r))
-                .and(&tot)
-                .and(&tot_sq)
+                .and(tot)
+                .and(tot_sq)
                 .for_each(|t, p, &s, &ss, &ts, &tss| {
                     let mean_g = s / n;
                     let var_g = corrected_var(ss / n, mean_g, n);
@@ -241,14 +281,9 @@ fn ttest_rows(
 /// `detail`: what is kept and how exact p_adj is ([`DegDetail`]); `score_f64` and `pval` are
 /// 0 × 0 unless [`DegDetail::Tables`].
 pub fn deg_half(ds: &Dataset, half: Half, detail: DegDetail) -> DegHalf {
-    let groups: Vec<usize> = ds
-        .perturbations()
-        .into_iter()
-        .filter(|&l| ds.n_cells_in(l, half) >= MIN_CELLS_DEG)
-        .collect();
-    if groups.len() < 2 {
+    let Some(groups) = tested_groups(ds, half) else {
         return DegHalf::empty(half, ds.n_genes());
-    }
+    };
     let rows: Vec<usize> = groups.iter().map(|&l| Dataset::group(l, half)).collect();
     let n_group: Vec<u64> = rows.iter().map(|&r| ds.stats.count[r]).collect();
     let out = ttest_rows(
@@ -267,6 +302,48 @@ pub fn deg_half(ds: &Dataset, half: Half, detail: DegDetail) -> DegHalf {
         pval: out.pval,
         pval_adj: out.pval_adj,
     }
+}
+
+/// The rows `range` (positions in [`DegHalf::groups`]) of the full DEG test of one half
+/// ([`DegDetail::Tables`]: f64 t and raw p included), equal bit for bit to the same rows of
+/// [`deg_half`]: the per-gene output tables recompute their rows chunk by chunk from the
+/// statistics instead of the evaluation keeping four groups × genes arrays per half. Needs
+/// Σx² (kept when the per-gene tables are). Empty when the half has no test.
+pub fn deg_half_rows(ds: &Dataset, half: Half, range: std::ops::Range<usize>) -> DegHalf {
+    let Some(groups) = tested_groups(ds, half) else {
+        return DegHalf::empty(half, ds.n_genes());
+    };
+    let rows: Vec<usize> = groups.iter().map(|&l| Dataset::group(l, half)).collect();
+    let n_group: Vec<u64> = rows.iter().map(|&r| ds.stats.count[r]).collect();
+    let (sum, sum_sq) = (ds.stats.sum.view(), ds.stats.sum_sq.view());
+    let totals = RestTotals::of(&n_group, sum, sum_sq, &rows);
+    let out = ttest_some_rows(
+        &n_group[range.clone()],
+        sum,
+        sum_sq,
+        &rows[range.clone()],
+        &totals,
+        DegDetail::Tables,
+    );
+    DegHalf {
+        half,
+        groups: groups[range.clone()].to_vec(),
+        n_group: n_group[range].to_vec(),
+        score: out.score,
+        score_f64: out.t,
+        pval: out.pval,
+        pval_adj: out.pval_adj,
+    }
+}
+
+/// The groups a half's DEG test compares (SPEC §3), or `None` when fewer than two qualify.
+fn tested_groups(ds: &Dataset, half: Half) -> Option<Vec<usize>> {
+    let groups: Vec<usize> = ds
+        .perturbations()
+        .into_iter()
+        .filter(|&l| ds.n_cells_in(l, half) >= MIN_CELLS_DEG)
+        .collect();
+    (groups.len() >= 2).then_some(groups)
 }
 
 #[cfg(test)]
@@ -316,6 +393,46 @@ mod tests {
             n_degs > 100 && n_degs < k * g / 2,
             "{n_degs} DEGs: test both sides"
         );
+    }
+
+    #[test]
+    fn rows_of_a_subset_equal_the_same_rows_of_the_whole_test() {
+        let count = [4u64, 5, 6, 7];
+        let sum = array![
+            [2.0, 1.0, 0.0],
+            [1.0, 4.0, 0.0],
+            [6.0, 0.5, 0.0],
+            [3.0, 3.0, 1.0]
+        ];
+        let sum_sq = array![
+            [1.5, 0.5, 0.0],
+            [0.5, 4.0, 0.0],
+            [7.0, 0.25, 0.0],
+            [2.0, 2.5, 1.0]
+        ];
+        let rows = [0usize, 1, 2, 3];
+        let whole = ttest_rows(&count, sum.view(), sum_sq.view(), &rows, DegDetail::Tables);
+        let totals = RestTotals::of(&count, sum.view(), sum_sq.view(), &rows);
+        for range in [0..1, 1..3, 3..4] {
+            let part = ttest_some_rows(
+                &count[range.clone()],
+                sum.view(),
+                sum_sq.view(),
+                &rows[range.clone()],
+                &totals,
+                DegDetail::Tables,
+            );
+            let same = |a: &Array2<f64>, b: &Array2<f64>| {
+                a.slice(ndarray::s![range.clone(), ..])
+                    .iter()
+                    .map(|x| x.to_bits())
+                    .eq(b.iter().map(|x| x.to_bits()))
+            };
+            assert!(same(&whole.score, &part.score));
+            assert!(same(&whole.t, &part.t));
+            assert!(same(&whole.pval, &part.pval));
+            assert!(same(&whole.pval_adj, &part.pval_adj));
+        }
     }
 
     #[test]

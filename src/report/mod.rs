@@ -12,6 +12,7 @@ pub use verdicts::{judge, Judgements, Verdict};
 pub use write::write_output;
 
 use crate::baselines::GROUND_TRUTH;
+use crate::data::Half;
 use crate::error::{Error, Result};
 use crate::evaluation::{ContextResult, Evaluation};
 use std::collections::BTreeMap;
@@ -209,6 +210,11 @@ fn chunk_ranges(n: usize, per_chunk: usize) -> impl Iterator<Item = std::ops::Ra
 /// whole perturbations.
 pub fn deg_table(r: &ContextResult, gt: bool, sink: &mut ChunkSink<'_>) -> Result<()> {
     let d = if gt { &r.deg.gt } else { &r.deg.td };
+    if r.dataset.stats.sum_sq.nrows() != r.dataset.stats.n_groups() {
+        return Err(Error::Options(
+            "the per-gene DEG tables were not kept (--light): evaluate again without it".into(),
+        ));
+    }
     let g = r.dataset.n_genes().max(1);
     for groups in chunk_ranges(d.groups.len(), VALUES_PER_CHUNK / 8 / g) {
         sink(deg_chunk(r, gt, groups))?;
@@ -216,26 +222,23 @@ pub fn deg_table(r: &ContextResult, gt: bool, sink: &mut ChunkSink<'_>) -> Resul
     Ok(())
 }
 
-/// The rows of the DEG groups `groups` (positions in the DEG result).
+/// The rows of the DEG groups `groups` (positions in the DEG result), recomputed from the
+/// statistics (the evaluation keeps no per-gene DEG array).
 fn deg_chunk(r: &ContextResult, gt: bool, groups: std::ops::Range<usize>) -> Table {
-    let d = if gt { &r.deg.gt } else { &r.deg.td };
     let ds = &r.dataset;
+    let half = if gt { Half::Gt } else { Half::Td };
+    let d = crate::de::deg_half_rows(ds, half, groups);
     let g = ds.n_genes();
-    let n = groups.len() * g;
+    let n = d.groups.len() * g;
     let mut pert = Vec::with_capacity(n);
     let mut gene = Vec::with_capacity(n);
-    for &l in &d.groups[groups.clone()] {
+    for &l in &d.groups {
         for name in &ds.genes {
             pert.push(ds.labels[l].clone());
             gene.push(name.clone());
         }
     }
-    let rows = |a: &ndarray::Array2<f64>| -> Vec<f64> {
-        a.slice(ndarray::s![groups.clone(), ..])
-            .iter()
-            .copied()
-            .collect()
-    };
+    let rows = |a: &ndarray::Array2<f64>| -> Vec<f64> { a.iter().copied().collect() };
     let mut t = Table::new()
         .with("perturbation", Column::Str(pert))
         .with("gene", Column::Str(gene))
@@ -245,7 +248,8 @@ fn deg_chunk(r: &ContextResult, gt: bool, groups: std::ops::Range<usize>) -> Tab
         .with("pval_adj", Column::F64(rows(&d.pval_adj)));
     let pval_adj = rows(&d.pval_adj);
     if gt {
-        let w: Vec<f64> = d.groups[groups]
+        let w: Vec<f64> = d
+            .groups
             .iter()
             .flat_map(|l| r.weights[l].iter().copied())
             .collect();
