@@ -14,12 +14,18 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { createServer } from '../scripts/serve.mjs';
+import { compareReport } from '../tests/e2e/compare.mjs';
+
+/** The tables the page shows that are compared with the native CLI's files of the same run. */
+const COMPARED = ['metrics.csv', 'summary.csv', 'drf.csv', 'drf_summary.csv', 'stats.csv', 'perturbations.csv'];
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
 const valueOf = (flag) => { const at = args.indexOf(flag); return at >= 0 ? args[at + 1] : undefined; };
 const runs = Number(valueOf('--runs') ?? 1);
-// --screenshots DIR: a full-page screenshot of each flavour's finished page.
+// --screenshots DIR: a full-page screenshot of each flavour's finished page. Every page's
+// report is compared with the native CLI's outputs (≤1e-9 relative): a faster wrong page is no
+// result.
 const screenshots = valueOf('--screenshots');
 const files = args.filter((a, i) => !a.startsWith('--') && !['--runs', '--screenshots'].includes(args[i - 1]));
 if (files.length < 1) {
@@ -70,6 +76,9 @@ async function timePage(isolate) {
       result.seconds.push(Number(d.seconds));
       result.wasm = Math.max(result.wasm, Number(d.wasmMemory));
       result.threads = Number(d.threads);
+      const report = await page.evaluate(() => window.calibraReport);
+      result.problems = await compareReport(report, nativeOut, COMPARED);
+      result.stages = report['manifest.json'].timings_seconds;
       result.engine = d.engine;
       if (screenshots && i === 0) {
         fs.mkdirSync(screenshots, { recursive: true });
@@ -84,31 +93,48 @@ async function timePage(isolate) {
   return result;
 }
 
-function timeNative() {
+function timeNative(extra = []) {
   const bin = path.join(repo, 'target', 'release', 'calibra');
   if (!fs.existsSync(bin)) execFileSync('cargo', ['build', '--release', '--quiet'], { cwd: repo, stdio: 'inherit' });
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'calibra-bench-out-'));
+  const out = nativeOutRoot;
   const result = { seconds: [], rss: 0 };
   for (let i = 0; i < runs; i++) {
-    const cmd = ['-v', bin, 'evaluate', '--cells', cells, ...predictions.flatMap((p) => ['--predictions', p]), '--out', path.join(out, `run${i}`)];
+    const cmd = ['-v', bin, 'evaluate', ...extra, '--cells', cells, ...predictions.flatMap((p) => ['--predictions', p]), '--out', path.join(out, `run${i}${extra.join('')}`)];
     const t0 = process.hrtime.bigint();
     const r = spawnSync('/usr/bin/time', cmd, { encoding: 'utf8' });
     result.seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
     if (r.status !== 0) throw new Error(r.stderr);
     result.rss = Math.max(result.rss, 1024 * Number(r.stderr.match(/Maximum resident set size \(kbytes\): (\d+)/)[1]));
   }
-  fs.rmSync(out, { recursive: true, force: true });
   return result;
 }
 
+const nativeOutRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'calibra-bench-out-'));
+const nativeOut = path.join(nativeOutRoot, 'run0');
+
 const native = timeNative();
+// The page writes no per-gene file unless one is downloaded: `--light` is its native match.
+const nativeLight = timeNative(['--light']);
 const threaded = await timePage(true);
 const fallback = await timePage(false);
-const base = median(native.seconds);
+const base = median(nativeLight.seconds);
 console.log(`${path.basename(path.dirname(cells))}/${path.basename(cells)}: ${(fs.statSync(cells).size / 1e6).toFixed(0)} MB, ${runs} run(s), medians`);
-console.log('engine                      time      ×native  WASM memory  peak RSS');
-console.log(`native CLI (${os.cpus().length} cores)`.padEnd(26), `${base.toFixed(2)} s`.padStart(9), '1.00'.padStart(8), '-'.padStart(12), mib(native.rss).padStart(9));
+console.log('engine                      time   ×native (--light)  WASM memory  peak RSS');
+console.log(`native CLI --light (${os.cpus().length} cores)`.padEnd(26), `${base.toFixed(2)} s`.padStart(9), '1.00'.padStart(8), '-'.padStart(12), mib(nativeLight.rss).padStart(9));
+const tn = median(native.seconds);
+console.log('native CLI, per-gene files'.padEnd(26), `${tn.toFixed(2)} s`.padStart(9), (tn / base).toFixed(2).padStart(8), '-'.padStart(12), mib(native.rss).padStart(9));
 for (const [name, r] of [[`threaded page (${threaded.threads} threads)`, threaded], ['single-thread page', fallback]]) {
   const t = median(r.seconds);
   console.log(name.padEnd(26), `${t.toFixed(2)} s`.padStart(9), (t / base).toFixed(2).padStart(8), mib(r.wasm).padStart(12), mib(r.rss).padStart(9));
 }
+for (const [name, r] of [['threaded page', threaded], ['single-thread page', fallback]]) {
+  console.log(`${name} vs native CLI (${COMPARED.join(', ')}): ${r.problems.length ? `${r.problems.length} differences, e.g. ${r.problems.slice(0, 3).join('; ')}` : 'equal'}`);
+}
+// Where the time goes: the pipeline's stages (manifest timings), native --light vs the pages.
+const lightStages = JSON.parse(fs.readFileSync(path.join(nativeOutRoot, 'run0--light', 'manifest.json'), 'utf8')).timings_seconds;
+console.log('stage (s)'.padEnd(18), 'native --light'.padStart(15), 'threaded page'.padStart(14), 'single-thread'.padStart(14));
+for (const stage of Object.keys(lightStages)) {
+  const cell = (t) => (t === undefined ? '-' : t.toFixed(2));
+  console.log(stage.padEnd(18), cell(lightStages[stage]).padStart(15), cell(threaded.stages?.[stage]).padStart(14), cell(fallback.stages?.[stage]).padStart(14));
+}
+fs.rmSync(nativeOutRoot, { recursive: true, force: true });

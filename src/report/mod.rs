@@ -199,6 +199,11 @@ pub fn perturbations_table(r: &ContextResult) -> Table {
 /// a chunk at a time — one Parquet row group each — so its memory never grows with the dataset.
 pub const VALUES_PER_CHUNK: usize = 1 << 21;
 
+/// Values per chunk of the wide `baselines.parquet` (a row per model × perturbation, a column
+/// per gene): larger, because the writer keeps every row group's metadata of every gene column
+/// for the footer — 64 MB of values per row group keeps that at a few thousand column chunks.
+pub const VALUES_PER_WIDE_CHUNK: usize = 1 << 23;
+
 /// Consecutive ranges of `n` items of about `per_chunk` each; one empty range when `n` is 0,
 /// so that even an empty table yields a chunk (its columns).
 fn chunk_ranges(n: usize, per_chunk: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
@@ -296,7 +301,7 @@ pub fn baselines_table(r: &ContextResult, sink: &mut ChunkSink<'_>) -> Result<()
         }
     }
     let g = ds.n_genes().max(1);
-    for chunk in chunk_ranges(rows.len(), VALUES_PER_CHUNK / g) {
+    for chunk in chunk_ranges(rows.len(), VALUES_PER_WIDE_CHUNK / g) {
         let rows = &rows[chunk];
         let profiles: Vec<ndarray::ArcArray1<f64>> = rows
             .iter()

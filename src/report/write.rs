@@ -18,19 +18,22 @@ pub fn write_output(r: &ContextResult, file: &OutputFile, out: &mut ByteSink<'_>
     writer.finish(out)
 }
 
-/// zstd; dictionary encoding only for string columns (perturbation, gene, model names repeat,
-/// floats rarely do). A dictionary per float column would cost its builder's memory for each
-/// of the thousands of gene columns of `baselines.parquet` in every row group.
+/// zstd; dictionary encoding and statistics only for string columns (perturbation, gene, model
+/// names repeat, floats rarely do). A dictionary per float column would cost its builder's
+/// memory, and statistics their min/max in the footer, for each of the thousands of gene
+/// columns of `baselines.parquet` in every row group.
 fn writer_properties(schema: &arrow::datatypes::Schema) -> WriterProperties {
+    use parquet::file::properties::EnabledStatistics;
     let mut props = WriterProperties::builder()
         .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
-        .set_dictionary_enabled(false);
+        .set_dictionary_enabled(false)
+        .set_statistics_enabled(EnabledStatistics::None);
     for field in schema.fields() {
         if field.data_type() == &arrow::datatypes::DataType::Utf8 {
-            props = props.set_column_dictionary_enabled(
-                parquet::schema::types::ColumnPath::from(field.name().as_str()),
-                true,
-            );
+            let column = parquet::schema::types::ColumnPath::from(field.name().as_str());
+            props = props
+                .set_column_dictionary_enabled(column.clone(), true)
+                .set_column_statistics_enabled(column, EnabledStatistics::Page);
         }
     }
     props.build()
