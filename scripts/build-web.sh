@@ -33,7 +33,7 @@ fi
 [ -d node_modules/@observablehq/plot ] || npm ci --no-audit --no-fund
 
 echo "== wasm: single-thread build"
-cargo build --release --lib --target wasm32-unknown-unknown --no-default-features --target-dir target/wasm-st
+cargo build --release --lib --target wasm32-unknown-unknown --no-default-features --config .cargo/wasm-simd.toml --target-dir target/wasm-st
 wasm-bindgen --target web --out-dir www/pkg-st target/wasm-st/wasm32-unknown-unknown/release/calibra.wasm
 
 echo "== wasm: threaded build"

@@ -18,14 +18,25 @@ pub fn write_output(r: &ContextResult, file: &OutputFile, out: &mut ByteSink<'_>
     writer.finish(out)
 }
 
-/// zstd; dictionary encoding and statistics only for string columns (perturbation, gene, model
-/// names repeat, floats rarely do). A dictionary per float column would cost its builder's
-/// memory, and statistics their min/max in the footer, for each of the thousands of gene
-/// columns of `baselines.parquet` in every row group.
+/// Above this many columns (a table wide over genes) a Parquet output is compressed with Snappy
+/// rather than zstd: the writer makes a zstd context (~100 KB) per column, 800 MB for the 8,192
+/// gene columns of a genome-scale `baselines.parquet`; Snappy keeps none.
+const ZSTD_MAX_COLUMNS: usize = 64;
+
+/// zstd (Snappy for wide tables); dictionary encoding and statistics only for string columns
+/// (perturbation, gene, model names repeat, floats rarely do). A dictionary per float column
+/// would cost its builder's memory, and statistics their min/max in the footer, for each of the
+/// thousands of gene columns of `baselines.parquet` in every row group.
 fn writer_properties(schema: &arrow::datatypes::Schema) -> WriterProperties {
+    use parquet::basic::Compression;
     use parquet::file::properties::EnabledStatistics;
+    let compression = if schema.fields().len() > ZSTD_MAX_COLUMNS {
+        Compression::SNAPPY
+    } else {
+        Compression::ZSTD(Default::default())
+    };
     let mut props = WriterProperties::builder()
-        .set_compression(parquet::basic::Compression::ZSTD(Default::default()))
+        .set_compression(compression)
         .set_dictionary_enabled(false)
         .set_statistics_enabled(EnabledStatistics::None);
     for field in schema.fields() {
