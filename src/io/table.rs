@@ -32,8 +32,10 @@ pub type Batches<'a> = Box<dyn Iterator<Item = Result<(RecordBatch, f64)>> + 'a>
 pub trait TableReader: Send + Sync {
     /// The Arrow schema (with the file's key-value metadata).
     fn schema(&self) -> SchemaRef;
-    /// Number of rows, when the format tells it up front.
-    fn num_rows(&self) -> Option<u64>;
+    /// Number of rows, when the format tells it up front (`None`: known only at the end).
+    fn num_rows(&self) -> Option<u64> {
+        None
+    }
     /// Streams record batches of about `batch_rows` rows (formats with fixed batches may
     /// yield them as written), restricted to `columns` (indices into the schema) when given.
     /// Each item carries the fraction of the file read so far (0 when unknown).

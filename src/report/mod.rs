@@ -251,14 +251,14 @@ fn deg_chunk(r: &ContextResult, gt: bool, groups: std::ops::Range<usize>) -> Tab
         .with("score_f64", Column::F64(rows(&d.score_f64)))
         .with("pval", Column::F64(rows(&d.pval)))
         .with("pval_adj", Column::F64(rows(&d.pval_adj)));
-    let pval_adj = rows(&d.pval_adj);
     if gt {
         let w: Vec<f64> = d
             .groups
             .iter()
             .flat_map(|l| r.weights[l].iter().copied())
             .collect();
-        let is_deg: Vec<bool> = pval_adj
+        let is_deg: Vec<bool> = d
+            .pval_adj
             .iter()
             .map(|&p| p < crate::de::PADJ_THRESHOLD)
             .collect();
@@ -266,7 +266,8 @@ fn deg_chunk(r: &ContextResult, gt: bool, groups: std::ops::Range<usize>) -> Tab
             .with("weight", Column::F64(w))
             .with("is_deg", Column::Bool(is_deg));
     } else {
-        let alpha: Vec<f64> = pval_adj
+        let alpha: Vec<f64> = d
+            .pval_adj
             .iter()
             .map(|&p| {
                 let a = 1.0 - p;

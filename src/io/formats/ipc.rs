@@ -76,10 +76,6 @@ impl TableReader for IpcFile {
         self.schema.clone()
     }
 
-    fn num_rows(&self) -> Option<u64> {
-        None
-    }
-
     /// The batches as written.
     fn batches(&self, columns: Option<&[usize]>, _batch_rows: usize) -> Result<Batches<'_>> {
         let name = self.source.name();
@@ -105,10 +101,6 @@ impl TableReader for IpcFile {
 impl TableReader for IpcStream {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
-    }
-
-    fn num_rows(&self) -> Option<u64> {
-        None
     }
 
     /// The batches as written; a stream has no index, so progress is unknown until the end.
