@@ -31,10 +31,10 @@ enum Command {
 /// ([`with_option_flags`]).
 #[derive(Args, Debug)]
 struct EvaluateArgs {
-    /// Observed cells (Parquet or Arrow IPC).
+    /// Observed cells (Parquet, Arrow IPC or AnnData .h5ad).
     #[arg(long, required_unless_present = "example")]
     cells: Option<PathBuf>,
-    /// Predictions (Parquet or Arrow IPC); repeat for several files.
+    /// Predictions (Parquet, Arrow IPC or .h5ad); repeat for several files.
     #[arg(long = "predictions", num_args = 1..)]
     predictions: Vec<PathBuf>,
     /// Evaluate calibra's built-in simulated example instead of files.

@@ -274,6 +274,29 @@ pub const OPTIONS: &[OptionSpec] = &[
         },
     },
     OptionSpec {
+        name: "layer",
+        kind: OptionKind::Text,
+        doc: "h5ad cells: the matrix to read, layers/NAME ('raw' = raw/X; default: X)",
+        in_page: true,
+        get: |o| text(&o.cells.read.layer),
+        set: |o, v| {
+            o.cells.read.layer = non_empty(v);
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "gene-column",
+        kind: OptionKind::Text,
+        doc: "h5ad: the var column holding gene names (default: the var index)",
+        in_page: true,
+        get: |o| text(&o.cells.read.gene_column),
+        set: |o, v| {
+            o.cells.read.gene_column = non_empty(v);
+            o.predictions.read.gene_column = non_empty(v);
+            Ok(())
+        },
+    },
+    OptionSpec {
         name: "drop-missing-genes",
         kind: OptionKind::Flag,
         doc: "Evaluate only genes every predictions file has, instead of failing",

@@ -9,7 +9,7 @@ use super::layout::values::validate_values;
 use super::layout::{locate, ColumnNames, ExpressionLayout, TableRole};
 use super::sinks::Accumulator;
 use super::source::SharedSource;
-use super::table::{Format, Table};
+use super::table::{Format, ReadOptions, Table};
 use crate::data::Dataset;
 use crate::design;
 use crate::error::{Error, Result};
@@ -28,6 +28,9 @@ pub struct CellOptions {
     pub seed: u64,
     /// Rows per batch when reading Parquet.
     pub batch_rows: usize,
+    /// What to read from a file holding several matrices (h5ad).
+    #[serde(skip_serializing_if = "ReadOptions::is_default")]
+    pub read: ReadOptions,
 }
 
 impl Default for CellOptions {
@@ -38,6 +41,7 @@ impl Default for CellOptions {
             normalize: false,
             seed: design::DEFAULT_SEED,
             batch_rows: 8192,
+            read: ReadOptions::default(),
         }
     }
 }
@@ -85,7 +89,7 @@ pub fn read_cells(
     opts: &CellOptions,
     progress: &mut dyn FnMut(f64),
 ) -> Result<ObservedCells> {
-    let table = Table::open(source)?;
+    let table = Table::open(source, &opts.read)?;
     let file = table.name().to_string();
     let layout = locate(&file, &table.schema, &opts.columns, TableRole::Cells)?;
     let mut labels = Labels::new();

@@ -7,7 +7,7 @@ use super::ingest::{ingest_batches, Plan};
 use super::layout::{locate, preview, ColumnNames, TableRole};
 use super::sinks::ProfileSums;
 use super::source::SharedSource;
-use super::table::Table;
+use super::table::{ReadOptions, Table};
 use crate::error::{Error, Location, Result};
 use arrow::record_batch::RecordBatch;
 use ndarray::ArcArray1;
@@ -22,6 +22,9 @@ pub struct PredictionOptions {
     pub drop_missing_genes: bool,
     /// Rows per batch (Parquet).
     pub batch_rows: usize,
+    /// What to read from a file holding several matrices (h5ad).
+    #[serde(skip_serializing_if = "ReadOptions::is_default")]
+    pub read: ReadOptions,
 }
 
 /// One model's predicted mean profiles from one file.
@@ -67,7 +70,7 @@ pub fn read_predictions(
     opts: &PredictionOptions,
     progress: &mut dyn FnMut(f64),
 ) -> Result<PredictionFile> {
-    let table = Table::open(source)?;
+    let table = Table::open(source, &opts.read)?;
     let file = table.name().to_string();
     let layout = locate(&file, &table.schema, &opts.columns, TableRole::Predictions)?;
     let observed: HashMap<&str, usize> = genes

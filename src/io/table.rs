@@ -21,8 +21,32 @@ pub trait TableFormat: Sync {
     fn label(&self) -> &'static str;
     /// Whether a file starting with `head` (its first 8 bytes or fewer) is in this format.
     fn recognizes(&self, head: &[u8]) -> bool;
-    /// Opens a table of this format, reading only its metadata.
-    fn open(&'static self, source: SharedSource) -> Result<Box<dyn TableReader>>;
+    /// Opens a table of this format, reading only its metadata. `options` are the reader's
+    /// choices of what to read where a format holds more than one table (h5ad).
+    fn open(
+        &'static self,
+        source: SharedSource,
+        options: &ReadOptions,
+    ) -> Result<Box<dyn TableReader>>;
+}
+
+/// What to read from a file that holds more than one table of cells (an h5ad file: `X` or a
+/// layer, gene names from the index or a column). Formats that hold one table ignore it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ReadOptions {
+    /// The expression matrix: `None` = `X`; `raw` = `raw/X`; any other name = `layers/NAME`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layer: Option<String>,
+    /// The gene names: `None` = the `var` index; otherwise this `var` column.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gene_column: Option<String>,
+}
+
+impl ReadOptions {
+    /// True when nothing is chosen (manifests then omit the options).
+    pub fn is_default(&self) -> bool {
+        self == &ReadOptions::default()
+    }
 }
 
 /// Record batches with the fraction of the input read so far.
@@ -179,17 +203,11 @@ pub fn detect_format(source: &SharedSource) -> Result<Format> {
     if let Some(format) = FORMATS.iter().find(|f| f.recognizes(&head)) {
         return Ok(Format(*format));
     }
-    let hint = if head.starts_with(b"\x89HDF") {
-        "this looks like HDF5 (h5ad), which calibra cannot read yet: export the table to Parquet \
-         (e.g. pandas DataFrame of adata.X with a 'perturbation' column, `df.to_parquet(...)`)"
-    } else {
-        "calibra reads Parquet and Arrow IPC (file or stream) tables; export the table in one of \
-         those formats"
-    };
     Err(Error::in_file(
         &name,
-        "not a Parquet or Arrow IPC file",
-        hint,
+        "not a Parquet, Arrow IPC or h5ad (AnnData) file",
+        "calibra reads Parquet, Arrow IPC (file or stream) and AnnData .h5ad files; export the \
+         table in one of those formats",
     ))
 }
 
@@ -207,9 +225,9 @@ pub struct Table {
 
 impl Table {
     /// Opens a table in whichever registered format it is, reading only its metadata.
-    pub fn open(source: SharedSource) -> Result<Table> {
+    pub fn open(source: SharedSource, options: &ReadOptions) -> Result<Table> {
         let format = detect_format(&source)?;
-        let reader = format.0.open(source.clone())?;
+        let reader = format.0.open(source.clone(), options)?;
         Ok(Table {
             source,
             format,

@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::io::source::{SharedSource, SourceReader};
 use crate::io::table::{
-    read_error, Batches, ColumnSet, TableFormat, TableReader, TableUnits, UnitData,
+    read_error, Batches, ColumnSet, ReadOptions, TableFormat, TableReader, TableUnits, UnitData,
 };
 use arrow::buffer::Buffer;
 use arrow::datatypes::{DataType, SchemaRef};
@@ -28,7 +28,11 @@ impl TableFormat for ArrowFile {
     fn recognizes(&self, head: &[u8]) -> bool {
         head.starts_with(b"ARROW1")
     }
-    fn open(&'static self, source: SharedSource) -> Result<Box<dyn TableReader>> {
+    fn open(
+        &'static self,
+        source: SharedSource,
+        _options: &ReadOptions,
+    ) -> Result<Box<dyn TableReader>> {
         let err = |e: &dyn std::fmt::Display| read_error(source.name(), self.label(), e);
         let reader =
             FileReader::try_new(SourceReader::new(source.clone(), 0), None).map_err(|e| err(&e))?;
@@ -49,7 +53,11 @@ impl TableFormat for ArrowStream {
     fn recognizes(&self, head: &[u8]) -> bool {
         head.starts_with(&[0xFF, 0xFF, 0xFF, 0xFF])
     }
-    fn open(&'static self, source: SharedSource) -> Result<Box<dyn TableReader>> {
+    fn open(
+        &'static self,
+        source: SharedSource,
+        _options: &ReadOptions,
+    ) -> Result<Box<dyn TableReader>> {
         let reader = StreamReader::try_new(SourceReader::new(source.clone(), 0), None)
             .map_err(|e| read_error(source.name(), self.label(), e))?;
         Ok(Box::new(IpcStream {

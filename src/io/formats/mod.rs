@@ -6,10 +6,16 @@
 //! [`TableReader`]: crate::io::table::TableReader
 //! [`TableUnits`]: crate::io::table::TableUnits
 
+mod h5ad;
 mod ipc;
 mod parquet;
 
 use crate::io::table::TableFormat;
 
 /// Every format, in the order their magic bytes are tried.
-pub static FORMATS: &[&dyn TableFormat] = &[&parquet::Parquet, &ipc::ArrowFile, &ipc::ArrowStream];
+pub static FORMATS: &[&dyn TableFormat] = &[
+    &parquet::Parquet,
+    &ipc::ArrowFile,
+    &ipc::ArrowStream,
+    &h5ad::H5ad,
+];

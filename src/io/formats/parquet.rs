@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::io::source::{SharedSource, SourceReader};
 use crate::io::table::{
-    read_error, Batches, ColumnSet, TableFormat, TableReader, TableUnits, UnitData,
+    read_error, Batches, ColumnSet, ReadOptions, TableFormat, TableReader, TableUnits, UnitData,
 };
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
@@ -29,7 +29,11 @@ impl TableFormat for Parquet {
     fn recognizes(&self, head: &[u8]) -> bool {
         head.starts_with(b"PAR1")
     }
-    fn open(&'static self, source: SharedSource) -> Result<Box<dyn TableReader>> {
+    fn open(
+        &'static self,
+        source: SharedSource,
+        _options: &ReadOptions,
+    ) -> Result<Box<dyn TableReader>> {
         let meta =
             ArrowReaderMetadata::load(&ParquetChunks(source.clone()), ArrowReaderOptions::new())
                 .map_err(|e| read_error(source.name(), self.label(), e))?;

@@ -1,0 +1,249 @@
+//! AnnData `.h5ad` files (HDF5), read with the pure-Rust `hdf5-pure` library so that the CLI
+//! and the page share one reader. The file is presented as a table: one column per `obs`
+//! column (categoricals as dictionaries) and the expression matrix as the sparse-CSR layout
+//! (`indices`, `values`) or the dense-list layout (`expression`), with the gene names from
+//! `var`. Batches are windows of rows (cells): a CSR window reads its slice of `indptr`,
+//! `indices` and `data`; a dense window its rows. Nothing is read whole but the labels'
+//! categories and the gene names.
+
+mod matrix;
+mod obs;
+
+use crate::error::{Error, Result};
+use crate::io::layout::GENES_METADATA_KEY;
+use crate::io::source::SharedSource;
+use crate::io::table::{read_error, Batches, ReadOptions, TableFormat, TableReader};
+use arrow::array::ArrayRef;
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use hdf5_pure::{AttrValue, File, FileAccessProperties, FormatError, MetadataCacheConfig};
+use matrix::Matrix;
+use obs::ObsColumn;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// AnnData `.h5ad` (HDF5 signature).
+pub struct H5ad;
+
+const LABEL: &str = "h5ad";
+
+impl TableFormat for H5ad {
+    fn name(&self) -> &'static str {
+        "H5ad"
+    }
+    fn label(&self) -> &'static str {
+        LABEL
+    }
+    fn recognizes(&self, head: &[u8]) -> bool {
+        head.starts_with(b"\x89HDF\r\n\x1a\n")
+    }
+    fn open(
+        &'static self,
+        source: SharedSource,
+        options: &ReadOptions,
+    ) -> Result<Box<dyn TableReader>> {
+        Ok(Box::new(H5adTable::open(source, options)?))
+    }
+}
+
+/// Where the values of one presented column come from.
+enum ColumnSource {
+    Obs(Box<ObsColumn>),
+    /// The matrix's gene positions per row (CSR).
+    Indices,
+    /// The matrix's values per row (CSR), or its rows (dense).
+    Values,
+}
+
+/// An opened h5ad file.
+struct H5adTable {
+    name: String,
+    schema: SchemaRef,
+    n_obs: u64,
+    columns: Vec<ColumnSource>,
+    matrix: Matrix,
+}
+
+/// `hdf5-pure` reads through calibra's byte sources: a mapped local file, or a browser `File`
+/// read slice by slice.
+struct H5Source(SharedSource);
+
+impl hdf5_pure::Source for H5Source {
+    fn len(&self) -> u64 {
+        self.0.size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::result::Result<(), FormatError> {
+        let bytes = self
+            .0
+            .read_at(offset, buf.len())
+            .map_err(|e| FormatError::Source(e.to_string()))?;
+        buf.copy_from_slice(&bytes);
+        Ok(())
+    }
+}
+
+/// The `encoding-type` attribute of an AnnData element, if any.
+pub(crate) fn encoding_type(attrs: &HashMap<String, AttrValue>) -> Option<String> {
+    attrs
+        .get("encoding-type")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
+/// Errors of one h5ad file: what is wrong, in terms of AnnData, and what to do.
+pub(crate) struct FileErrors<'a> {
+    pub name: &'a str,
+}
+
+impl FileErrors<'_> {
+    /// The library could not decode something: damaged or truncated file.
+    pub fn read(&self, e: impl std::fmt::Display) -> Error {
+        read_error(self.name, LABEL, e)
+    }
+    /// The file is valid HDF5 but not what calibra can read, with a remedy.
+    pub fn unsupported(&self, message: String, remedy: &str) -> Error {
+        Error::in_file(self.name, message, remedy)
+    }
+}
+
+impl H5adTable {
+    fn open(source: SharedSource, options: &ReadOptions) -> Result<Self> {
+        let name = source.name().to_string();
+        let errors = FileErrors { name: &name };
+        // Metadata is many small reads: in the browser each one is a slice of the `File`.
+        let access = FileAccessProperties::new()
+            .with_metadata_cache(MetadataCacheConfig::new(16 << 20).with_max_entry_bytes(1 << 20));
+        let file =
+            File::from_source_with_options(H5Source(source), access).map_err(|e| errors.read(e))?;
+        let root = file.root();
+        let top: Vec<String> = root.groups().map_err(|e| errors.read(e))?;
+        let top_datasets: Vec<String> = root.datasets().map_err(|e| errors.read(e))?;
+        let root_type = encoding_type(&root.attrs().map_err(|e| errors.read(e))?);
+        let has = |n: &str| top.iter().chain(&top_datasets).any(|g| g == n);
+        if root_type.as_deref() != Some("anndata") && !(has("obs") && has("var")) {
+            return Err(errors.unsupported(
+                "an HDF5 file, but not AnnData (no 'obs' and 'var' groups)".into(),
+                "write the data with anndata (`adata.write_h5ad(path)`), or export it to Parquet",
+            ));
+        }
+        if !has("obs") {
+            return Err(errors.unsupported(
+                "the AnnData file has no 'obs' (cell annotations)".into(),
+                "write it again with anndata",
+            ));
+        }
+
+        let matrix_path = match options.layer.as_deref() {
+            None => "X".to_string(),
+            Some("raw") | Some("raw/X") => "raw/X".to_string(),
+            Some("X") => "X".to_string(),
+            Some(layer) => format!("layers/{layer}"),
+        };
+        let matrix = Matrix::open(&file, &matrix_path, &errors, options)?;
+        let var_path = if matrix_path == "raw/X" {
+            "raw/var"
+        } else {
+            "var"
+        };
+        let genes = obs::var_names(&file, var_path, options.gene_column.as_deref(), &errors)?;
+        if genes.len() as u64 != matrix.n_vars() {
+            return Err(errors.unsupported(
+                format!(
+                    "{var_path} names {} genes but {matrix_path} has {} columns",
+                    genes.len(),
+                    matrix.n_vars()
+                ),
+                "write the file again with anndata",
+            ));
+        }
+
+        let obs_columns = obs::open_frame(&file, "obs", &errors)?;
+        let n_obs = matrix.n_obs();
+        let mut fields = Vec::new();
+        let mut columns = Vec::new();
+        for (column_name, column) in obs_columns {
+            // The expression columns' names are reserved for the matrix.
+            if matches!(column_name.as_str(), "indices" | "values" | "expression") {
+                continue;
+            }
+            if column.len() != n_obs {
+                return Err(errors.unsupported(
+                    format!(
+                        "obs column '{column_name}' has {} rows but {matrix_path} has {n_obs}",
+                        column.len()
+                    ),
+                    "write the file again with anndata",
+                ));
+            }
+            fields.push(Field::new(column_name, column.data_type(), true));
+            columns.push(ColumnSource::Obs(Box::new(column)));
+        }
+        for (field, source) in matrix.fields() {
+            fields.push(field);
+            columns.push(source);
+        }
+        let genes_json = serde_json::to_string(&genes).expect("strings serialise");
+        let schema = Arc::new(Schema::new_with_metadata(
+            fields,
+            HashMap::from([(GENES_METADATA_KEY.to_string(), genes_json)]),
+        ));
+        Ok(H5adTable {
+            name,
+            schema,
+            n_obs,
+            columns,
+            matrix,
+        })
+    }
+
+    fn window(&self, columns: &[usize], start: u64, count: u64) -> Result<RecordBatch> {
+        let errors = FileErrors { name: &self.name };
+        let needs_matrix = columns
+            .iter()
+            .any(|&c| !matches!(self.columns[c], ColumnSource::Obs(_)));
+        let rows = if needs_matrix {
+            Some(self.matrix.rows(start, count, &errors)?)
+        } else {
+            None
+        };
+        let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
+        for &c in columns {
+            arrays.push(match (&self.columns[c], &rows) {
+                (ColumnSource::Obs(column), _) => column.read(start, count, &errors)?,
+                (ColumnSource::Indices, Some(rows)) => rows.indices(),
+                (ColumnSource::Values, Some(rows)) => rows.values(),
+                _ => unreachable!("matrix rows are read when a matrix column is asked for"),
+            });
+        }
+        let schema = Arc::new(self.schema.project(columns).map_err(|e| errors.read(e))?);
+        RecordBatch::try_new_with_options(
+            schema,
+            arrays,
+            &RecordBatchOptions::new().with_row_count(Some(count as usize)),
+        )
+        .map_err(|e| errors.read(e))
+    }
+}
+
+impl TableReader for H5adTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+    fn num_rows(&self) -> Option<u64> {
+        Some(self.n_obs)
+    }
+    fn batches(&self, columns: Option<&[usize]>, batch_rows: usize) -> Result<Batches<'_>> {
+        let columns: Vec<usize> = match columns {
+            Some(c) => c.to_vec(),
+            None => (0..self.columns.len()).collect(),
+        };
+        let n = self.n_obs;
+        let step = batch_rows.max(1) as u64;
+        Ok(Box::new((0..n.div_ceil(step)).map(move |i| {
+            let start = i * step;
+            let count = step.min(n - start);
+            let batch = self.window(&columns, start, count)?;
+            Ok((batch, (start + count) as f64 / n as f64))
+        })))
+    }
+}
