@@ -401,3 +401,87 @@ fn predictions_passed_as_cells() {
         &["model.parquet", "'model'", "pass this file as predictions"],
     );
 }
+
+mod common;
+
+/// An h5ad file of the golden cells, then `mutate`d bytes or structure: the error text.
+fn h5ad_error(variant: common::h5ad::H5adVariant, opts: &EvaluateOptions) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let src = common::shared_dir().join("golden/golden_small/data.parquet");
+    let path = common::h5ad::write_h5ad(&src, variant, dir.path());
+    error_of(&path, &[], opts)
+}
+
+#[test]
+fn h5ad_not_anndata_missing_x_and_csc() {
+    use hdf5_pure::{AttrValue, FileBuilder};
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.h5");
+    let mut fb = FileBuilder::new();
+    fb.create_dataset("signal").with_f64_data(&[1.0, 2.0]);
+    std::fs::write(&plain, fb.finish().unwrap()).unwrap();
+    assert_mentions(
+        &error_of(&plain, &[], &EvaluateOptions::default()),
+        &["plain.h5", "not AnnData", "write_h5ad"],
+    );
+
+    let no_x = dir.path().join("no_x.h5ad");
+    let mut fb = FileBuilder::new();
+    fb.set_attr("encoding-type", AttrValue::VarLenString("anndata".into()));
+    for name in ["obs", "var"] {
+        let mut g = fb.create_group(name);
+        g.set_attr("encoding-type", AttrValue::VarLenString("dataframe".into()));
+        fb.add_group(g.finish());
+    }
+    std::fs::write(&no_x, fb.finish().unwrap()).unwrap();
+    assert_mentions(
+        &error_of(&no_x, &[], &EvaluateOptions::default()),
+        &["no_x.h5ad", "no 'X'", "--layer"],
+    );
+
+    let csc = h5ad_error(common::h5ad::H5adVariant::Csc, &EvaluateOptions::default());
+    assert_mentions(&csc, &["Csc.h5ad", "csc_matrix", "tocsr()"]);
+}
+
+#[test]
+fn h5ad_unknown_layer_and_gene_column() {
+    let mut opts = EvaluateOptions::default();
+    opts.cells.read.layer = Some("counts".into());
+    assert_mentions(
+        &h5ad_error(common::h5ad::H5adVariant::CsrF32, &opts),
+        &["CsrF32.h5ad", "no 'layers/counts'", "--layer"],
+    );
+    let mut opts = EvaluateOptions::default();
+    opts.cells.read.gene_column = Some("symbol".into());
+    assert_mentions(
+        &h5ad_error(common::h5ad::H5adVariant::GeneColumn, &opts),
+        &[
+            "GeneColumn.h5ad",
+            "no column 'symbol'",
+            "gene_symbols",
+            "--gene-column",
+        ],
+    );
+    let mut opts = EvaluateOptions::default();
+    opts.cells.columns.perturbation = "condition".into();
+    assert_mentions(
+        &h5ad_error(common::h5ad::H5adVariant::CsrF32, &opts),
+        &["CsrF32.h5ad", "condition", "perturbation, half, fold"],
+    );
+}
+
+#[test]
+fn h5ad_truncated_anywhere_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = common::shared_dir().join("golden/golden_small/data.parquet");
+    let path = common::h5ad::write_h5ad(&src, common::h5ad::H5adVariant::CsrF32, dir.path());
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = dir.path().join("cut.h5ad");
+    for fraction in [0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99] {
+        std::fs::write(&cut, &bytes[..(bytes.len() as f64 * fraction) as usize]).unwrap();
+        assert_mentions(
+            &error_of(&cut, &[], &EvaluateOptions::default()),
+            &["cut.h5ad", "truncated"],
+        );
+    }
+}

@@ -4,33 +4,10 @@
 
 mod common;
 
-use calibra::io;
-use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
+use calibra::pipeline::EvaluateOptions;
 use common::layouts::{write_variant, Variant};
+use common::outputs;
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
-use std::collections::BTreeMap;
-use std::path::Path;
-
-/// Every output table as text (CSV of all nine tables): equal text = bit-identical numbers.
-fn outputs(cells: &Path, predictions: &Path, opts: &EvaluateOptions) -> BTreeMap<String, String> {
-    let inputs = Inputs {
-        cells: io::open_file(cells).unwrap(),
-        predictions: vec![io::open_file(predictions).unwrap()],
-    };
-    let e = evaluate(inputs, opts, &mut |_, _| {})
-        .unwrap_or_else(|err| panic!("{}: {err}", cells.display()));
-    e.contexts
-        .iter()
-        .flat_map(|c| {
-            calibra::report::OUTPUTS.iter().map(|o| {
-                let table = calibra::report::context_table(c, o.name)
-                    .expect("output built")
-                    .expect("output exists");
-                (o.name.to_string(), table.to_csv())
-            })
-        })
-        .collect()
-}
 
 #[test]
 fn every_layout_and_format_gives_identical_outputs() {

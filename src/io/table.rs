@@ -205,7 +205,7 @@ pub fn detect_format(source: &SharedSource) -> Result<Format> {
     }
     Err(Error::in_file(
         &name,
-        "not a Parquet, Arrow IPC or h5ad (AnnData) file",
+        "not a Parquet or Arrow IPC file, nor an AnnData .h5ad file",
         "calibra reads Parquet, Arrow IPC (file or stream) and AnnData .h5ad files; export the \
          table in one of those formats",
     ))

@@ -2,9 +2,13 @@
 #![allow(dead_code)]
 
 pub mod golden;
+pub mod h5ad;
 pub mod layouts;
 
-use std::path::PathBuf;
+use calibra::io;
+use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 /// The shared folder (SPEC, goldens, real data): `$CALIBRA_SHARED`, else `../shared` beside
 /// the checkout.
@@ -18,4 +22,29 @@ pub fn shared_dir() -> PathBuf {
         "../shared (with golden/) must be beside the checkout, or set CALIBRA_SHARED"
     );
     dir
+}
+
+/// Every output table as text (CSV of all nine tables): equal text = bit-identical numbers.
+pub fn outputs(
+    cells: &Path,
+    predictions: &Path,
+    opts: &EvaluateOptions,
+) -> BTreeMap<String, String> {
+    let inputs = Inputs {
+        cells: io::open_file(cells).unwrap(),
+        predictions: vec![io::open_file(predictions).unwrap()],
+    };
+    let e = evaluate(inputs, opts, &mut |_, _| {})
+        .unwrap_or_else(|err| panic!("{}: {err}", cells.display()));
+    e.contexts
+        .iter()
+        .flat_map(|c| {
+            calibra::report::OUTPUTS.iter().map(|o| {
+                let table = calibra::report::context_table(c, o.name)
+                    .expect("output built")
+                    .expect("output exists");
+                (o.name.to_string(), table.to_csv())
+            })
+        })
+        .collect()
 }

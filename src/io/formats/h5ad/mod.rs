@@ -109,12 +109,21 @@ impl FileErrors<'_> {
 impl H5adTable {
     fn open(source: SharedSource, options: &ReadOptions) -> Result<Self> {
         let name = source.name().to_string();
+        let size = source.size();
         let errors = FileErrors { name: &name };
         // Metadata is many small reads: in the browser each one is a slice of the `File`.
         let access = FileAccessProperties::new()
             .with_metadata_cache(MetadataCacheConfig::new(16 << 20).with_max_entry_bytes(1 << 20));
         let file =
             File::from_source_with_options(H5Source(source), access).map_err(|e| errors.read(e))?;
+        // The superblock records where the file ends: a shorter file was cut short (a copy
+        // or download that stopped), and would otherwise fail later with a vaguer message.
+        let end = file.superblock().eof_address + file.superblock().base_address.get();
+        if end > size {
+            return Err(errors.read(format!(
+                "the file is {size} bytes but its HDF5 superblock says it ends at byte {end}"
+            )));
+        }
         let root = file.root();
         let top: Vec<String> = root.groups().map_err(|e| errors.read(e))?;
         let top_datasets: Vec<String> = root.datasets().map_err(|e| errors.read(e))?;

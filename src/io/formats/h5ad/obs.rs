@@ -25,8 +25,8 @@ enum Storage {
     Strings(Dataset),
     /// Numbers.
     Numeric(Dataset, DType),
-    /// Booleans (h5py writes an enum of int8).
-    Bool(Dataset),
+    /// Booleans (h5py writes an enum of int8), with the element size in bytes.
+    Bool(Dataset, usize),
 }
 
 /// One column of an AnnData dataframe.
@@ -98,7 +98,8 @@ pub(super) fn open_column(file: &File, path: &str, errors: &FileErrors<'_>) -> R
         let storage = if is_string(&t) {
             Storage::Strings(ds)
         } else if is_bool(&t) {
-            Storage::Bool(ds)
+            let size = ds.element_size().map_err(|e| errors.read(e))? as usize;
+            Storage::Bool(ds, size.max(1))
         } else if arrow_type(&t).is_some() {
             Storage::Numeric(ds, t)
         } else {
@@ -176,11 +177,11 @@ fn read_storage(
             ds.read_string_rows(start, count).map_err(e)?,
         )),
         Storage::Numeric(ds, t) => read_numeric(ds, t, start, count, errors)?,
-        Storage::Bool(ds) => Arc::new(BooleanArray::from_iter(
+        Storage::Bool(ds, size) => Arc::new(BooleanArray::from_iter(
             ds.read_raw_rows(start, count)
                 .map_err(e)?
-                .into_iter()
-                .map(|b| Some(b != 0)),
+                .chunks(*size)
+                .map(|b| Some(b.iter().any(|&x| x != 0))),
         )),
         Storage::Categorical {
             codes,
@@ -233,7 +234,7 @@ impl ObsColumn {
             }
             Storage::Strings(_) => DataType::Utf8,
             Storage::Numeric(_, t) => arrow_type(t).expect("numeric"),
-            Storage::Bool(_) => DataType::Boolean,
+            Storage::Bool(..) => DataType::Boolean,
         }
     }
 
