@@ -30,6 +30,19 @@ async fn golden_small_in_wasm() {
         assert_eq!(rayon::current_num_threads(), 2);
     }
     let cells: SharedSource = Arc::new(MemorySource::new("data.parquet", golden!("data.parquet")));
+    check_golden(cells, "golden_small");
+    // The same cells as an h5ad file (CSR, gzip chunks), read by the same reader as natively.
+    let cells = common::h5ad::cells_of_parquet_bytes(golden!("data.parquet"));
+    let h5ad = common::h5ad::h5ad_bytes(&cells, common::h5ad::H5adVariant::CsrF32);
+    check_golden(
+        Arc::new(MemorySource::new("data.h5ad", h5ad)),
+        "golden_small as h5ad",
+    );
+}
+
+/// Evaluates `cells` against golden_small's predictions and compares every output file with
+/// the golden expected outputs.
+fn check_golden(cells: SharedSource, what: &str) {
     let preds: SharedSource = Arc::new(MemorySource::new(
         "predictions.parquet",
         golden!("predictions.parquet"),
@@ -70,6 +83,6 @@ async fn golden_small_in_wasm() {
         ));
     }
     let report = common::golden::report_of(reports);
-    web_sys::console::log_1(&format!("golden_small in wasm:\n{report}").into());
+    web_sys::console::log_1(&format!("{what} in wasm:\n{report}").into());
     report.assert_ok();
 }

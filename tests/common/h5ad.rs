@@ -3,7 +3,8 @@
 
 use super::layouts::read_batches;
 use arrow::array::AsArray;
-use arrow::datatypes::{Float32Type, Int64Type};
+use arrow::datatypes::{Float32Type, Int64Type, Schema};
+use arrow::record_batch::RecordBatch;
 use hdf5_pure::{
     AttrValue, DatasetBuilder, EnumTypeBuilder, FileBuilder, FinishedGroup, GroupBuilder,
 };
@@ -75,9 +76,25 @@ pub struct Cells {
     pub values: Vec<Vec<f32>>,
 }
 
-/// Reads a wide table (perturbation, half, fold, float32 genes).
+/// Reads a wide Parquet table (perturbation, half, fold, float32 genes).
 pub fn read_cells(src: &Path) -> Cells {
     let (schema, batches) = read_batches(src);
+    cells_of(&schema, &batches)
+}
+
+/// The cells of a wide Parquet table held in memory.
+pub fn cells_of_parquet_bytes(bytes: Vec<u8>) -> Cells {
+    let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+        bytes::Bytes::from(bytes),
+    )
+    .unwrap();
+    let schema = b.schema().clone();
+    let batches: Vec<RecordBatch> = b.build().unwrap().map(|b| b.unwrap()).collect();
+    cells_of(&schema, &batches)
+}
+
+/// The cells of wide batches (perturbation, half, fold, float32 genes).
+pub fn cells_of(schema: &Schema, batches: &[RecordBatch]) -> Cells {
     let genes: Vec<String> = schema
         .fields()
         .iter()
@@ -91,7 +108,7 @@ pub fn read_cells(src: &Path) -> Cells {
         genes: genes.clone(),
         values: vec![],
     };
-    for b in &batches {
+    for b in batches {
         let text = |name: &str| -> Vec<String> {
             let c = arrow::compute::cast(
                 b.column(schema.index_of(name).unwrap()),
@@ -280,6 +297,12 @@ pub fn write_h5ad(src: &Path, variant: H5adVariant, out_dir: &Path) -> PathBuf {
 
 /// Writes `cells` as h5ad in `variant` at `path`.
 pub fn write_cells(cells: &Cells, variant: H5adVariant, path: &Path) -> PathBuf {
+    std::fs::write(path, h5ad_bytes(cells, variant)).unwrap();
+    path.to_path_buf()
+}
+
+/// The bytes of `cells` as an h5ad file in `variant`.
+pub fn h5ad_bytes(cells: &Cells, variant: H5adVariant) -> Vec<u8> {
     let n_cells = cells.values.len();
     let n_genes = cells.genes.len();
     let mut fb = FileBuilder::new();
@@ -378,6 +401,5 @@ pub fn write_cells(cells: &Cells, variant: H5adVariant, path: &Path) -> PathBuf 
         raw.add_group(raw_var.finish());
         fb.add_group(raw.finish());
     }
-    std::fs::write(path, fb.finish().unwrap()).unwrap();
-    path.to_path_buf()
+    fb.finish().unwrap()
 }

@@ -5,10 +5,13 @@ pub mod golden;
 pub mod h5ad;
 pub mod layouts;
 
-use calibra::io;
+#[cfg(not(target_arch = "wasm32"))]
 use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
+#[cfg(not(target_arch = "wasm32"))]
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+#[cfg(not(target_arch = "wasm32"))]
+use std::path::Path;
+use std::path::PathBuf;
 
 /// The shared folder (SPEC, goldens, real data): `$CALIBRA_SHARED`, else `../shared` beside
 /// the checkout.
@@ -24,6 +27,7 @@ pub fn shared_dir() -> PathBuf {
     dir
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 /// Every output table as text (CSV of all nine tables): equal text = bit-identical numbers.
 pub fn outputs(
     cells: &Path,
@@ -31,8 +35,8 @@ pub fn outputs(
     opts: &EvaluateOptions,
 ) -> BTreeMap<String, String> {
     let inputs = Inputs {
-        cells: io::open_file(cells).unwrap(),
-        predictions: vec![io::open_file(predictions).unwrap()],
+        cells: calibra::io::open_file(cells).unwrap(),
+        predictions: vec![calibra::io::open_file(predictions).unwrap()],
     };
     let e = evaluate(inputs, opts, &mut |_, _| {})
         .unwrap_or_else(|err| panic!("{}: {err}", cells.display()));
