@@ -249,7 +249,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "perturbation-column",
         kind: OptionKind::Text,
-        doc: "Name of the perturbation column",
+        doc: "Name of the perturbation column (default: the first of perturbation, condition, target_gene, gene, guide_ids present)",
         in_page: true,
         get: |o| o.cells.columns.perturbation.clone(),
         set: |o, v| {
@@ -264,7 +264,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "context-column",
         kind: OptionKind::Text,
-        doc: "Context column (each context is evaluated separately; default: cell_type if present)",
+        doc: "Context column (each context is evaluated separately; default: cell_type or cell_line if present)",
         in_page: true,
         get: |o| text(&o.cells.columns.context),
         set: |o, v| {

@@ -466,7 +466,11 @@ fn h5ad_unknown_layer_and_gene_column() {
     opts.cells.columns.perturbation = "condition".into();
     assert_mentions(
         &h5ad_error(common::h5ad::H5adVariant::CsrF32, &opts),
-        &["CsrF32.h5ad", "condition", "perturbation, half, fold"],
+        &[
+            "CsrF32.h5ad",
+            "no column 'condition'",
+            "text columns: perturbation, half",
+        ],
     );
 }
 

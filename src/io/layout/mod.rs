@@ -45,6 +45,19 @@ impl ExpressionLayout {
     }
 }
 
+/// Label columns tried in order when the perturbation column is left at its default and the
+/// table has no `perturbation` column (the names of AnnData files in the wild).
+pub const PERTURBATION_COLUMN_CANDIDATES: &[&str] = &[
+    "perturbation",
+    "condition",
+    "target_gene",
+    "gene",
+    "guide_ids",
+];
+
+/// Context columns tried in order when none is named.
+pub const CONTEXT_COLUMN_CANDIDATES: &[&str] = &["cell_type", "cell_line"];
+
 /// Column names calibra looks for; configurable from the CLI / UI.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ColumnNames {
@@ -56,7 +69,8 @@ pub struct ColumnNames {
     pub fold: String,
     /// Model column (predictions).
     pub model: String,
-    /// Context column (e.g. `cell_type`); `None` → `cell_type` when present.
+    /// Context column (e.g. `cell_type`); `None` → the first of
+    /// [`CONTEXT_COLUMN_CANDIDATES`] present.
     pub context: Option<String>,
 }
 
@@ -100,6 +114,15 @@ pub struct TableLayout {
     pub expression: ExpressionLayout,
 }
 
+/// Strings, or a dictionary of strings (a categorical).
+fn is_text(t: &DataType) -> bool {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
+        DataType::Dictionary(_, v) => matches!(**v, DataType::Utf8 | DataType::LargeUtf8),
+        _ => false,
+    }
+}
+
 fn is_numeric(t: &DataType) -> bool {
     t.is_integer() || t.is_floating()
 }
@@ -140,22 +163,38 @@ pub fn locate(
         )
     };
     let find = |n: &str| schema.index_of(n).ok();
-    let label = find(&names.perturbation).ok_or_else(|| {
-        let cols: Vec<&str> = schema
-            .fields()
+    let detect = |candidates: &[&str]| {
+        candidates
             .iter()
-            .take(8)
-            .map(|f| f.name().as_str())
-            .collect();
-        col_err(
-            &names.perturbation,
-            format!(
-                "no perturbation column (columns start with: {})",
-                cols.join(", ")
-            ),
-            "name the label column 'perturbation', or pass its name with --perturbation-column",
-        )
-    })?;
+            .find_map(|c| find(c).filter(|&i| is_text(schema.field(i).data_type())))
+    };
+    let default_label = names.perturbation == ColumnNames::default().perturbation;
+    let label = find(&names.perturbation)
+        .or_else(|| {
+            default_label
+                .then(|| detect(PERTURBATION_COLUMN_CANDIDATES))
+                .flatten()
+        })
+        .ok_or_else(|| {
+            let message = if default_label {
+                format!(
+                    "no perturbation column (none of {} is present; {})",
+                    PERTURBATION_COLUMN_CANDIDATES.join(", "),
+                    label_columns(schema)
+                )
+            } else {
+                format!(
+                    "no column '{}' for the perturbations ({})",
+                    names.perturbation,
+                    label_columns(schema)
+                )
+            };
+            col_err(
+                &names.perturbation,
+                message,
+                "name the label column 'perturbation', or pass its name with --perturbation-column",
+            )
+        })?;
     let (half, fold) = match role {
         TableRole::Cells => (find(&names.half), find(&names.fold)),
         TableRole::Predictions => (None, None),
@@ -164,11 +203,15 @@ pub fn locate(
         Some(c) => Some(find(c).ok_or_else(|| {
             col_err(
                 c,
-                "the context column is missing".into(),
+                format!(
+                    "no column '{c}' for the contexts ({})",
+                    label_columns(schema)
+                ),
                 "check --context-column",
             )
         })?),
-        None => find("cell_type"),
+        // Not filtered by type: a numeric `cell_type` gets the type error below, not a gene.
+        None => CONTEXT_COLUMN_CANDIDATES.iter().find_map(|c| find(c)),
     };
     let model = match role {
         TableRole::Predictions => find(&names.model),
@@ -191,9 +234,7 @@ pub fn locate(
     ] {
         if let Some(i) = idx {
             let t = schema.field(i).data_type();
-            let ok = matches!(t, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
-                || matches!(t, DataType::Dictionary(_, v) if matches!(**v, DataType::Utf8 | DataType::LargeUtf8));
-            if !ok {
+            if !is_text(t) {
                 return Err(col_err(
                     schema.field(i).name(),
                     format!("the {what} column has type {t}, expected strings"),
@@ -313,6 +354,21 @@ pub fn locate(
     })
 }
 
+/// The columns that could hold labels (text), for messages about a missing label column.
+fn label_columns(schema: &Schema) -> String {
+    let text: Vec<&str> = schema
+        .fields()
+        .iter()
+        .filter(|f| is_text(f.data_type()))
+        .map(|f| f.name().as_str())
+        .collect();
+    if text.is_empty() {
+        "the table has no text columns".into()
+    } else {
+        format!("text columns: {}", preview(&text, 12))
+    }
+}
+
 /// Duplicated gene names make matching by name ambiguous: an error naming them.
 fn check_unique_genes(file: &str, genes: &[String]) -> Result<()> {
     let mut seen: HashMap<&str, usize> = HashMap::with_capacity(genes.len());
@@ -343,3 +399,53 @@ fn check_unique_genes(file: &str, genes: &[String]) -> Result<()> {
 }
 
 pub use crate::error::preview;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::Field;
+
+    fn schema(columns: &[(&str, DataType)]) -> Schema {
+        Schema::new(
+            columns
+                .iter()
+                .map(|(n, t)| Field::new(*n, t.clone(), false))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn common_label_and_context_names_are_detected() {
+        let s = schema(&[
+            ("n_genes", DataType::Utf8),
+            ("condition", DataType::Utf8),
+            ("cell_line", DataType::Utf8),
+            ("G1", DataType::Float32),
+        ]);
+        // `gene` is a candidate, `n_genes` is not: a text column that is neither is an error.
+        let names = ColumnNames::default();
+        let found = locate("f", &s, &names, TableRole::Cells);
+        let e = found.unwrap_err().to_string();
+        assert!(e.contains("'n_genes'"), "{e}");
+        let s = schema(&[
+            ("condition", DataType::Utf8),
+            ("cell_line", DataType::Utf8),
+            ("G1", DataType::Float32),
+        ]);
+        let l = locate("f", &s, &names, TableRole::Cells).unwrap();
+        assert_eq!((l.label, l.context), (0, Some(1)));
+        assert_eq!(l.genes, ["G1"]);
+        // A name the user gave is not replaced by a guess.
+        let given = ColumnNames {
+            perturbation: "target".into(),
+            ..ColumnNames::default()
+        };
+        let e = locate("f", &s, &given, TableRole::Cells)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("no column 'target'") && e.contains("text columns: condition, cell_line"),
+            "{e}"
+        );
+    }
+}
