@@ -203,8 +203,8 @@ fn table_to_js(t: &report::Table) -> Array {
 #[wasm_bindgen]
 impl Session {
     /// The report: `{ contexts: [{ context, files: { "metrics.csv": [rows…], … }, judgements:
-    /// { trusted, beats_null, verdicts } }], "manifest.json": {…}, metrics: [spec…], baselines,
-    /// outputs: [[name, per_gene]…] }`. Rows are plain objects, NaN stays NaN.
+    /// { trusted, beats_null, verdicts, notes } }], pooled: [rows…] (with several contexts),
+    /// "manifest.json": {…}, metrics: [spec…], baselines, outputs: [[name, per_gene]…] }`. Rows are plain objects, NaN stays NaN.
     /// `progress(stage, fraction)` follows the tables as they are built (stage `report`).
     pub fn report(&self, progress: &Function) -> Result<JsValue, JsError> {
         let out = Object::new();
@@ -250,6 +250,11 @@ impl Session {
         let manifest = js_sys::JSON::parse(&manifest.to_string())
             .map_err(|_| JsError::new("manifest is not JSON"))?;
         let _ = Reflect::set(&out, &"contexts".into(), &contexts);
+        if self.eval.contexts.len() > 1 {
+            let pooled = report::contexts::pooled_summary(&self.eval.contexts)
+                .map_err(|e| JsError::new(&e.to_string()))?;
+            let _ = Reflect::set(&out, &"pooled".into(), &table_to_js(&pooled));
+        }
         // What the page needs to read the tables without a copy of calibra's lists: the
         // metrics' specs (names, directions, nulls), the baselines and the output files.
         let specs = self

@@ -101,3 +101,34 @@ fn the_perturbench_h5ad_is_evaluated_as_is_per_context() {
     let k562 = &e.contexts[3].dataset;
     assert!(k562.labels.iter().any(|l| l.contains('+')));
 }
+
+/// Writes one small h5ad file per encoding into `$CALIBRA_FUZZ_SEEDS` (the fuzzer's seeds;
+/// run by `scripts/fuzz.sh`).
+#[test]
+#[ignore]
+fn write_fuzz_seeds() {
+    let dir = std::path::PathBuf::from(
+        std::env::var_os("CALIBRA_FUZZ_SEEDS").expect("set CALIBRA_FUZZ_SEEDS"),
+    );
+    let mut cells =
+        common::h5ad::read_cells(&common::shared_dir().join("golden/golden_small/data.parquet"));
+    // Small seeds mutate faster: 40 cells, 12 genes.
+    cells.perturbation.truncate(40);
+    cells.half.truncate(40);
+    cells.fold.truncate(40);
+    cells.values.truncate(40);
+    cells.genes.truncate(12);
+    for row in &mut cells.values {
+        row.truncate(12);
+    }
+    for variant in [
+        H5adVariant::CsrF32,
+        H5adVariant::CsrF64Lzf,
+        H5adVariant::DenseF32,
+        H5adVariant::DenseF64Chunked,
+        H5adVariant::GeneColumn,
+        H5adVariant::PlainColumns,
+    ] {
+        common::h5ad::write_cells(&cells, variant, &dir.join(format!("{variant:?}.h5ad")));
+    }
+}

@@ -1,7 +1,7 @@
 // calibra's page controller: collects files and options, drives the Web Worker, renders results.
 // Test contract: input[name=cells], input[name=predictions], #run; body.dataset.state is
 // "done" or "error" (message in #error); window.calibraReport holds the report.
-import { el, flattenReport, verdicts, drfHeatmap, modelTable, forestPlots, perturbationTable, scatter, userModels } from './render.js';
+import { el, flattenReport, verdicts, drfHeatmap, modelTable, forestPlots, perturbationTable, scatter, userModels, pooledTable } from './render.js';
 import { Evaluator, Cancelled } from './protocol.js';
 
 const $ = (s) => document.querySelector(s);
@@ -108,10 +108,41 @@ async function download(context, name) {
 }
 
 function render(report, summary, seconds, memoryBytes) {
-  const files = flattenReport(report);
+  const contexts = report.contexts.map((c) => c.context);
+  const pick = $('#context');
+  pick.replaceChildren(...contexts.map((c, i) => el('option', { value: i }, c ?? 'all cells')));
+  $('#contexts').hidden = contexts.length < 2;
+  $('#contexts-note').textContent = contexts.length > 1
+    ? `${contexts.length} contexts (${contexts.join(', ')}), each evaluated on its own; every view below shows the chosen one.`
+    : '';
+  $('#pooled-box').hidden = contexts.length < 2;
+  if (contexts.length > 1) {
+    const models = [...new Set(report.pooled.map((r) => r.model))];
+    const first = flattenReport(report, 0).judgements.verdicts.map((v) => v.model);
+    const ordered = first.concat(models.filter((m) => !first.includes(m)));
+    const pm = $('#pooled-model');
+    pm.replaceChildren(...ordered.map((m) => el('option', { value: m }, m)));
+    const drawPooled = () => $('#pooled').replaceChildren(pooledTable(report, pm.value));
+    pm.onchange = drawPooled;
+    drawPooled();
+  }
+  const show = () => renderContext(report, Number(pick.value), seconds, memoryBytes);
+  pick.onchange = show;
+  show();
+  $('#summary').textContent = summary;
+  $('#results').hidden = false;
+  idle();
+  document.body.dataset.seconds = seconds;
+  document.body.dataset.wasmMemory = memoryBytes;
+  document.body.dataset.state = 'done';
+}
+
+function renderContext(report, context, seconds, memoryBytes) {
+  const files = flattenReport(report, context);
   window.calibraReport = files;
-  const context = 0;
+  document.body.dataset.context = files.context ?? '';
   $('#verdict').replaceChildren(...verdicts(files).map((v) => el('p', { class: 'verdict' }, v.text)),
+    ...files.judgements.notes.map((n) => el('p', { class: 'note' }, n)),
     el('p', { class: 'sub' }, `Evaluated in ${seconds.toFixed(2)} s on this machine (WebAssembly memory ${(memoryBytes / 2 ** 20).toFixed(0)} MiB). Calibrated metrics: not censored and mean DRF (interpolated) > 0: ${files.judgements.trusted.join(', ') || 'none'}.`));
   $('#drf').replaceChildren(drfHeatmap(files));
   $('#models').replaceChildren(modelTable(files));
@@ -128,12 +159,6 @@ function render(report, summary, seconds, memoryBytes) {
   drawPerts();
   const names = files.outputs.map(([name]) => name);
   $('#downloads').replaceChildren(...names.map((n) => el('a', { href: '#', onclick: (e) => { e.preventDefault(); download(context, n); } }, n)));
-  $('#summary').textContent = summary;
-  $('#results').hidden = false;
-  idle();
-  document.body.dataset.seconds = seconds;
-  document.body.dataset.wasmMemory = memoryBytes;
-  document.body.dataset.state = 'done';
 }
 
 // Drag and drop: the first file is the cells, the rest are predictions.

@@ -106,6 +106,7 @@ class CalibraEval extends HTMLElement {
     this.report = files;
     this.out.replaceChildren(
       ...verdicts(files).map((v) => el('p', {}, v.text)),
+      ...files.judgements.notes.map((n) => el('p', { class: 'sub' }, n)),
       el('p', { class: 'sub' }, `evaluated in ${seconds.toFixed(2)} s`),
       drfHeatmap(files),
       el('div', { class: 'scroll' }, modelTable(files)),

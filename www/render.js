@@ -139,3 +139,19 @@ export function scatter(profiles, model, perturbation) {
       Plot.dot(pts, { x: 'observed', y: 'predicted', fill: 'deg', r: 2.5, title: (d) => `${d.gene}: ${fmt(d.observed)} / ${fmt(d.predicted)}`, sort: { channel: 'fill' } })],
   });
 }
+
+/**
+ * Contexts side by side for one model: per metric, each context's mean over its perturbations
+ * and the mean over contexts (calibra's pooled summary).
+ */
+export function pooledTable(report, model) {
+  const rows = (report.pooled || []).filter((r) => r.model === model);
+  const contexts = [...new Set(rows.map((r) => r.context))];
+  const metrics = [...new Set(rows.map((r) => r.metric))];
+  const head = el('tr', {}, el('th', {}, 'metric'), ...contexts.map((c) => el('th', {}, c)));
+  const body = metrics.map((m) => el('tr', {}, el('th', {}, m), ...contexts.map((c) => {
+    const r = rows.find((x) => x.metric === m && x.context === c);
+    return el('td', { title: r ? `n = ${r.n}` : '' }, r ? fmt(r.mean) : '–');
+  })));
+  return el('table', { class: 'models pooled' }, el('thead', {}, head), el('tbody', {}, body));
+}

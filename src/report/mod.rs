@@ -1,6 +1,7 @@
 //! Outputs (SPEC §9): every result as a [`Table`] keyed by its file name, plus `manifest.json`;
 //! writers for a directory (CLI) — the browser serialises the same tables.
 
+pub mod contexts;
 pub mod table;
 pub mod text;
 pub mod verdicts;
@@ -353,6 +354,9 @@ pub struct OutputFile {
     pub produce: fn(&ContextResult, &mut ChunkSink<'_>) -> Result<()>,
 }
 
+/// The pooled summary across contexts, written at the top level when there are contexts.
+pub const POOLED_SUMMARY: &str = "pooled_summary.csv";
+
 /// Every output file of a context, in SPEC §9 order; `manifest.json` is written beside them.
 pub const OUTPUTS: [OutputFile; 9] = [
     output("metrics.csv", false, |r, s| s(metrics_table(r))),
@@ -552,6 +556,19 @@ pub fn write_dir(
                 })?;
                 std::io::Write::flush(&mut w).map_err(io_err(&path))?;
             }
+        }
+        if e.contexts.iter().any(|r| r.context.is_some()) {
+            // Beside the per-context folders: each small table of all contexts, and the
+            // pooled summary.
+            for name in contexts::combined_outputs() {
+                let table =
+                    contexts::all_contexts_table(&e.contexts, name)?.expect("a declared output");
+                let path = tmp.join(name);
+                fs::write(&path, table.to_csv()).map_err(io_err(&path))?;
+            }
+            let path = tmp.join(POOLED_SUMMARY);
+            fs::write(&path, contexts::pooled_summary(&e.contexts)?.to_csv())
+                .map_err(io_err(&path))?;
         }
         progress(1.0);
         let mut m = manifest(e, input_hashes);

@@ -35,8 +35,11 @@ pub fn human_summary(e: &Evaluation) -> String {
             };
             let _ = writeln!(s, "  {:<24} {v}", row.metric);
         }
+        let judgements = super::verdicts::judge(r);
+        for note in &judgements.notes {
+            let _ = writeln!(s, "\n  {note}");
+        }
         if !r.models.is_empty() {
-            let judgements = super::verdicts::judge(r);
             let _ = writeln!(
                 s,
                 "\nVerdict (calibrated metrics: DRF not censored and > 0 on this dataset):"

@@ -29,6 +29,51 @@ pub struct Judgements {
     pub beats_null: BTreeMap<String, Vec<&'static str>>,
     /// One verdict per user model, in input order.
     pub verdicts: Vec<Verdict>,
+    /// Why nothing (or little) can be concluded, in words, with what to do; empty when the
+    /// verdicts speak for themselves.
+    pub notes: Vec<String>,
+}
+
+/// Why a context allows no (or no model) verdict: no predictions, or no metric trusted.
+fn notes(r: &ContextResult, trusted: &[&'static str]) -> Vec<String> {
+    let mut notes = Vec::new();
+    if r.models.is_empty() {
+        notes.push(
+            "No predictions were given: this shows the baselines and which metrics can be \
+             trusted on this dataset (the calibration) only. Add one or more prediction files to \
+             judge a model."
+                .to_string(),
+        );
+    }
+    if trusted.is_empty() {
+        let headline: Vec<_> = r
+            .calibration
+            .summary
+            .iter()
+            .filter(|row| row.drf_type == crate::calibration::DrfType::Interpolated)
+            .collect();
+        let censored = headline.iter().filter(|row| row.censored).count();
+        let evaluable = headline
+            .iter()
+            .map(|row| row.n_valid_interpolated)
+            .max()
+            .unwrap_or(0);
+        notes.push(if censored == headline.len() && censored > 0 {
+            format!(
+                "No metric can be trusted: every DRF is censored, because at most {evaluable} \
+                 perturbation(s) could be evaluated here and the DRF needs at least {} \
+                 (SPEC §7). Evaluate a screen with more tested perturbations (each needs cells in \
+                 both halves), or pass --preset revision, which does not censor.",
+                crate::calibration::MIN_PERTURBATIONS_DRF
+            )
+        } else {
+            "No metric can be trusted: where the DRF is not censored it is ≤ 0 — the technical \
+             duplicate is no closer to the truth than the null baseline on this dataset, so no \
+             metric here can tell a model's signal from the trivial baseline."
+                .to_string()
+        });
+    }
+    notes
 }
 
 /// The judgements of one context.
@@ -77,6 +122,7 @@ pub fn judge(r: &ContextResult) -> Judgements {
         })
         .collect();
     Judgements {
+        notes: notes(r, &trusted),
         trusted,
         beats_null,
         verdicts,

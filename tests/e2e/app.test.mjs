@@ -202,3 +202,36 @@ test('a wide screen (2,000 perturbations × 4,000 genes) finishes in the page, a
   await page.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('an AnnData h5ad with four contexts: read as is, a context selector, the pooled summary, and why nothing can be concluded', async () => {
+  const { origin } = servers.threaded;
+  const { page, requests } = await open(origin);
+  await page.waitForSelector('#run:not([disabled])', { timeout: 120_000 });
+  await page.setInputFiles('input[name=cells]', path.join(shared, 'data', 'perturbench_devel_norman19_mcfaline23.h5ad'));
+  await page.setInputFiles('input[name=predictions]', []);
+  await page.fill('#opt-perturbation-column', 'condition');
+  await page.fill('#opt-context-column', 'cell_type');
+  const before = requests.length;
+  await page.click('#run');
+  assert.equal(await waitForState(page), 'done', await page.textContent('#error'));
+  assert.equal(requests.length, before, 'no request while evaluating');
+  const contexts = await page.$$eval('#context option', (os) => os.map((o) => o.textContent));
+  assert.deepEqual(contexts, ['A172', 'T98G', 'U87MG', 'k562']);
+  assert.ok(await page.isVisible('#contexts'));
+  // The pooled summary: each context and the mean over contexts.
+  const pooledHead = await page.$$eval('#pooled th', (ths) => ths.map((t) => t.textContent));
+  assert.ok(pooledHead.includes('mean over contexts') && pooledHead.includes('k562'), pooledHead.join(','));
+  // No predictions and few perturbations per glioma line: the page says why in words.
+  const notes = await page.textContent('#verdict');
+  assert.match(notes, /No predictions were given/);
+  assert.match(notes, /censored/);
+  // Every view follows the chosen context.
+  await page.selectOption('#context', { label: 'k562' });
+  await page.waitForFunction(() => document.body.dataset.context === 'k562');
+  const report = await page.evaluate(() => window.calibraReport);
+  assert.equal(report['manifest.json'].inputs.cells_format, 'H5ad');
+  assert.ok(report['perturbations.csv'].some((r) => r.perturbation.includes('+')), 'Norman combos in k562');
+  await page.screenshot({ path: path.join(artifacts, 'h5ad-contexts.png'), fullPage: true });
+  assertPrivate(requests, origin);
+  await page.close();
+});
