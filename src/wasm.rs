@@ -153,6 +153,21 @@ pub fn evaluate_files(
     )
 }
 
+/// A first look at a cells file with the page's options: format, layout, and each annotation
+/// column's type, a few values and the role calibra gives it (the page's column mapping).
+#[wasm_bindgen(js_name = inspectCells)]
+pub fn inspect_cells(cells: web_sys::File, options: JsValue) -> Result<JsValue, JsError> {
+    let o = self::options(options)?;
+    let overview = crate::io::inspect::inspect(
+        web_source(cells)?,
+        &o.cells.read,
+        &o.cells.columns,
+        crate::io::layout::TableRole::Cells,
+    )
+    .map_err(|e| JsError::new(&e.to_string()))?;
+    to_js(&overview)
+}
+
 /// Evaluates calibra's built-in simulated example (cells + two illustrative models).
 #[wasm_bindgen(js_name = evaluateExample)]
 pub fn evaluate_example(options: JsValue, progress: &Function) -> Result<Session, JsError> {

@@ -161,6 +161,58 @@ function renderContext(report, context, seconds, memoryBytes) {
   $('#downloads').replaceChildren(...names.map((n) => el('a', { href: '#', onclick: (e) => { e.preventDefault(); download(context, n); } }, n)));
 }
 
+/** The chosen cells file (dropped or picked). */
+function cellsFile() {
+  return droppedCells || $('input[name=cells]').files[0] || null;
+}
+
+/** Roles a text column can be given from the mapping (each sets one option). */
+const MAPPABLE = { perturbation: 'opt-perturbation-column', context: 'opt-context-column' };
+
+/**
+ * The column mapping: what calibra found in the cells file (format, layout, each annotation
+ * column's type, a few values and its role), with a role picker that sets the options.
+ */
+async function showMapping() {
+  const file = cellsFile();
+  const box = $('#mapping');
+  if (!file) { box.replaceChildren(); return; }
+  let o;
+  try {
+    o = await evaluator.inspect(file, options());
+  } catch (e) {
+    if (!(e instanceof Cancelled)) box.replaceChildren(el('p', { class: 'note' }, e.message));
+    return;
+  }
+  const head = el('tr', {}, ...['column', 'type', 'first values', 'role'].map((h) => el('th', {}, h)));
+  const rows = o.columns.map((c) => {
+    const text = /Utf8|Dictionary/.test(c.data_type);
+    let role;
+    if (text && (!c.role || c.role in MAPPABLE)) {
+      role = el('select', { 'data-column': c.name }, el('option', { value: '' }, '—'),
+        ...Object.keys(MAPPABLE).map((r) => el('option', { value: r }, r)));
+      role.value = c.role || '';
+      role.onchange = () => {
+        for (const [r, id] of Object.entries(MAPPABLE)) {
+          if (role.value === r) $(`#${id}`).value = c.name;
+          else if (c.role === r) $(`#${id}`).value = r === 'perturbation' ? 'perturbation' : '';
+        }
+        showMapping();
+      };
+    } else {
+      role = c.role || '—';
+    }
+    return el('tr', {}, el('td', {}, c.name), el('td', { class: 'sub' }, c.data_type), el('td', { class: 'sub' }, c.values.join(', ')), el('td', {}, role));
+  });
+  const what = [o.format, o.layout, o.rows !== null ? `${o.rows.toLocaleString()} cells` : null, o.n_genes !== null ? `${o.n_genes.toLocaleString()} genes` : null].filter(Boolean).join(' · ');
+  box.replaceChildren(
+    el('p', {}, el('strong', {}, o.file), ` — ${what}`),
+    ...(o.problem ? [el('p', { class: 'note' }, o.problem)] : []),
+    el('table', { class: 'models mapping' }, el('thead', {}, head), el('tbody', {}, rows)),
+  );
+  document.body.dataset.mapping = 'shown';
+}
+
 // Drag and drop: the first file is the cells, the rest are predictions.
 const drop = $('#drop');
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
@@ -171,8 +223,10 @@ drop.addEventListener('drop', (e) => {
   if (!files.length) return;
   droppedCells = files[0]; droppedPredictions = files.slice(1);
   drop.textContent = `cells: ${droppedCells.name}; predictions: ${droppedPredictions.map((f) => f.name).join(', ') || 'none'}`;
+  showMapping();
 });
-for (const input of document.querySelectorAll('input[type=file]')) input.addEventListener('change', () => { droppedCells = null; droppedPredictions = null; });
+for (const input of document.querySelectorAll('input[type=file]')) input.addEventListener('change', () => { droppedCells = null; droppedPredictions = null; showMapping(); });
+$('#options').addEventListener('change', showMapping);
 $('#run').addEventListener('click', () => run(false));
 $('#example').addEventListener('click', () => run(true));
 $('#cancel').addEventListener('click', () => evaluator.cancel());

@@ -81,6 +81,11 @@ export class Evaluator {
     return (await this.request({ type: 'file', context, name }).promise).blob;
   }
 
+  /** A first look at a cells file: format, layout, annotation columns and their roles. */
+  async inspect(cells, options) {
+    return (await this.request({ type: 'inspect', cells, options }).promise).overview;
+  }
+
   /** Per-gene profiles of one perturbation, for the scatter plot. */
   async profiles(context, perturbation) {
     return (await this.request({ type: 'profiles', context, perturbation }).promise).profiles;

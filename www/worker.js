@@ -70,6 +70,8 @@ onmessage = async (event) => {
       const parts = session.fileParts(msg.context, msg.name);
       const type = msg.name.endsWith('.csv') ? 'text/csv' : msg.name.endsWith('.json') ? 'application/json' : 'application/octet-stream';
       postMessage({ type: 'file', id: msg.id, name: msg.name, blob: new Blob(parts, { type }) });
+    } else if (msg.type === 'inspect') {
+      postMessage({ type: 'inspect', id: msg.id, overview: core.inspectCells(msg.cells, msg.options) });
     } else if (msg.type === 'profiles') {
       postMessage({ type: 'profiles', id: msg.id, profiles: session.perturbationProfiles(msg.context, msg.perturbation) });
     }

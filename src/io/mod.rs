@@ -18,6 +18,7 @@ pub mod columns;
 pub mod formats;
 pub mod groups;
 pub mod ingest;
+pub mod inspect;
 pub mod layout;
 pub mod predictions;
 pub mod sinks;

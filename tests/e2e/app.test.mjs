@@ -209,7 +209,18 @@ test('an AnnData h5ad with four contexts: read as is, a context selector, the po
   await page.waitForSelector('#run:not([disabled])', { timeout: 120_000 });
   await page.setInputFiles('input[name=cells]', path.join(shared, 'data', 'perturbench_devel_norman19_mcfaline23.h5ad'));
   await page.setInputFiles('input[name=predictions]', []);
-  await page.fill('#opt-perturbation-column', 'condition');
+  // The column mapping: what calibra found, and a role picker that sets the options.
+  await page.waitForFunction(() => document.body.dataset.mapping === 'shown');
+  const mapping = await page.textContent('#mapping');
+  assert.match(mapping, /H5ad · sparse-csr · 5,961 cells · 500 genes/);
+  assert.match(mapping, /condition/);
+  // cell_type is guessed as the context; `perturbation` (this file's other label) as the label.
+  assert.equal(await page.inputValue('#mapping select[data-column="cell_type"]'), 'context');
+  assert.equal(await page.inputValue('#mapping select[data-column="perturbation"]'), 'perturbation');
+  await page.selectOption('#mapping select[data-column="condition"]', 'perturbation');
+  await page.waitForFunction(() => document.querySelector('#mapping select[data-column="condition"]')?.value === 'perturbation');
+  assert.equal(await page.inputValue('#opt-perturbation-column'), 'condition');
+  await page.screenshot({ path: path.join(artifacts, 'h5ad-mapping.png'), fullPage: true });
   await page.fill('#opt-context-column', 'cell_type');
   const before = requests.length;
   await page.click('#run');
