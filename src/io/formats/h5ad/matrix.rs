@@ -26,6 +26,8 @@ pub(super) enum Matrix {
         indices_type: DType,
         indptr: Dataset,
         indptr_type: DType,
+        /// Stored values (`indptr[n_obs]`).
+        nnz: u64,
         n_obs: u64,
         n_vars: u64,
     },
@@ -239,7 +241,11 @@ impl Matrix {
                     "the file is damaged: write it again with anndata",
                 ));
             }
+            let nnz = read_offsets(&indptr, &indptr_type, shape[0], 1, errors)?
+                .first()
+                .map_or(0, |&x| x.max(0) as u64);
             return Ok(Matrix::Csr {
+                nnz,
                 data,
                 data_type,
                 indices,
@@ -281,6 +287,14 @@ impl Matrix {
     pub fn n_vars(&self) -> u64 {
         match self {
             Matrix::Csr { n_vars, .. } | Matrix::Dense { n_vars, .. } => *n_vars,
+        }
+    }
+
+    /// Stored values per row, on average (CSR: non-zeros; dense: genes).
+    pub fn values_per_row(&self) -> f64 {
+        match self {
+            Matrix::Csr { nnz, n_obs, .. } => *nnz as f64 / (*n_obs).max(1) as f64,
+            Matrix::Dense { n_vars, .. } => *n_vars as f64,
         }
     }
 

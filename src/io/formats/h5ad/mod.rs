@@ -22,6 +22,9 @@ use obs::ObsColumn;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+/// Matrix values read per window at most (about 8 MB of float32 values and their indices).
+const WINDOW_VALUES: usize = 1 << 20;
+
 /// AnnData `.h5ad` (HDF5 signature).
 pub struct H5ad;
 
@@ -42,7 +45,11 @@ impl TableFormat for H5ad {
         source: SharedSource,
         options: &ReadOptions,
     ) -> Result<Box<dyn TableReader>> {
-        Ok(Box::new(H5adTable::open(source, options)?))
+        let parallel_reads = source.parallel_reads();
+        Ok(Box::new(Reader {
+            table: Arc::new(H5adTable::open(source, options)?),
+            parallel_reads,
+        }))
     }
 }
 
@@ -53,6 +60,14 @@ enum ColumnSource {
     Indices,
     /// The matrix's values per row (CSR), or its rows (dense).
     Values,
+}
+
+/// The table reader: the opened file, shared with a read-ahead thread when the source can be
+/// read from any thread.
+struct Reader {
+    table: Arc<H5adTable>,
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    parallel_reads: bool,
 }
 
 /// An opened h5ad file.
@@ -234,25 +249,66 @@ impl H5adTable {
     }
 }
 
-impl TableReader for H5adTable {
+impl TableReader for Reader {
     fn schema(&self) -> SchemaRef {
-        self.schema.clone()
+        self.table.schema.clone()
     }
     fn num_rows(&self) -> Option<u64> {
-        Some(self.n_obs)
+        Some(self.table.n_obs)
     }
     fn batches(&self, columns: Option<&[usize]>, batch_rows: usize) -> Result<Batches<'_>> {
         let columns: Vec<usize> = match columns {
             Some(c) => c.to_vec(),
-            None => (0..self.columns.len()).collect(),
+            None => (0..self.table.columns.len()).collect(),
         };
-        let n = self.n_obs;
-        let step = batch_rows.max(1) as u64;
-        Ok(Box::new((0..n.div_ceil(step)).map(move |i| {
+        let n = self.table.n_obs;
+        // Windows of about the caller's rows, but bounded in values: a window of a dense or a
+        // dense-ish CSR matrix would otherwise hold rows × genes values.
+        let per_row = self.table.matrix.values_per_row().max(1.0);
+        let step = (batch_rows.max(1) as u64).min((WINDOW_VALUES as f64 / per_row).max(1.0) as u64);
+        let windows = (0..n.div_ceil(step)).map(move |i| {
             let start = i * step;
-            let count = step.min(n - start);
-            let batch = self.window(&columns, start, count)?;
+            (start, step.min(n - start))
+        });
+        let table = self.table.clone();
+        let read = move |(start, count): (u64, u64)| {
+            let batch = table.window(&columns, start, count)?;
             Ok((batch, (start + count) as f64 / n as f64))
-        })))
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        if self.parallel_reads {
+            return Ok(read_ahead(windows, read));
+        }
+        Ok(Box::new(windows.map(read)))
     }
+}
+
+/// Reads (and decompresses) the next window on a thread of its own while the caller ingests
+/// the current one: at most one window waits, so memory stays at two windows.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_ahead(
+    windows: impl Iterator<Item = (u64, u64)> + Send + 'static,
+    read: impl Fn((u64, u64)) -> Result<(RecordBatch, f64)> + Send + 'static,
+) -> Batches<'static> {
+    let (send, receive) = std::sync::mpsc::sync_channel(1);
+    std::thread::spawn(move || {
+        for window in windows {
+            // A panic in the HDF5 library must reach the caller as an error, not end the
+            // stream early (which would look like a shorter file).
+            let item = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(window)))
+                .unwrap_or_else(|_| {
+                    Err(Error::Internal(format!(
+                        "the HDF5 reader failed on rows {}..{}",
+                        window.0,
+                        window.0 + window.1
+                    )))
+                });
+            let failed = item.is_err();
+            // The receiver is gone when the caller stopped early: stop too.
+            if send.send(item).is_err() || failed {
+                break;
+            }
+        }
+    });
+    Box::new(receive.into_iter())
 }
