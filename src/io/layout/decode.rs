@@ -145,6 +145,8 @@ pub enum ExpressionView<'a> {
         indices: Indices<'a>,
         /// Values.
         values: Values<'a>,
+        /// Every row's gene positions ascend.
+        sorted_rows: bool,
     },
 }
 
@@ -225,12 +227,29 @@ impl ExpressionView<'_> {
                 offsets,
                 indices,
                 values,
+                sorted_rows,
             } => with_values!(*values, v => with_indices!(*indices, ix => {
                 let genes = span.first..span.first + span.file_pos.len();
+                // The file positions the span's genes come from: with ascending positions in
+                // every row, a row's entries for this span lie in one range, found by binary
+                // search, so each block of genes reads only its part of the row (the same
+                // entries in the same order as a full scan).
+                let present = span.file_pos.iter().copied().filter(|&p| p != usize::MAX);
+                let Some(lowest) = present.clone().min() else {
+                    return;
+                };
+                let highest = present.max().unwrap_or(lowest) as i64;
+                let lowest = lowest as i64;
                 for (k, rows) in runs {
                     for &r in rows {
                         let r = r as usize;
-                        for i in offsets[r]..offsets[r + 1] {
+                        let (mut from, mut to) = (offsets[r], offsets[r + 1]);
+                        if *sorted_rows {
+                            let row = &ix[from..to];
+                            to = from + row.partition_point(|x| x.i64() <= highest);
+                            from += row.partition_point(|x| x.i64() < lowest);
+                        }
+                        for i in from..to {
                             let gene = usize::try_from(ix[i].i64())
                                 .ok()
                                 .and_then(|p| span.gene_of.get(p).copied().flatten());
@@ -285,6 +304,7 @@ impl ExpressionView<'_> {
                 offsets,
                 indices,
                 values,
+                ..
             } => with_values!(*values, v => with_indices!(*indices, ix => {
                 let n_rows = offsets.len().saturating_sub(1);
                 (0..n_rows.div_ceil(ROWS_PER_TASK))
@@ -362,8 +382,13 @@ pub struct ExpressionArrays {
 
 enum Kind {
     Wide,
-    Dense { offsets: Vec<usize> },
-    Csr { offsets: Vec<usize> },
+    Dense {
+        offsets: Vec<usize>,
+    },
+    Csr {
+        offsets: Vec<usize>,
+        sorted_rows: bool,
+    },
 }
 
 fn to_float(a: &ArrayRef) -> std::result::Result<ArrayRef, arrow::error::ArrowError> {
@@ -527,12 +552,17 @@ impl ExpressionArrays {
                         .map_err(|e| cast_err(*indices, e))?,
                 };
                 let offsets: Vec<usize> = io.iter().map(|&o| o - i0).collect();
-                // Every index must name a gene.
+                // Every index must name a gene; note whether every row's ascend (the usual
+                // canonical CSR), which lets a block of genes read only its part of a row.
                 let g = genes.len() as i64;
+                let mut sorted_rows = true;
                 with_indices!(indices_of(&ic), idx => {
                     for r in 0..n_rows {
+                        let mut previous = -1i64;
                         for &j in &idx[offsets[r]..offsets[r + 1]] {
                             let j = j.i64();
+                            sorted_rows &= j > previous;
+                            previous = j;
                             if j < 0 || j >= g {
                                 return Err(Error::input(
                                     loc("indices", Some(first_row + r as u64)),
@@ -545,7 +575,10 @@ impl ExpressionArrays {
                 });
                 Ok(ExpressionArrays {
                     arrays: vec![ic, vc],
-                    kind: Kind::Csr { offsets },
+                    kind: Kind::Csr {
+                        offsets,
+                        sorted_rows,
+                    },
                     n_rows,
                     row_len: genes.len(),
                 })
@@ -566,10 +599,14 @@ impl ExpressionArrays {
                 values: values_of(&self.arrays[0]),
                 offsets: offsets.clone(),
             },
-            Kind::Csr { offsets } => ExpressionView::Csr {
+            Kind::Csr {
+                offsets,
+                sorted_rows,
+            } => ExpressionView::Csr {
                 offsets: offsets.clone(),
                 indices: indices_of(&self.arrays[0]),
                 values: values_of(&self.arrays[1]),
+                sorted_rows: *sorted_rows,
             },
         }
     }
@@ -630,7 +667,7 @@ impl ExpressionArrays {
                 });
                 self.arrays[0] = f32_array(out);
             }
-            Kind::Csr { offsets } => {
+            Kind::Csr { offsets, .. } => {
                 let out = with_values!(values_of(&self.arrays[1]), v => {
                     let mut out = vec![0f32; v.len()];
                     for r in 0..n_rows {

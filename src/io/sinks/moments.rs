@@ -287,15 +287,20 @@ mod tests {
         let ca = wide.check(&[true; 3], 0, 0);
         let idx = [0u32, 2, 1, 0];
         let val = [1.0f32, 0.5, 3.0, 2.0];
-        let csr = ExpressionView::Csr {
+        let csr = |sorted_rows| ExpressionView::Csr {
             offsets: vec![0, 2, 3, 4],
             indices: Indices::U32(&idx),
             values: Values::F32(&val),
+            sorted_rows,
         };
+        // Rows read in part (ascending positions: binary search) or whole give the same sums.
         let mut b = Accumulator::new(3);
-        b.consume(&groups, &csr);
+        b.consume(&groups, &csr(true));
+        let mut c = Accumulator::new(3);
+        c.consume(&groups, &csr(false));
         let order = [Some(0), Some(1)];
         let s = a.into_group_stats(&order);
+        assert_eq!(s, c.into_group_stats(&order));
         assert_eq!(s, b.into_group_stats(&order));
         assert_eq!(s.count, vec![2, 1]);
         assert_eq!(s.sum[[0, 0]], 3.0);

@@ -212,6 +212,8 @@ mod tests {
             offsets: (0..=n_rows).map(|r| r * 3).collect(),
             indices: Indices::U32(&idx),
             values: Values::F32(&val),
+            // Positions 4, 0, 2: not ascending.
+            sorted_rows: false,
         };
         let (got, want) = both(5, &[(first, csr)], &gene_of);
         assert_eq!(bits(&got), bits(&want));
