@@ -140,7 +140,7 @@ function render(report, summary, seconds, memoryBytes) {
 function renderContext(report, context, seconds, memoryBytes) {
   const files = flattenReport(report, context);
   window.calibraReport = files;
-  document.body.dataset.context = files.context ?? '';
+  document.body.dataset.context = report.contexts[context].context ?? '';
   $('#verdict').replaceChildren(...verdicts(files).map((v) => el('p', { class: 'verdict' }, v.text)),
     ...files.judgements.notes.map((n) => el('p', { class: 'note' }, n)),
     el('p', { class: 'sub' }, `Evaluated in ${seconds.toFixed(2)} s on this machine (WebAssembly memory ${(memoryBytes / 2 ** 20).toFixed(0)} MiB). Calibrated metrics: not censored and mean DRF (interpolated) > 0: ${files.judgements.trusted.join(', ') || 'none'}.`));

@@ -221,7 +221,6 @@ test('an AnnData h5ad with four contexts: read as is, a context selector, the po
   await page.waitForFunction(() => document.querySelector('#mapping select[data-column="condition"]')?.value === 'perturbation');
   assert.equal(await page.inputValue('#opt-perturbation-column'), 'condition');
   await page.screenshot({ path: path.join(artifacts, 'h5ad-mapping.png'), fullPage: true });
-  await page.fill('#opt-context-column', 'cell_type');
   const before = requests.length;
   await page.click('#run');
   assert.equal(await waitForState(page), 'done', await page.textContent('#error'));
