@@ -6,7 +6,7 @@ mod common;
 
 use calibra::pipeline::EvaluateOptions;
 use common::h5ad::{write_h5ad, H5adVariant};
-use common::outputs;
+use common::{assert_same_outputs, outputs};
 
 #[test]
 fn every_h5ad_encoding_gives_the_outputs_of_parquet() {
@@ -33,16 +33,7 @@ fn every_h5ad_encoding_gives_the_outputs_of_parquet() {
         // Small batches: windows that straddle compressed chunks.
         o.cells.batch_rows = 61;
         let got = outputs(&path, &preds, &o);
-        assert_eq!(
-            got.keys().collect::<Vec<_>>(),
-            reference.keys().collect::<Vec<_>>()
-        );
-        for (name, text) in &reference {
-            assert!(
-                got[name] == *text,
-                "{variant:?}: {name} differs from Parquet"
-            );
-        }
+        assert_same_outputs(&got, &reference, &format!("{variant:?} (h5ad vs Parquet)"));
     }
 }
 
@@ -66,12 +57,7 @@ fn predictions_as_h5ad_match() {
         a.keys().collect::<Vec<_>>(),
         reference.keys().collect::<Vec<_>>()
     );
-    for (name, text) in &b {
-        assert!(
-            a[name] == *text,
-            "{name} differs between h5ad and Parquet predictions"
-        );
-    }
+    assert_same_outputs(&a, &b, "h5ad predictions vs the same as Parquet");
 }
 
 #[test]

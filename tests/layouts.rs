@@ -6,7 +6,7 @@ mod common;
 
 use calibra::pipeline::EvaluateOptions;
 use common::layouts::{write_variant, Variant};
-use common::outputs;
+use common::{assert_same_outputs, outputs};
 use parquet::basic::{BrotliLevel, Compression, GzipLevel, ZstdLevel};
 
 #[test]
@@ -34,16 +34,7 @@ fn every_layout_and_format_gives_identical_outputs() {
     for v in variants {
         let path = write_variant(&dir.join("data.parquet"), v, tmp.path());
         let got = outputs(&path, &preds, &opts);
-        assert_eq!(
-            got.keys().collect::<Vec<_>>(),
-            reference.keys().collect::<Vec<_>>()
-        );
-        for (name, text) in &reference {
-            assert!(
-                got[name] == *text,
-                "{v:?}: {name} differs from the wide layout"
-            );
-        }
+        assert_same_outputs(&got, &reference, &format!("{v:?} (vs the wide layout)"));
     }
 }
 

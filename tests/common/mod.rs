@@ -52,3 +52,23 @@ pub fn outputs(
         })
         .collect()
 }
+
+/// Asserts that `got` holds the same output files as `reference`, each byte for byte;
+/// `what` names the variant in the message.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn assert_same_outputs(
+    got: &BTreeMap<String, String>,
+    reference: &BTreeMap<String, String>,
+    what: &str,
+) {
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        reference.keys().collect::<Vec<_>>()
+    );
+    for (name, text) in reference {
+        assert!(
+            got[name] == *text,
+            "{what}: {name} differs from the reference"
+        );
+    }
+}
