@@ -1,7 +1,7 @@
 // calibra's page controller: collects files and options, drives the Web Worker, renders results.
 // Test contract: input[name=cells], input[name=predictions], #run; body.dataset.state is
 // "done" or "error" (message in #error); window.calibraReport holds the report.
-import { el, flattenReport, verdicts, drfHeatmap, modelTable, forestPlots, perturbationTable, scatter, userModels, pooledTable } from './render.js';
+import { el, flattenReport, verdicts, drfHeatmap, modelTable, forestPlots, perturbationTable, scatter, userModels, pooledTable, agreementHeatmap } from './render.js';
 import { Evaluator, Cancelled } from './protocol.js';
 
 const $ = (s) => document.querySelector(s);
@@ -147,6 +147,7 @@ function renderContext(report, context, seconds, memoryBytes) {
   $('#drf').replaceChildren(drfHeatmap(files));
   $('#models').replaceChildren(modelTable(files));
   $('#forest').replaceChildren(forestPlots(files));
+  $('#agreement').replaceChildren(agreementHeatmap(files));
   const models = userModels(files);
   const all = [...new Set(files['stats.csv'].map((r) => r.model))];
   const pick = $('#pmodel');

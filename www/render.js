@@ -155,3 +155,18 @@ export function pooledTable(report, model) {
   })));
   return el('table', { class: 'models pooled' }, el('thead', {}, head), el('tbody', {}, body));
 }
+
+/** Kendall's τ between the metrics' rankings of all models and baselines (calibra's table). */
+export function agreementHeatmap(files) {
+  const rows = files['ranking_agreement.csv'] || [];
+  const names = metricNames(files);
+  return Plot.plot({
+    marginLeft: 170, marginBottom: 150, width: 170 + 26 * names.length, height: 150 + 22 * names.length, padding: 0.05,
+    x: { domain: names, label: null, tickRotate: -60 },
+    y: { domain: names, label: null },
+    color: { type: 'linear', domain: [-1, 1], scheme: 'puor', legend: true, label: 'Kendall τ' },
+    marks: [
+      Plot.cell(rows, { x: 'metric_b', y: 'metric_a', fill: (d) => (Number.isNaN(d.kendall_tau) ? null : d.kendall_tau), stroke: '#ddd', title: (d) => `${d.metric_a} vs ${d.metric_b}: τ = ${fmt(d.kendall_tau, 2)} over ${d.n_models} models and baselines` }),
+    ],
+  });
+}

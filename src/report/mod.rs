@@ -1,6 +1,7 @@
 //! Outputs (SPEC §9): every result as a [`Table`] keyed by its file name, plus `manifest.json`;
 //! writers for a directory (CLI) — the browser serialises the same tables.
 
+pub mod agreement;
 pub mod contexts;
 pub mod table;
 pub mod text;
@@ -357,8 +358,9 @@ pub struct OutputFile {
 /// The pooled summary across contexts, written at the top level when there are contexts.
 pub const POOLED_SUMMARY: &str = "pooled_summary.csv";
 
-/// Every output file of a context, in SPEC §9 order; `manifest.json` is written beside them.
-pub const OUTPUTS: [OutputFile; 9] = [
+/// Every output file of a context, in SPEC §9 order (then calibra's own additions);
+/// `manifest.json` is written beside them.
+pub const OUTPUTS: [OutputFile; 10] = [
     output("metrics.csv", false, |r, s| s(metrics_table(r))),
     output("summary.csv", false, |r, s| s(summary_table(r))),
     output("drf.csv", false, |r, s| s(drf_table(r))),
@@ -368,6 +370,9 @@ pub const OUTPUTS: [OutputFile; 9] = [
     output("deg_gt.parquet", true, |r, s| deg_table(r, true, s)),
     output("deg_td.parquet", true, |r, s| deg_table(r, false, s)),
     output("baselines.parquet", true, baselines_table),
+    output("ranking_agreement.csv", false, |r, s| {
+        s(agreement::agreement_table(r))
+    }),
 ];
 
 const fn output(

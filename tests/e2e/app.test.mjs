@@ -241,6 +241,9 @@ test('an AnnData h5ad with four contexts: read as is, a context selector, the po
   const report = await page.evaluate(() => window.calibraReport);
   assert.equal(report['manifest.json'].inputs.cells_format, 'H5ad');
   assert.ok(report['perturbations.csv'].some((r) => r.perturbation.includes('+')), 'Norman combos in k562');
+  // Ranking agreement across metrics: a table from calibra, drawn as a heatmap.
+  assert.ok(report['ranking_agreement.csv'].length === report.metrics.length ** 2);
+  await page.waitForSelector('#agreement svg');
   await page.screenshot({ path: path.join(artifacts, 'h5ad-contexts.png'), fullPage: true });
   assertPrivate(requests, origin);
   await page.close();
