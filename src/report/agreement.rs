@@ -40,23 +40,29 @@ pub fn agreement_table(r: &ContextResult) -> Table {
             models.push(&row.model);
         }
     }
-    // Oriented means: larger is better on every metric.
-    let score = |metric: &str, model: &str| -> f64 {
-        let spec = specs.iter().find(|s| s.name == metric);
-        r.stats
-            .iter()
-            .find(|s| s.metric == metric && s.model == model)
-            .map_or(f64::NAN, |s| match spec {
-                Some(spec) if !spec.higher_is_better() => -s.mean,
-                _ => s.mean,
-            })
-    };
-    let (mut a_names, mut b_names, mut taus, mut counts) = (vec![], vec![], vec![], vec![]);
-    for a in specs.iter() {
-        for b in specs.iter() {
-            let (x, y): (Vec<f64>, Vec<f64>) = models
+    // Oriented means per metric and model (NaN when missing): larger is better on every metric.
+    let scores: Vec<Vec<f64>> = specs
+        .iter()
+        .map(|spec| {
+            let sign = if spec.higher_is_better() { 1.0 } else { -1.0 };
+            models
                 .iter()
-                .map(|m| (score(a.name, m), score(b.name, m)))
+                .map(|&m| {
+                    r.stats
+                        .iter()
+                        .find(|s| s.metric == spec.name && s.model == m)
+                        .map_or(f64::NAN, |s| sign * s.mean)
+                })
+                .collect()
+        })
+        .collect();
+    let (mut a_names, mut b_names, mut taus, mut counts) = (vec![], vec![], vec![], vec![]);
+    for (a, score_a) in specs.iter().zip(&scores) {
+        for (b, score_b) in specs.iter().zip(&scores) {
+            let (x, y): (Vec<f64>, Vec<f64>) = score_a
+                .iter()
+                .zip(score_b)
+                .map(|(&x, &y)| (x, y))
                 .filter(|(x, y)| x.is_finite() && y.is_finite())
                 .unzip();
             a_names.push(a.name.to_string());

@@ -38,37 +38,24 @@ pub fn all_contexts_table(contexts: &[ContextResult], name: &str) -> Result<Opti
 /// One context's (name, mean, n) for a model and metric.
 type ContextMean = (String, f64, i64);
 
-fn column<'a>(t: &'a Table, name: &str) -> &'a Column {
-    &t.columns
-        .iter()
-        .find(|(n, _)| n == name)
-        .unwrap_or_else(|| panic!("summary.csv has a '{name}' column"))
-        .1
-}
-
 /// Per model and metric (in the first context's order): each context's mean over its
 /// perturbations and `n`, then the mean of the context means that are defined
 /// ([`MEAN_OVER_CONTEXTS`], `n` = contexts averaged).
-pub fn pooled_summary(contexts: &[ContextResult]) -> Result<Table> {
+pub fn pooled_summary(contexts: &[ContextResult]) -> Table {
     let mut order: Vec<(String, String)> = Vec::new();
     let mut cells: BTreeMap<(String, String), Vec<ContextMean>> = BTreeMap::new();
     for r in contexts {
-        let t = context_table(r, "summary.csv")?.expect("summary.csv is an output");
-        let (Column::Str(models), Column::Str(metrics), Column::F64(means), Column::I64(ns)) = (
-            column(&t, "model"),
-            column(&t, "metric"),
-            column(&t, "mean"),
-            column(&t, "n"),
-        ) else {
-            unreachable!("summary.csv columns: model, metric (text), mean (float), n (integer)")
-        };
-        for i in 0..t.n_rows() {
-            let key = (models[i].clone(), metrics[i].clone());
+        for row in &r.summary {
+            let key = (row.model.clone(), row.metric.to_string());
             let entry = cells.entry(key.clone()).or_default();
             if entry.is_empty() {
                 order.push(key);
             }
-            entry.push((r.context.clone().unwrap_or_default(), means[i], ns[i]));
+            entry.push((
+                r.context.clone().unwrap_or_default(),
+                row.mean,
+                row.n as i64,
+            ));
         }
     }
     let (mut model, mut metric, mut context, mut mean, mut n) =
@@ -97,10 +84,10 @@ pub fn pooled_summary(contexts: &[ContextResult]) -> Result<Table> {
             n.push(k);
         }
     }
-    Ok(Table::new()
+    Table::new()
         .with("model", Column::Str(model))
         .with("metric", Column::Str(metric))
         .with("context", Column::Str(context))
         .with("mean", Column::F64(mean))
-        .with("n", Column::I64(n)))
+        .with("n", Column::I64(n))
 }

@@ -572,7 +572,7 @@ pub fn write_dir(
                 fs::write(&path, table.to_csv()).map_err(io_err(&path))?;
             }
             let path = tmp.join(POOLED_SUMMARY);
-            fs::write(&path, contexts::pooled_summary(&e.contexts)?.to_csv())
+            fs::write(&path, contexts::pooled_summary(&e.contexts).to_csv())
                 .map_err(io_err(&path))?;
         }
         progress(1.0);

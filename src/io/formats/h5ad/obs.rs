@@ -10,7 +10,8 @@ use arrow::array::{
 };
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Int32Type};
-use hdf5_pure::{DType, Dataset, File};
+use hdf5_pure::{AttrValue, DType, Dataset, File};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// How one column's values are stored.
@@ -47,6 +48,16 @@ fn is_string(t: &DType) -> bool {
     matches!(t, DType::String | DType::VariableLengthString)
 }
 
+/// A dataframe's columns, from its `column-order` attribute (anndata writes an empty float
+/// array when there are none).
+fn column_order(attrs: &HashMap<String, AttrValue>) -> Vec<String> {
+    attrs
+        .get("column-order")
+        .and_then(|v| v.as_strings())
+        .map(<[String]>::to_vec)
+        .unwrap_or_default()
+}
+
 /// Opens the columns of the dataframe at `path`, in its `column-order`.
 pub(super) fn open_frame(
     file: &File,
@@ -60,12 +71,7 @@ pub(super) fn open_frame(
         )
     })?;
     let attrs = group.attrs().map_err(|e| errors.read(e))?;
-    let order: Vec<String> = attrs
-        .get("column-order")
-        .and_then(|v| v.as_strings())
-        .map(<[String]>::to_vec)
-        .unwrap_or_default();
-    order
+    column_order(&attrs)
         .into_iter()
         .map(|name| {
             let column = open_column(file, &format!("{path}/{name}"), errors)?;
@@ -275,11 +281,7 @@ pub(super) fn var_names(
     let attrs = group.attrs().map_err(|e| errors.read(e))?;
     let column = match gene_column {
         Some(c) => {
-            let columns: Vec<String> = attrs
-                .get("column-order")
-                .and_then(|v| v.as_strings())
-                .map(<[String]>::to_vec)
-                .unwrap_or_default();
+            let columns = column_order(&attrs);
             if !columns.iter().any(|x| x == c) {
                 return Err(errors.unsupported(
                     format!(
