@@ -1,5 +1,6 @@
-//! The `calibra` command line: `calibra evaluate …` and `calibra simulate …`.
+//! The `calibra` command line: `calibra evaluate …`, `calibra split …` and `calibra simulate …`.
 
+use crate::design::{Split, Task, TaskOptions};
 use crate::io::{self, SharedSource};
 use crate::options::{OptionKind, OPTIONS};
 use crate::pipeline::{evaluate, EvaluateOptions, Inputs, Stage};
@@ -23,6 +24,9 @@ pub struct Cli {
 enum Command {
     /// Evaluate predictions (and the calibrated baselines) against observed cells.
     Evaluate(EvaluateArgs),
+    /// Write the train / val / test split of an in-the-wild task for a cells file (CSV), to
+    /// train on and then evaluate with `evaluate --split-file`.
+    Split(SplitArgs),
     /// Write a simulated dataset (cells + two illustrative models) as Parquet.
     Simulate(SimulateArgs),
 }
@@ -37,6 +41,9 @@ struct EvaluateArgs {
     /// Predictions (Parquet, Arrow IPC or .h5ad); repeat for several files.
     #[arg(long = "predictions", num_args = 1..)]
     predictions: Vec<PathBuf>,
+    /// Train / val / test split (CSV: perturbation[,context],split) instead of calibra's folds.
+    #[arg(long)]
+    split_file: Option<PathBuf>,
     /// Evaluate calibra's built-in simulated example instead of files.
     #[arg(long, conflicts_with = "cells")]
     example: bool,
@@ -47,6 +54,42 @@ struct EvaluateArgs {
     #[arg(long, short)]
     quiet: bool,
 }
+
+/// The arguments of `split`; its column options are the evaluation's ([`SPLIT_OPTIONS`]).
+#[derive(Args, Debug)]
+struct SplitArgs {
+    /// Observed cells (Parquet, Arrow IPC or AnnData .h5ad).
+    #[arg(long)]
+    cells: PathBuf,
+    /// The task: what the model has not seen at test time.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Task::ALL.map(Task::as_str)))]
+    task: String,
+    /// Seed of the random choices.
+    #[arg(long, default_value_t = crate::design::DEFAULT_SEED)]
+    seed: u64,
+    /// Fraction of the candidate perturbations that are test.
+    #[arg(long, default_value_t = TaskOptions::default().test_fraction)]
+    test_fraction: f64,
+    /// Fraction of the candidate perturbations that are val (held out of training and of
+    /// the evaluation).
+    #[arg(long, default_value_t = TaskOptions::default().val_fraction)]
+    val_fraction: f64,
+    /// The held-out context of unseen-context tasks (default: drawn with the seed).
+    #[arg(long)]
+    holdout_context: Option<String>,
+    /// Output CSV.
+    #[arg(long, default_value = "split.csv")]
+    out: PathBuf,
+}
+
+/// The evaluation options that `split` takes too: those that say where the labels are.
+const SPLIT_OPTIONS: [&str; 5] = [
+    "perturbation-column",
+    "context-column",
+    "control-label",
+    "layer",
+    "gene-column",
+];
 
 #[derive(Args, Debug)]
 struct SimulateArgs {
@@ -61,10 +104,18 @@ struct SimulateArgs {
     out: PathBuf,
 }
 
-/// `evaluate`'s option flags, one per entry of the options table.
+/// `evaluate`'s option flags, one per entry of the options table, and `split`'s share of them.
 fn with_option_flags(cmd: clap::Command) -> clap::Command {
-    cmd.mut_subcommand("evaluate", |mut sub| {
-        for o in OPTIONS {
+    cmd.mut_subcommand("evaluate", |sub| add_option_flags(sub, |_| true))
+        .mut_subcommand("split", |sub| {
+            add_option_flags(sub, |name| SPLIT_OPTIONS.contains(&name))
+        })
+}
+
+/// Adds the flags of the options table's entries that `keep` selects.
+fn add_option_flags(mut sub: clap::Command, keep: impl Fn(&str) -> bool) -> clap::Command {
+    {
+        for o in OPTIONS.iter().filter(|o| keep(o.name)) {
             let mut arg = Arg::new(o.name).long(o.name).help(o.doc);
             arg = match o.kind {
                 OptionKind::Flag => arg.action(ArgAction::SetTrue),
@@ -84,7 +135,7 @@ fn with_option_flags(cmd: clap::Command) -> clap::Command {
             sub = sub.arg(arg);
         }
         sub
-    })
+    }
 }
 
 /// The clap command, with the options table's flags.
@@ -110,6 +161,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             .ok_or_else(|| Error::Options("evaluate's options are missing".into()))
             .and_then(options)
             .and_then(|o| run_evaluate(a, o)),
+        Command::Split(a) => matches
+            .subcommand_matches("split")
+            .ok_or_else(|| Error::Options("split's options are missing".into()))
+            .and_then(options)
+            .and_then(|o| run_split(a, o)),
         Command::Simulate(a) => run_simulate(a),
     };
     match result {
@@ -125,9 +181,14 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
 fn options(m: &ArgMatches) -> Result<EvaluateOptions> {
     let mut o = EvaluateOptions::default();
     for spec in OPTIONS {
+        // A subcommand takes a share of the table: skip the flags it does not have.
         let value = match spec.kind {
-            OptionKind::Flag => m.get_flag(spec.name).then(|| "true".to_string()),
-            _ => m.get_one::<String>(spec.name).cloned(),
+            OptionKind::Flag => m
+                .try_get_one::<bool>(spec.name)
+                .ok()
+                .flatten()
+                .and_then(|&on| on.then(|| "true".to_string())),
+            _ => m.try_get_one::<String>(spec.name).ok().flatten().cloned(),
         };
         if let Some(v) = value {
             crate::options::set(&mut o, spec.name, &v)?;
@@ -183,6 +244,7 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
         Inputs {
             cells,
             predictions: vec![preds],
+            split: None,
         }
     } else {
         let cells_path = a
@@ -206,6 +268,7 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
         Inputs {
             cells: io::open_file(&cells_path)?,
             predictions: preds,
+            split: a.split_file.as_deref().map(io::open_file).transpose()?,
         }
     };
 
@@ -249,6 +312,46 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
     written?;
     print!("{}", crate::report::human_summary(&eval));
     println!("outputs: {}", a.out.display());
+    Ok(())
+}
+
+fn run_split(a: SplitArgs, opts: EvaluateOptions) -> Result<()> {
+    let task =
+        Task::parse(&a.task).ok_or_else(|| Error::Options(format!("unknown task '{}'", a.task)))?;
+    let labels = io::read_labels(io::open_file(&a.cells)?, &opts.cells)?;
+    let task_opts = TaskOptions {
+        seed: a.seed,
+        test_fraction: a.test_fraction,
+        val_fraction: a.val_fraction,
+        holdout_context: a.holdout_context,
+    };
+    let table = crate::design::make_split(task, &labels, &task_opts)?;
+    std::fs::write(&a.out, crate::design::split_csv(&table)).map_err(|e| Error::Io {
+        path: a.out.display().to_string(),
+        source: e,
+    })?;
+    let count = |s: Split| {
+        table
+            .sides
+            .iter()
+            .filter(|((_, l), &side)| side == s && *l != labels.control)
+            .count()
+    };
+    println!(
+        "{} (seed {}): {} train, {} val, {} test, {} excluded perturbation(s){}",
+        task.as_str(),
+        a.seed,
+        count(Split::Train),
+        count(Split::Val),
+        count(Split::Test),
+        count(Split::Excluded),
+        if labels.has_context {
+            " (per context; controls are train)"
+        } else {
+            " (controls are train)"
+        }
+    );
+    println!("wrote {}", a.out.display());
     Ok(())
 }
 

@@ -86,6 +86,14 @@ impl GroupStats {
     }
 }
 
+/// Fold of a perturbation that is never tested: always in the train set (controls, singles of
+/// combo datasets, a user split's `train`).
+pub const FOLD_TRAIN: i64 = -1;
+
+/// Fold of a perturbation held out of both sides: neither tested nor in any train set (a user
+/// split's `val` and `excluded`, SPEC §12.5).
+pub const FOLD_HELD_OUT: i64 = -2;
+
 /// Whether labels are single perturbations only, or include combinations `A+B`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -105,7 +113,8 @@ pub struct Dataset {
     pub labels: Vec<String>,
     /// Index of the control label in `labels`.
     pub control: usize,
-    /// Test fold per label; −1 = never tested (controls, singles of combo datasets).
+    /// Test fold per label; [`FOLD_TRAIN`] (−1) = never tested (controls, singles of combo
+    /// datasets, a user split's train), [`FOLD_HELD_OUT`] (−2) = neither tested nor trained on.
     pub fold_of: Vec<i64>,
     /// Statistics per group `2·label + half`.
     pub stats: GroupStats,
@@ -193,11 +202,20 @@ impl Dataset {
         f
     }
 
-    /// Train perturbations of fold `k`: every non-control label with fold ≠ k, sorted by name.
+    /// Train perturbations of fold `k`: every non-control label with fold ≠ k that is not
+    /// held out, sorted by name.
     pub fn train_of_fold(&self, k: i64) -> Vec<usize> {
         self.perturbations()
             .into_iter()
-            .filter(|&l| self.fold_of[l] != k)
+            .filter(|&l| self.fold_of[l] != k && self.fold_of[l] != FOLD_HELD_OUT)
+            .collect()
+    }
+
+    /// Perturbations in every train set: never tested and not held out ([`FOLD_TRAIN`]).
+    pub fn always_train(&self) -> Vec<usize> {
+        self.perturbations()
+            .into_iter()
+            .filter(|&l| self.fold_of[l] == FOLD_TRAIN)
             .collect()
     }
 

@@ -5,7 +5,7 @@
 pub use crate::evaluation::{ContextResult, Evaluation, PerturbationRow};
 pub use crate::options::{EvaluateOptions, Preset};
 
-use crate::baselines::{build_baselines, Baselines, BASELINES, GROUND_TRUTH};
+use crate::baselines::{build_baselines, Baselines, TrainPool, BASELINES, GROUND_TRUTH};
 use crate::calibration::{calibrate, CalibrationOptions};
 use crate::data::{Dataset, GroupStats, Half, ModelPredictions};
 use crate::de::{deg_half, deg_mask, deg_mask_top_k, deg_weights, DegDetail, DegResults};
@@ -65,6 +65,27 @@ pub struct Inputs {
     pub cells: SharedSource,
     /// Prediction files (any number).
     pub predictions: Vec<SharedSource>,
+    /// A split file (`perturbation[,context],split`) replacing calibra's folds, SPEC §12.5.
+    pub split: Option<SharedSource>,
+}
+
+/// Reads a whole split file (small: a row per perturbation).
+fn read_split(source: &SharedSource) -> Result<crate::design::SplitTable> {
+    const MAX_BYTES: u64 = 256 << 20;
+    if source.size() > MAX_BYTES {
+        return Err(Error::in_file(
+            source.name(),
+            format!("{} bytes is too large for a split file", source.size()),
+            "a split file lists each perturbation once: perturbation[,context],split",
+        ));
+    }
+    let bytes = source
+        .read_at(0, source.size() as usize)
+        .map_err(|e| Error::Io {
+            path: source.name().to_string(),
+            source: e,
+        })?;
+    io::read_split_file(source.name(), &bytes)
 }
 
 struct Timer {
@@ -110,10 +131,14 @@ pub fn evaluate(
         timings: BTreeMap::new(),
     };
     let t_start = now();
+    let split = inputs.split.as_ref().map(read_split).transpose()?;
     let mut cells = timer.time(Stage::ReadCells, || {
-        io::read_cells(inputs.cells.clone(), &options.cells, &mut |f| {
-            progress(Stage::ReadCells, f)
-        })
+        io::read_cells(
+            inputs.cells.clone(),
+            &options.cells,
+            split.as_ref(),
+            &mut |f| progress(Stage::ReadCells, f),
+        )
     })?;
     progress(Stage::ReadCells, 1.0);
     let n_files = inputs.predictions.len().max(1) as f64;
@@ -174,17 +199,28 @@ pub fn evaluate(
         }
     }
 
+    let mut pools = train_pools(&cells.contexts, &keep);
     let mut contexts = Vec::new();
     // The datasets move into the results (one copy of the statistics in memory).
-    for ctx in std::mem::take(&mut cells.contexts) {
+    for (i, ctx) in std::mem::take(&mut cells.contexts).into_iter().enumerate() {
         let ds = if keep.len() == cells.genes.len() {
             ctx.dataset
         } else {
             select_genes(&ctx.dataset, &keep)
         };
+        let pool = pools.remove(&i);
+        if let Some(p) = &pool {
+            notes.push(format!(
+                "context '{}' has no train perturbations of its own: its dataset_mean, interpolated_duplicate and linear baselines learn from the {} train perturbation(s) of {}",
+                ctx.context.as_deref().unwrap_or(""),
+                p.labels.len(),
+                p.contexts.join(", ")
+            ));
+        }
         let r = evaluate_context(
             ctx.context.clone(),
             ds,
+            pool.as_ref(),
             &files,
             &keep,
             options,
@@ -255,9 +291,55 @@ fn select_genes(ds: &Dataset, keep: &[usize]) -> Dataset {
     }
 }
 
+/// For each context (by position) whose test folds have no train perturbation of its own, the
+/// train perturbations of the other contexts (SPEC §12.5, `unseen-context`), restricted to the
+/// genes `keep`. Contexts without a train set of their own are rare (a held-out context), and
+/// so are these copies.
+fn train_pools(contexts: &[io::ContextData], keep: &[usize]) -> BTreeMap<usize, TrainPool> {
+    let needs_pool = |ds: &Dataset| ds.folds().iter().any(|&k| ds.train_of_fold(k).is_empty());
+    let mut pools = BTreeMap::new();
+    for (i, c) in contexts.iter().enumerate() {
+        if contexts.len() < 2 || !needs_pool(&c.dataset) {
+            continue;
+        }
+        let mut labels = Vec::new();
+        let mut rows = Vec::new();
+        let mut from = Vec::new();
+        for (_, other) in contexts.iter().enumerate().filter(|&(j, _)| j != i) {
+            let train = other.dataset.always_train();
+            if !train.is_empty() {
+                from.push(other.context.clone().unwrap_or_default());
+            }
+            for l in train {
+                let Some(m) = other.dataset.mean_all(l) else {
+                    continue;
+                };
+                labels.push(other.dataset.labels[l].clone());
+                rows.push(m.select(Axis(0), keep));
+            }
+        }
+        if rows.is_empty() {
+            continue;
+        }
+        let views: Vec<_> = rows.iter().map(|r| r.view()).collect();
+        let means = ndarray::stack(Axis(0), &views).expect("rows of one length");
+        pools.insert(
+            i,
+            TrainPool {
+                labels,
+                means,
+                contexts: from,
+            },
+        );
+    }
+    pools
+}
+
+#[allow(clippy::too_many_arguments)]
 fn evaluate_context(
     context: Option<String>,
     mut ds: Dataset,
+    pool: Option<&TrainPool>,
     files: &[PredictionFile],
     keep: &[usize],
     options: &EvaluateOptions,
@@ -304,7 +386,7 @@ fn evaluate_context(
     progress(Stage::Deg, 1.0);
 
     progress(Stage::Baselines, 0.0);
-    let baselines = timer.time(Stage::Baselines, || build_baselines(&ds, &deg.td));
+    let baselines = timer.time(Stage::Baselines, || build_baselines(&ds, &deg.td, pool));
     progress(Stage::Baselines, 1.0);
     deg.td.release_arrays();
 
@@ -387,27 +469,23 @@ fn evaluate_context(
     })
 }
 
-/// SPEC §1.4: a combo member that is not a single of the dataset has no term in the additive
-/// baseline; say so.
+/// SPEC §1.4: a combo member that is not a single of the dataset in the combo's train set has
+/// no term in the additive baseline; say so.
 fn additive_notes(ds: &Dataset, context: Option<&str>) -> Vec<String> {
-    let singles: std::collections::BTreeSet<&str> = ds
-        .perturbations()
-        .into_iter()
-        .map(|l| ds.labels[l].as_str())
-        .filter(|l| !crate::data::is_combo(l))
-        .collect();
     let prefix = context
         .map(|c| format!("context '{c}': "))
         .unwrap_or_default();
     ds.evaluated()
         .into_iter()
-        .map(|l| ds.labels[l].as_str())
-        .filter(|l| crate::data::is_combo(l))
+        .filter(|&l| crate::data::is_combo(&ds.labels[l]))
         .flat_map(|combo| {
+            let name = ds.labels[combo].as_str();
             let prefix = prefix.clone();
-            combo.split('+').filter(|m| !singles.contains(m)).map(move |m| {
-                format!("{prefix}additive baseline: '{m}' in '{combo}' is not a single perturbation of the dataset; its term is skipped")
-            })
+            name.split('+')
+                .filter(move |m| crate::baselines::additive_single(ds, combo, m).is_none())
+                .map(move |m| {
+                    format!("{prefix}additive baseline: '{m}' in '{name}' is not a single perturbation of the train set; its term is skipped")
+                })
         })
         .collect()
 }

@@ -147,6 +147,7 @@ pub fn evaluate_files(
         Inputs {
             cells: web_source(cells)?,
             predictions: preds,
+            split: None,
         },
         options,
         progress,
@@ -187,6 +188,7 @@ pub fn evaluate_example(options: JsValue, progress: &Function) -> Result<Session
         Inputs {
             cells,
             predictions: vec![preds],
+            split: None,
         },
         options,
         progress,

@@ -104,6 +104,7 @@ fn error_of(cells: &Path, predictions: &[PathBuf], opts: &EvaluateOptions) -> St
             .iter()
             .map(|p| io::open_file(p).unwrap())
             .collect(),
+        split: None,
     };
     match evaluate(inputs, opts, &mut |_, _| {}) {
         Ok(_) => panic!("expected an error for {}", cells.display()),
@@ -134,6 +135,7 @@ fn valid_fixture_evaluates() {
     let inputs = Inputs {
         cells: io::open_file(&path).unwrap(),
         predictions: vec![],
+        split: None,
     };
     evaluate(inputs, &EvaluateOptions::default(), &mut |_, _| {}).expect("the fixture is valid");
 }
@@ -304,6 +306,7 @@ fn single_cell_perturbation_is_warned_not_fatal() {
     let inputs = Inputs {
         cells: io::open_file(&path).unwrap(),
         predictions: vec![],
+        split: None,
     };
     let e = evaluate(inputs, &EvaluateOptions::default(), &mut |_, _| {})
         .expect("a single-cell perturbation is not fatal");
@@ -355,6 +358,7 @@ fn prediction_genes_not_matching() {
     let inputs = Inputs {
         cells: io::open_file(&cells).unwrap(),
         predictions: vec![io::open_file(&pred).unwrap()],
+        split: None,
     };
     let e = evaluate(inputs, &opts, &mut |_, _| {}).expect("evaluates the shared genes");
     assert_eq!(e.genes, vec!["A".to_string(), "B".to_string()]);

@@ -32,6 +32,7 @@ fn run(cells: &Path, predictions: &Path, options: &EvaluateOptions) -> tempfile:
     let inputs = Inputs {
         cells: io::open_file(cells).expect("open cells"),
         predictions: vec![io::open_file(predictions).expect("open predictions")],
+        split: None,
     };
     let eval = evaluate(inputs, options, &mut |_, _| {}).expect("evaluation succeeds");
     calibra::report::write_dir(

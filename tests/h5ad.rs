@@ -71,6 +71,7 @@ fn the_perturbench_h5ad_is_evaluated_as_is_per_context() {
     let inputs = Inputs {
         cells: calibra::io::open_file(&path).unwrap(),
         predictions: vec![],
+        split: None,
     };
     let e = evaluate(inputs, &opts, &mut |_, _| {}).unwrap();
     let contexts: Vec<_> = e

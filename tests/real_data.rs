@@ -17,6 +17,7 @@ fn run(cells: &str, predictions: &[&str], opts: &EvaluateOptions) -> calibra::Re
             .iter()
             .map(|p| io::open_file(&data(p)))
             .collect::<calibra::Result<_>>()?,
+        split: None,
     };
     evaluate(inputs, opts, &mut |_, _| {})
 }

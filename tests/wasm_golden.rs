@@ -51,6 +51,7 @@ fn check_golden(cells: SharedSource, what: &str) {
         Inputs {
             cells,
             predictions: vec![preds],
+            split: None,
         },
         &EvaluateOptions::default(),
         &mut |_, _| {},

@@ -22,6 +22,19 @@ pub const BASELINES: [&str; 6] = [
 /// Name of the GT-half mean rows in `baselines.parquet`; reserved like the baselines.
 pub const GROUND_TRUTH: &str = "ground_truth";
 
+/// Train perturbations of other contexts, lent to a context that has none of its own (SPEC
+/// §12.5: in `unseen-context` a context's perturbations are all test, and its mean and linear
+/// baselines learn from the other contexts).
+#[derive(Debug, Clone)]
+pub struct TrainPool {
+    /// Label of each row (a perturbation seen in several contexts has a row per context).
+    pub labels: Vec<String>,
+    /// Mean profile (all cells) of each row, in the borrowing dataset's gene order.
+    pub means: Array2<f64>,
+    /// The contexts the rows come from.
+    pub contexts: Vec<String>,
+}
+
 /// Every baseline's predictions plus the per-fold references the metrics need.
 #[derive(Debug, Clone)]
 pub struct Baselines {
@@ -29,8 +42,8 @@ pub struct Baselines {
     pub control_mean: ArcArray1<f64>,
     /// Per test fold k: unweighted mean of the train perturbations' means (all cells).
     pub fold_mean: BTreeMap<i64, ArcArray1<f64>>,
-    /// Per test fold k: the train perturbations (label indices, sorted by name).
-    pub fold_train: BTreeMap<i64, Vec<usize>>,
+    /// Test folds whose train set was borrowed from other contexts ([`TrainPool`]).
+    pub borrowed_folds: Vec<i64>,
     /// Baselines in `BASELINES` order; baselines that predict nothing are left out.
     pub models: Vec<ModelPredictions>,
     /// Linear baseline: PCA components used per fold (single datasets only).
@@ -56,34 +69,52 @@ pub fn interpolate(
     })
 }
 
-/// Builds all baselines of SPEC §5 from the dataset and the TD-half DEG test.
-pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
+/// Builds all baselines of SPEC §5 from the dataset and the TD-half DEG test; a test fold
+/// without train perturbations learns from `pool` when one is given.
+pub fn build_baselines(ds: &Dataset, td: &DegHalf, pool: Option<&TrainPool>) -> Baselines {
     let g = ds.n_genes();
     let control_mean = ds.mean_all(ds.control).unwrap_or_else(|| Array1::zeros(g));
-    // Mean profile (all cells) of every perturbation with cells, one row each.
+    // Mean profile (all cells) of every perturbation with cells, one row each, then the
+    // borrowed rows.
     let with_cells: Vec<usize> = ds
         .perturbations()
         .into_iter()
         .filter(|&l| ds.n_cells_of(l) > 0)
         .collect();
+    let n_pool = pool.map_or(0, |p| p.labels.len());
     let mut row_of = vec![usize::MAX; ds.labels.len()];
-    let mut means = Array2::<f64>::zeros((with_cells.len(), g));
+    let mut means = Array2::<f64>::zeros((with_cells.len() + n_pool, g));
+    let mut row_label: Vec<&str> = Vec::with_capacity(with_cells.len() + n_pool);
     for (r, &l) in with_cells.iter().enumerate() {
         row_of[l] = r;
         means.row_mut(r).assign(&ds.mean_all(l).expect("has cells"));
+        row_label.push(&ds.labels[l]);
     }
+    if let Some(p) = pool {
+        means
+            .slice_mut(ndarray::s![with_cells.len().., ..])
+            .assign(&p.means);
+        row_label.extend(p.labels.iter().map(String::as_str));
+    }
+    let pool_rows: Vec<usize> = (with_cells.len()..with_cells.len() + n_pool).collect();
     let mean_of = |l: usize| (row_of[l] != usize::MAX).then(|| means.row(row_of[l]));
+    // Per test fold, the rows of its train set: its own train perturbations, or the pool's.
     let mut fold_mean = BTreeMap::new();
-    let mut fold_train = BTreeMap::new();
+    let mut fold_rows = BTreeMap::new();
+    let mut borrowed_folds = Vec::new();
     for k in ds.folds() {
         let train = ds.train_of_fold(k);
-        let rows: Vec<usize> = train.iter().map(|&l| row_of[l]).collect();
+        let mut rows: Vec<usize> = train.iter().map(|&l| row_of[l]).collect();
         assert!(
             rows.iter().all(|&r| r != usize::MAX),
             "train perturbations have cells"
         );
+        if rows.is_empty() && n_pool > 0 {
+            rows = pool_rows.clone();
+            borrowed_folds.push(k);
+        }
         fold_mean.insert(k, column_means(means.view(), &rows).into_shared());
-        fold_train.insert(k, train);
+        fold_rows.insert(k, rows);
     }
 
     let evaluated = ds.evaluated();
@@ -100,32 +131,27 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
         DatasetKind::Single => {
             let genes = linear::gene_index(&ds.genes);
             // Every fold trains on singles; their Gram matrix is computed once.
-            let singles: Vec<usize> = with_cells
-                .iter()
-                .copied()
-                .filter(|&l| !is_combo(&ds.labels[l]))
+            let singles: Vec<usize> = (0..row_label.len())
+                .filter(|&r| !is_combo(row_label[r]))
                 .collect();
-            let shared = (singles.len() >= linear::GRAM_MIN_ROWS).then(|| {
-                let rows: Vec<usize> = singles.iter().map(|&l| row_of[l]).collect();
-                linear::SharedGram::new(means.view(), &rows)
-            });
-            let mut single_pos = vec![usize::MAX; ds.labels.len()];
-            for (i, &l) in singles.iter().enumerate() {
-                single_pos[l] = i;
+            let shared = (singles.len() >= linear::GRAM_MIN_ROWS)
+                .then(|| linear::SharedGram::new(means.view(), &singles));
+            let mut single_pos = vec![usize::MAX; row_label.len()];
+            for (i, &r) in singles.iter().enumerate() {
+                single_pos[r] = i;
             }
-            for (&k, train) in &fold_train {
-                let train: Vec<usize> = train
+            for (&k, rows) in &fold_rows {
+                let rows: Vec<usize> = rows
                     .iter()
                     .copied()
-                    .filter(|&l| !is_combo(&ds.labels[l]))
+                    .filter(|&r| !is_combo(row_label[r]))
                     .collect();
-                let rows: Vec<usize> = train.iter().map(|&l| row_of[l]).collect();
-                let targets: Vec<Option<usize>> = train
+                let targets: Vec<Option<usize>> = rows
                     .iter()
-                    .map(|&l| genes.get(ds.labels[l].as_str()).copied())
+                    .map(|&r| genes.get(row_label[r]).copied())
                     .collect();
                 let gram = shared.as_ref().map(|s| {
-                    let subset: Vec<usize> = train.iter().map(|&l| single_pos[l]).collect();
+                    let subset: Vec<usize> = rows.iter().map(|&r| single_pos[r]).collect();
                     s.centred(&subset)
                 });
                 let Some((fit, n_comp)) = linear::fit(means.view(), &rows, &targets, gram) else {
@@ -144,10 +170,7 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
             for &p in evaluated.iter().filter(|&&p| is_combo(&ds.labels[p])) {
                 let mut v = control_mean.clone();
                 for member in ds.labels[p].split('+') {
-                    let single = ds
-                        .label_index(member)
-                        .filter(|&s| s != ds.control && !is_combo(member));
-                    if let Some(s) = single.and_then(mean_of) {
+                    if let Some(s) = additive_single(ds, p, member).and_then(mean_of) {
                         v = &v + &(&s - &control_mean);
                     }
                 }
@@ -178,10 +201,19 @@ pub fn build_baselines(ds: &Dataset, td: &DegHalf) -> Baselines {
     Baselines {
         control_mean: control_shared,
         fold_mean,
-        fold_train,
+        borrowed_folds,
         models,
         linear_components,
     }
+}
+
+/// The single whose effect the additive baseline adds for `member` of the combo `combo`: a
+/// single perturbation of the dataset in the train set of the combo's fold (SPEC §5, §12.5).
+pub fn additive_single(ds: &Dataset, combo: usize, member: &str) -> Option<usize> {
+    let s = ds.label_index(member)?;
+    let fold = ds.fold_of[s];
+    let train = fold != ds.fold_of[combo] && fold != crate::data::FOLD_HELD_OUT;
+    (s != ds.control && !is_combo(member) && train).then_some(s)
 }
 
 #[cfg(test)]

@@ -6,14 +6,15 @@
 use super::groups::{cell_key_parts, Labels, MetaColumns, RowGrouper};
 use super::ingest::{ingest_batches, ingest_wide_units, Plan};
 use super::layout::values::validate_values;
-use super::layout::{locate, ColumnNames, ExpressionLayout, TableRole};
+use super::layout::{locate, ColumnNames, ExpressionLayout, TableLayout, TableRole};
 use super::sinks::Accumulator;
 use super::source::SharedSource;
 use super::table::{Format, ReadOptions, Table};
-use crate::data::Dataset;
-use crate::design;
-use crate::error::{Error, Result};
+use crate::data::{Dataset, FOLD_HELD_OUT, FOLD_TRAIN};
+use crate::design::{self, LabelsByContext, Split, SplitTable};
+use crate::error::{preview, Error, Result};
 use arrow::record_batch::RecordBatch;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Options for reading cells.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -75,18 +76,34 @@ pub struct ObservedCells {
     pub n_cells: u64,
     /// Halves were assigned by calibra (no half column).
     pub halves_assigned: bool,
-    /// Folds were assigned by calibra (no fold column).
+    /// Folds were assigned by calibra (no fold column, no split).
     pub folds_assigned: bool,
+    /// Where the train / val / test split came from, when the evaluation uses one instead of
+    /// folds (SPEC §12.5).
+    pub split: Option<SplitSource>,
     /// Cells were normalised (normalize_total + log1p).
     pub normalized: bool,
     /// Non-fatal findings, for the report.
     pub warnings: Vec<String>,
 }
 
-/// Reads the cells table (SPEC §1.1, §1.3, §1.4, §2). `progress` receives fractions 0..1.
+/// The origin of a user split, for the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SplitSource {
+    /// `column 'split'` or the split file's name.
+    pub from: String,
+    /// The `calibra split` task that made the file, when it says.
+    pub task: Option<String>,
+    /// Perturbations (per context) on each side.
+    pub perturbations: BTreeMap<Split, usize>,
+}
+
+/// Reads the cells table (SPEC §1.1, §1.3, §1.4, §2); `split`, when given, replaces the file's
+/// folds (SPEC §12.5). `progress` receives fractions 0..1.
 pub fn read_cells(
     source: SharedSource,
     opts: &CellOptions,
+    split: Option<&SplitTable>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<ObservedCells> {
     let table = Table::open(source, &opts.read)?;
@@ -96,32 +113,19 @@ pub fn read_cells(
 
     // Without a half column, halves depend on each label's cell count: count labels first.
     let half_masks = if layout.half.is_none() {
-        let mut cols = vec![layout.label];
-        cols.extend(layout.context);
-        cols.sort_unstable();
-        // Projected batch: columns in schema order.
-        let at = |c: usize| cols.iter().position(|&x| x == c).expect("projected");
-        let parts = cell_key_parts(layout.context.map(at), at(layout.label));
-        let mut counts: Vec<u64> = Vec::new();
-        let mut row = 0u64;
-        for item in table.batches(Some(&cols), opts.batch_rows)? {
-            let (batch, _) = item?;
-            let ids = labels.batch_ids(&batch, &parts, &file, row)?;
-            for id in ids {
-                if id as usize >= counts.len() {
-                    counts.resize(id as usize + 1, 0);
-                }
-                counts[id as usize] += 1;
-            }
-            row += batch.num_rows() as u64;
-        }
+        let counts = count_labels(&table, &layout, opts.batch_rows, &mut labels)?;
         Some(assign_halves(&labels, &counts, opts.seed))
     } else {
         None
     };
 
-    let (key_columns, meta) =
-        MetaColumns::project(layout.label, layout.half, layout.fold, layout.context);
+    let (key_columns, meta) = MetaColumns::project(
+        layout.label,
+        layout.half,
+        layout.fold,
+        layout.split,
+        layout.context,
+    );
     let mut grouper = RowGrouper::new(file.clone(), labels, half_masks, meta);
     let mut acc = Accumulator::new(layout.genes.len());
     let checked = vec![true; layout.genes.len()];
@@ -175,19 +179,62 @@ pub fn read_cells(
     }
     validate_values(&file, &layout.genes, &checks, opts.normalize)?;
 
-    let control_label =
-        design::choose_control(&file, &all_labels(&labels), opts.control_label.as_deref())?;
+    let control_label = design::choose_control(
+        &file,
+        &label_counts(&labels, acc.counts()),
+        opts.control_label.as_deref(),
+    )?;
     let mut warnings = Vec::new();
+    if let Some(t) = split {
+        let known: BTreeSet<(&str, &str)> = labels
+            .keys()
+            .iter()
+            .map(|&[c, l]| {
+                (
+                    labels.part(0).names()[c as usize].as_str(),
+                    labels.part(1).names()[l as usize].as_str(),
+                )
+            })
+            .collect();
+        t.check_known(&known, &control_label)?;
+        if let Some(c) = layout.fold.or(layout.split) {
+            warnings.push(format!(
+                "the split file {} replaces the cells' '{}' column",
+                t.file,
+                table.schema.field(c).name()
+            ));
+        }
+    }
+    let design = match split {
+        Some(t) => Design::SplitFile(t),
+        None if layout.split.is_some() => Design::FileFolds,
+        None if layout.fold.is_some() => Design::FileFolds,
+        None => Design::Assigned,
+    };
     let contexts = build_contexts(
         &file,
         &labels,
         acc,
         &fold_of,
+        design,
         &control_label,
         layout.genes.clone(),
         opts.seed,
         &mut warnings,
     )?;
+    let split_source = match (split, layout.split) {
+        (Some(t), _) => Some(SplitSource {
+            from: t.file.clone(),
+            task: t.task.clone(),
+            perturbations: side_counts(&contexts),
+        }),
+        (None, Some(c)) => Some(SplitSource {
+            from: format!("column '{}'", table.schema.field(c).name()),
+            task: None,
+            perturbations: side_counts(&contexts),
+        }),
+        (None, None) => None,
+    };
     Ok(ObservedCells {
         file,
         format: table.format,
@@ -197,18 +244,120 @@ pub fn read_cells(
         contexts,
         n_cells: row,
         halves_assigned: layout.half.is_none(),
-        folds_assigned: layout.fold.is_none(),
+        folds_assigned: layout.fold.is_none() && split_source.is_none(),
+        split: split_source,
         normalized: opts.normalize,
         warnings,
     })
 }
 
-/// Every distinct label of every context, sorted.
-fn all_labels(labels: &Labels) -> Vec<&str> {
-    let mut all: Vec<&str> = labels.part(1).names().iter().map(|s| s.as_str()).collect();
-    all.sort_unstable();
-    all.dedup();
-    all
+/// One pass over the label and context columns: each (context, label) gets an id in `labels`;
+/// returns the number of cells of each id.
+fn count_labels(
+    table: &Table,
+    layout: &TableLayout,
+    batch_rows: usize,
+    labels: &mut Labels,
+) -> Result<Vec<u64>> {
+    let mut cols = vec![layout.label];
+    cols.extend(layout.context);
+    cols.sort_unstable();
+    // Projected batch: columns in schema order.
+    let at = |c: usize| cols.iter().position(|&x| x == c).expect("projected");
+    let parts = cell_key_parts(layout.context.map(at), at(layout.label));
+    let mut counts: Vec<u64> = Vec::new();
+    let mut row = 0u64;
+    for item in table.batches(Some(&cols), batch_rows)? {
+        let (batch, _) = item?;
+        let ids = labels.batch_ids(&batch, &parts, table.name(), row)?;
+        for id in ids {
+            if id as usize >= counts.len() {
+                counts.resize(id as usize + 1, 0);
+            }
+            counts[id as usize] += 1;
+        }
+        row += batch.num_rows() as u64;
+    }
+    Ok(counts)
+}
+
+/// The labels of a cells table per context, and its control, for `calibra split`: one pass
+/// over the label and context columns only.
+pub fn read_labels(source: SharedSource, opts: &CellOptions) -> Result<LabelsByContext> {
+    let table = Table::open(source, &opts.read)?;
+    let file = table.name().to_string();
+    let layout = locate(&file, &table.schema, &opts.columns, TableRole::Cells)?;
+    let mut labels = Labels::new();
+    let counts = count_labels(&table, &layout, opts.batch_rows, &mut labels)?;
+    if counts.is_empty() {
+        return Err(Error::in_file(
+            &file,
+            "the table has no rows",
+            "export the cells again",
+        ));
+    }
+    // `label_counts` reads groups 2·id and 2·id + 1: put each id's cells in the first.
+    let groups: Vec<u64> = counts.iter().flat_map(|&n| [n, 0]).collect();
+    let control = design::choose_control(
+        &file,
+        &label_counts(&labels, &groups),
+        opts.control_label.as_deref(),
+    )?;
+    let mut by_context: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for &[c, l] in labels.keys() {
+        by_context
+            .entry(labels.part(0).names()[c as usize].clone())
+            .or_default()
+            .push(labels.part(1).names()[l as usize].clone());
+    }
+    for ls in by_context.values_mut() {
+        ls.sort_unstable();
+    }
+    Ok(LabelsByContext {
+        file,
+        control,
+        contexts: by_context.into_iter().collect(),
+        has_context: layout.context.is_some(),
+    })
+}
+
+/// Every distinct label of every context with its number of cells, sorted by label;
+/// `group_counts` are the accumulator's cells per group (2·label id + half).
+fn label_counts<'l>(labels: &'l Labels, group_counts: &[u64]) -> Vec<(&'l str, u64)> {
+    let mut n: BTreeMap<&str, u64> = BTreeMap::new();
+    for (id, &[_, l]) in labels.keys().iter().enumerate() {
+        let cells: u64 = group_counts.iter().skip(2 * id).take(2).sum();
+        *n.entry(labels.part(1).names()[l as usize].as_str())
+            .or_insert(0) += cells;
+    }
+    n.into_iter().collect()
+}
+
+/// Perturbations (per context, controls excluded) on each side of a user split.
+fn side_counts(contexts: &[ContextData]) -> BTreeMap<Split, usize> {
+    let mut n = BTreeMap::new();
+    for c in contexts {
+        let ds = &c.dataset;
+        for l in ds.perturbations() {
+            let side = match ds.fold_of[l] {
+                FOLD_TRAIN => Split::Train,
+                FOLD_HELD_OUT => Split::Val,
+                _ => Split::Test,
+            };
+            *n.entry(side).or_insert(0) += 1;
+        }
+    }
+    n
+}
+
+/// Where each context's folds come from.
+enum Design<'s> {
+    /// Assigned by calibra with the seed (SPEC §2).
+    Assigned,
+    /// The cells' fold column, or its split column turned into folds.
+    FileFolds,
+    /// A split file.
+    SplitFile(&'s SplitTable),
 }
 
 /// The GT/TD masks of every label id, from its number of cells ([`design::assign_halves`]).
@@ -230,6 +379,7 @@ fn build_contexts(
     labels: &Labels,
     acc: Accumulator,
     fold_of: &[Option<(i64, u64)>],
+    design: Design<'_>,
     control_label: &str,
     genes: Vec<String>,
     seed: u64,
@@ -280,12 +430,41 @@ fn build_contexts(
     let all_stats = acc.into_group_stats_many(&orders);
     let mut out = Vec::new();
     for (part, stats) in parts.iter().zip(all_stats) {
-        let file_folds: Option<Vec<Option<i64>>> = (!fold_of.is_empty()).then(|| {
-            part.gid
-                .iter()
-                .map(|&g| fold_of.get(g).copied().flatten().map(|f| f.0))
-                .collect()
-        });
+        let file_folds: Option<Vec<Option<i64>>> = match design {
+            Design::Assigned => None,
+            Design::FileFolds => Some(
+                part.gid
+                    .iter()
+                    .map(|&g| fold_of.get(g).copied().flatten().map(|f| f.0))
+                    .collect(),
+            ),
+            Design::SplitFile(t) => {
+                let sides: Vec<Option<Split>> = part
+                    .names
+                    .iter()
+                    .map(|&l| t.side_of(&part.ctx_name, l))
+                    .collect();
+                let unlisted: Vec<&str> = (0..part.names.len())
+                    .filter(|&i| i != part.control && sides[i].is_none())
+                    .map(|i| part.names[i])
+                    .collect();
+                if !unlisted.is_empty() {
+                    warnings.push(format!(
+                        "{}{} perturbation(s) not in the split file {} are neither evaluated nor used by the baselines: {}",
+                        if has_context { format!("context '{}': ", part.ctx_name) } else { String::new() },
+                        unlisted.len(),
+                        t.file,
+                        preview(&unlisted, 5)
+                    ));
+                }
+                Some(
+                    sides
+                        .iter()
+                        .map(|s| Some(s.map_or(FOLD_HELD_OUT, Split::fold)))
+                        .collect(),
+                )
+            }
+        };
         let folds = design::context_folds(&part.names, part.control, file_folds.as_deref(), seed);
         let context = has_context.then_some(part.ctx_name.as_str());
         let dataset = design::context_dataset(

@@ -7,6 +7,7 @@
 //! ([`RowGrouper`]); the sinks see only group numbers, as [`GroupedRows`].
 
 use super::columns::{for_each_str, int_column, Interner};
+use crate::design::Split;
 use crate::error::{Error, Location, Result};
 use arrow::record_batch::RecordBatch;
 use std::collections::HashMap;
@@ -199,6 +200,14 @@ pub fn cell_key_parts(context: Option<usize>, label: usize) -> [KeyPart<'static>
     ]
 }
 
+/// The split word of a fold code made from a split column (val and excluded share a code).
+fn fold_side(fold: i64) -> &'static str {
+    Split::ALL
+        .iter()
+        .find(|s| s.fold() == fold)
+        .map_or("?", |s| s.as_str())
+}
+
 /// Positions of the label, half, fold and context columns in a batch of key columns.
 pub struct MetaColumns {
     /// Label column.
@@ -207,17 +216,20 @@ pub struct MetaColumns {
     pub half: Option<usize>,
     /// Fold column, if any.
     pub fold: Option<usize>,
+    /// Split column (train / val / test), if any; its values become folds.
+    pub split: Option<usize>,
     /// Context column, if any.
     pub context: Option<usize>,
 }
 
 impl MetaColumns {
-    /// The schema indices of a table's label, half, fold and context columns (those present,
-    /// in that order) and their positions in a batch of those columns.
+    /// The schema indices of a table's label, half, fold, split and context columns (those
+    /// present, in that order) and their positions in a batch of those columns.
     pub fn project(
         label: usize,
         half: Option<usize>,
         fold: Option<usize>,
+        split: Option<usize>,
         context: Option<usize>,
     ) -> (Vec<usize>, MetaColumns) {
         let mut columns = vec![label];
@@ -231,6 +243,7 @@ impl MetaColumns {
             label: 0,
             half: at(half),
             fold: at(fold),
+            split: at(split),
             context: at(context),
         };
         (columns, meta)
@@ -310,9 +323,38 @@ impl RowGrouper {
                 groups[i] = 2 * id as u32 + if gt { 0 } else { 1 };
             }
         }
-        if let Some(fc) = meta.fold {
+        let folds = if let Some(fc) = meta.fold {
             let name = batch.schema().field(fc).name().clone();
-            let folds = int_column(batch.column(fc), &file, &name, row)?;
+            Some((
+                int_column(batch.column(fc), &file, &name, row)?,
+                name,
+                "fold",
+            ))
+        } else if let Some(sc) = meta.split {
+            let name = batch.schema().field(sc).name().clone();
+            let mut codes = vec![0i64; n];
+            for_each_str(batch.column(sc), &file, &name, row, |i, s| {
+                codes[i] = Split::parse(s)
+                    .ok_or_else(|| {
+                        Error::input(
+                            Location {
+                                file: Some(file.clone()),
+                                column: Some(name.clone()),
+                                row: Some(row + i as u64),
+                                ..Default::default()
+                            },
+                            format!("split value '{s}' is not a split"),
+                            format!("use one of {}", Split::expected()),
+                        )
+                    })?
+                    .fold();
+                Ok(())
+            })?;
+            Some((codes, name, "split"))
+        } else {
+            None
+        };
+        if let Some((folds, name, what)) = folds {
             for (i, (&id, &f)) in ids.iter().zip(&folds).enumerate() {
                 let id = id as usize;
                 if self.fold_of.len() <= id {
@@ -321,6 +363,13 @@ impl RowGrouper {
                 match self.fold_of[id] {
                     None => self.fold_of[id] = Some((f, row + i as u64)),
                     Some((f0, r0)) if f0 != f => {
+                        let word = |f: i64| {
+                            if what == "fold" {
+                                f.to_string()
+                            } else {
+                                fold_side(f).to_string()
+                            }
+                        };
                         return Err(Error::input(
                             Location {
                                 file: Some(file.clone()),
@@ -329,10 +378,12 @@ impl RowGrouper {
                                 ..Default::default()
                             },
                             format!(
-                                "perturbation '{}' has fold {f0} at row {r0} but fold {f} here",
-                                self.labels.key(id as u32)[1]
+                                "perturbation '{}' has {what} {} at row {r0} but {what} {} here",
+                                self.labels.key(id as u32)[1],
+                                word(f0),
+                                word(f)
                             ),
-                            "a perturbation's cells must all have the same fold",
+                            format!("a perturbation's cells must all have the same {what}"),
                         ));
                     }
                     _ => {}

@@ -11,7 +11,8 @@
 //! - [`columns`], [`groups`]: label columns, and rows grouped by their keys;
 //! - [`ingest`]: the one driver, batch → (row groups, expression view) → every sink;
 //! - [`sinks`]: what is kept — Σx / Σx² of the cells, profile sums of the predictions;
-//! - [`cells`], [`predictions`]: the two readers, wiring the above.
+//! - [`cells`], [`predictions`]: the two readers, wiring the above;
+//! - [`split_file`]: a user's train / val / test split.
 
 pub mod cells;
 pub mod columns;
@@ -23,14 +24,16 @@ pub mod layout;
 pub mod predictions;
 pub mod sinks;
 pub mod source;
+pub mod split_file;
 pub mod table;
 
-pub use cells::{read_cells, CellOptions, ContextData, ObservedCells};
+pub use cells::{read_cells, read_labels, CellOptions, ContextData, ObservedCells};
 pub use layout::{ColumnNames, ExpressionLayout, GENES_METADATA_KEY};
 pub use predictions::{read_predictions, PredictedModel, PredictionFile, PredictionOptions};
 #[cfg(not(target_arch = "wasm32"))]
 pub use source::FileSource;
 pub use source::{ByteSource, MemorySource, SharedSource};
+pub use split_file::read_split_file;
 pub use table::{detect_format, Format, Table};
 
 /// Opens a local file as a shared byte source.

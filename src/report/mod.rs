@@ -452,6 +452,7 @@ pub fn manifest(e: &Evaluation, input_hashes: &BTreeMap<String, String>) -> serd
                 "n_td_deg_groups": r.deg.td.groups.len(),
                 "n_perturbations_zero_gt_degs": degs.iter().filter(|&&d| d == 0).count(),
                 "linear_n_components_per_fold": r.baselines.linear_components,
+                "folds_trained_on_other_contexts": r.baselines.borrowed_folds,
                 "models": {
                     "baselines": r.baselines.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
                     "predictions": r.models.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
@@ -473,6 +474,7 @@ pub fn manifest(e: &Evaluation, input_hashes: &BTreeMap<String, String>) -> serd
         "control_label": e.cells.control_label,
         "halves_assigned_by_calibra": e.cells.halves_assigned,
         "folds_assigned_by_calibra": e.cells.folds_assigned,
+        "split": e.cells.split,
         "normalized_by_calibra": e.cells.normalized,
         "n_genes_evaluated": e.genes.len(),
         "contexts": contexts,

@@ -37,6 +37,15 @@ pub struct Judgements {
 /// Why a context allows no (or no model) verdict: no predictions, or no metric trusted.
 fn notes(r: &ContextResult, trusted: &[&'static str]) -> Vec<String> {
     let mut notes = Vec::new();
+    if r.dataset.folds().is_empty() {
+        notes.push(
+            "Nothing is evaluated here: no perturbation of this context is tested (the split \
+             puts them all in train or val, or every fold is −1). Its perturbations are training \
+             data for the baselines."
+                .to_string(),
+        );
+        return notes;
+    }
     if r.models.is_empty() {
         notes.push(
             "No predictions were given: this shows the baselines and which metrics can be \

@@ -37,6 +37,7 @@ pub fn outputs(
     let inputs = Inputs {
         cells: calibra::io::open_file(cells).unwrap(),
         predictions: vec![calibra::io::open_file(predictions).unwrap()],
+        split: None,
     };
     let e = evaluate(inputs, opts, &mut |_, _| {})
         .unwrap_or_else(|err| panic!("{}: {err}", cells.display()));

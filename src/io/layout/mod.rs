@@ -67,6 +67,8 @@ pub struct ColumnNames {
     pub half: String,
     /// Fold column.
     pub fold: String,
+    /// Split column (`train` / `val` / `test` per cell, SPEC §12.5), used instead of folds.
+    pub split: String,
     /// Model column (predictions).
     pub model: String,
     /// Context column (e.g. `cell_type`); `None` → the first of
@@ -80,6 +82,7 @@ impl Default for ColumnNames {
             perturbation: "perturbation".into(),
             half: "half".into(),
             fold: "fold".into(),
+            split: "split".into(),
             model: "model".into(),
             context: None,
         }
@@ -104,6 +107,8 @@ pub struct TableLayout {
     pub half: Option<usize>,
     /// Fold column, if present.
     pub fold: Option<usize>,
+    /// Split column, if present (never together with a fold column).
+    pub split: Option<usize>,
     /// Context column, if present.
     pub context: Option<usize>,
     /// Model column (predictions), if present.
@@ -195,10 +200,21 @@ pub fn locate(
                 "name the label column 'perturbation', or pass its name with --perturbation-column",
             )
         })?;
-    let (half, fold) = match role {
-        TableRole::Cells => (find(&names.half), find(&names.fold)),
-        TableRole::Predictions => (None, None),
+    let (half, fold, split) = match role {
+        TableRole::Cells => (find(&names.half), find(&names.fold), find(&names.split)),
+        TableRole::Predictions => (None, None, None),
     };
+    if let (Some(f), Some(s)) = (fold, split) {
+        return Err(Error::in_file(
+            file,
+            format!(
+                "both a fold column ('{}') and a split column ('{}')",
+                schema.field(f).name(),
+                schema.field(s).name()
+            ),
+            "keep one: folds for cross-validation, or a train/val/test split",
+        ));
+    }
     let context = match &names.context {
         Some(c) => Some(find(c).ok_or_else(|| {
             col_err(
@@ -217,18 +233,20 @@ pub fn locate(
         TableRole::Predictions => find(&names.model),
         TableRole::Cells => None,
     };
-    let mut meta: Vec<usize> = [Some(label), half, fold, context, model]
+    let mut meta: Vec<usize> = [Some(label), half, fold, split, context, model]
         .into_iter()
         .flatten()
         .collect();
-    // Predictions may carry half/fold columns copied from the cells table: not genes.
+    // Predictions may carry half/fold/split columns copied from the cells table: not genes.
     if role == TableRole::Predictions {
         meta.extend(find(&names.half));
         meta.extend(find(&names.fold));
+        meta.extend(find(&names.split));
     }
     for &(idx, what) in &[
         (Some(label), "perturbation"),
         (half, "half"),
+        (split, "split"),
         (context, "context"),
         (model, "model"),
     ] {
@@ -347,6 +365,7 @@ pub fn locate(
         label,
         half,
         fold,
+        split,
         context,
         model,
         genes,

@@ -71,6 +71,11 @@ impl Accumulator {
         }
     }
 
+    /// Cells per group seen so far.
+    pub fn counts(&self) -> &[u64] {
+        &self.count
+    }
+
     /// Number of groups seen so far.
     pub fn n_groups(&self) -> usize {
         self.count.len()
