@@ -174,7 +174,13 @@ fn no_control_cells() {
     });
     assert_mentions(
         &msg,
-        &["cells.parquet", "no control cells", "--control-label"],
+        &[
+            "cells.parquet",
+            "no control cells",
+            "--control-label",
+            "most frequent labels",
+            "'D' (8 cells)",
+        ],
     );
 }
 
@@ -492,4 +498,137 @@ fn h5ad_truncated_anywhere_is_an_error_not_a_panic() {
             &["cut.h5ad", "truncated"],
         );
     }
+}
+
+/// Runs the CLI's `evaluate` with a split file; returns (exit code, stderr, output dir exists).
+fn cli_with_split(split: &str) -> (Option<i32>, String, bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let cells = dir.path().join("cells.parquet");
+    write_cells(&valid_cells(), &cells);
+    let split_path = dir.path().join("split.csv");
+    std::fs::write(&split_path, split).unwrap();
+    let out = dir.path().join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_calibra"))
+        .args(["evaluate", "--quiet", "--cells"])
+        .arg(&cells)
+        .arg("--split-file")
+        .arg(&split_path)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (run.status.code(), stderr, out.exists())
+}
+
+#[test]
+fn split_file_naming_unknown_perturbations() {
+    let (code, msg, out) =
+        cli_with_split("perturbation,split\nA,test\nB,train\nZZZ,test\nYYY,val\n");
+    assert_eq!(code, Some(2));
+    assert!(!out, "no output after an error");
+    assert_mentions(
+        &msg,
+        &[
+            "split.csv",
+            "2 perturbation(s) the cells do not have",
+            "YYY, ZZZ",
+            "calibra split",
+        ],
+    );
+    let (code, msg, _) = cli_with_split("perturbation,cell_line,split\nA,K562,test\n");
+    assert_eq!(code, Some(2));
+    assert_mentions(&msg, &["split.csv", "A (K562)"]);
+}
+
+#[test]
+fn split_file_with_other_values_or_columns() {
+    let (code, msg, _) = cli_with_split("perturbation,split\nA,test\nB,holdout\n");
+    assert_eq!(code, Some(2));
+    assert_mentions(
+        &msg,
+        &[
+            "split.csv",
+            "column 'split'",
+            "row 1",
+            "'holdout'",
+            "train, val, test, excluded",
+        ],
+    );
+    let (code, msg, _) = cli_with_split("perturbation,fold\nA,1\n");
+    assert_eq!(code, Some(2));
+    assert_mentions(
+        &msg,
+        &[
+            "split.csv",
+            "no split column",
+            "the header has perturbation, fold",
+        ],
+    );
+    let (code, msg, _) = cli_with_split("");
+    assert_eq!(code, Some(2));
+    assert_mentions(&msg, &["split.csv"]);
+}
+
+/// The fixture with its fold column replaced by a text column `split` of `value(label)`.
+fn split_column_cells(value: impl Fn(&str) -> &'static str, keep_fold: bool) -> PathBuf {
+    let c = valid_cells();
+    let dir = tempfile::tempdir().unwrap().keep();
+    let path = dir.join("cells.parquet");
+    let mut fields = vec![
+        Field::new("perturbation", DataType::Utf8, false),
+        Field::new("half", DataType::Utf8, false),
+        Field::new("split", DataType::Utf8, false),
+    ];
+    let mut cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(c.labels.clone())),
+        Arc::new(StringArray::from(c.half.clone())),
+        Arc::new(StringArray::from_iter_values(
+            c.labels.iter().map(|l| value(l)),
+        )),
+    ];
+    if keep_fold {
+        fields.push(Field::new("fold", DataType::Int32, false));
+        cols.push(Arc::new(Int32Array::from(c.fold.clone())));
+    }
+    for (g, v) in c.genes.iter().zip(&c.values) {
+        fields.push(Field::new(g, DataType::Float32, false));
+        cols.push(Arc::new(Float32Array::from(v.clone())));
+    }
+    write_batch(
+        RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap(),
+        &path,
+    );
+    path
+}
+
+#[test]
+fn split_column_with_other_values() {
+    let path = split_column_cells(|l| if l == "B" { "holdout" } else { "train" }, false);
+    let msg = error_of(&path, &[], &EvaluateOptions::default());
+    assert_mentions(
+        &msg,
+        &[
+            "cells.parquet",
+            "column 'split'",
+            "row 16",
+            "'holdout'",
+            "train, val, test, excluded",
+        ],
+    );
+}
+
+#[test]
+fn fold_and_split_columns_together() {
+    let path = split_column_cells(|_| "train", true);
+    let msg = error_of(&path, &[], &EvaluateOptions::default());
+    assert_mentions(
+        &msg,
+        &[
+            "cells.parquet",
+            "both a fold column ('fold') and a split column ('split')",
+            "keep one",
+        ],
+    );
 }
