@@ -16,9 +16,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn run(cells: SharedSource, preds: Option<&Path>, split: Option<SharedSource>) -> Evaluation {
-    let mut opts = EvaluateOptions::default();
-    opts.n_resamples = 200;
-    opts.cells.columns.perturbation = "perturbation".into();
+    let opts = EvaluateOptions {
+        n_resamples: 200,
+        ..Default::default()
+    };
     let inputs = Inputs {
         cells,
         predictions: preds
