@@ -632,3 +632,72 @@ fn fold_and_split_columns_together() {
         ],
     );
 }
+
+/// A row of a long table: cell, perturbation, gene, value.
+type LongRow<'a> = (&'a str, &'a str, &'a str, f32);
+
+/// A long table of rows; its path.
+fn long_cells(rows: &[LongRow<'_>], dir: &Path) -> PathBuf {
+    let path = dir.join("long.parquet");
+    let col = |f: &dyn Fn(&LongRow<'_>) -> String| -> ArrayRef {
+        Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+    };
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("cell", DataType::Utf8, false),
+            Field::new("perturbation", DataType::Utf8, false),
+            Field::new("gene", DataType::Utf8, false),
+            Field::new("value", DataType::Float32, false),
+        ])),
+        vec![
+            col(&|r| r.0.to_string()),
+            col(&|r| r.1.to_string()),
+            col(&|r| r.2.to_string()),
+            Arc::new(Float32Array::from(
+                rows.iter().map(|r| r.3).collect::<Vec<_>>(),
+            )),
+        ],
+    )
+    .unwrap();
+    write_batch(batch, &path);
+    path
+}
+
+#[test]
+fn long_table_not_sorted_by_cell_or_with_a_gene_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let unsorted = long_cells(
+        &[
+            ("c1", "control", "G1", 1.0),
+            ("c1", "control", "G2", 2.0),
+            ("c3", "A", "G1", 1.0),
+            ("c2", "A", "G2", 1.0),
+        ],
+        dir.path(),
+    );
+    let msg = error_of(&unsorted, &[], &EvaluateOptions::default());
+    assert_mentions(
+        &msg,
+        &[
+            "long.parquet",
+            "column 'cell'",
+            "row 3",
+            "not sorted by cell",
+            "'c2' comes after cell 'c3'",
+            "sort_values('cell')",
+        ],
+    );
+    let twice = long_cells(
+        &[("c1", "control", "G1", 1.0), ("c1", "control", "G1", 2.0)],
+        dir.path(),
+    );
+    let msg = error_of(&twice, &[], &EvaluateOptions::default());
+    assert_mentions(
+        &msg,
+        &[
+            "long.parquet",
+            "cell 'c1' has gene 'G1' twice (rows 0 and 1)",
+            "one row",
+        ],
+    );
+}

@@ -1,6 +1,6 @@
 //! Layout and format equivalence (SPEC §1.1): the same cells written wide, as a dense list, as
-//! sparse CSR rows, as Arrow IPC file / stream, with every Parquet codec and with dictionary
-//! labels give bit-identical outputs.
+//! sparse CSR rows, as long (cell, gene, value) rows, as Arrow IPC file / stream, with every
+//! Parquet codec and with dictionary labels give bit-identical outputs.
 
 mod common;
 
@@ -30,12 +30,25 @@ fn every_layout_and_format_gives_identical_outputs() {
         Variant::Parquet(Compression::GZIP(GzipLevel::default())),
         Variant::Parquet(Compression::BROTLI(BrotliLevel::default())),
         Variant::Parquet(Compression::UNCOMPRESSED),
+        Variant::Long(true),
+        Variant::Long(false),
     ];
     for v in variants {
         let path = write_variant(&dir.join("data.parquet"), v, tmp.path());
         let got = outputs(&path, &preds, &opts);
         assert_same_outputs(&got, &reference, &format!("{v:?} (vs the wide layout)"));
     }
+    // Long rows read in small pieces: cells straddle the reads.
+    let path = write_variant(&dir.join("data.parquet"), Variant::Long(false), tmp.path());
+    let small = EvaluateOptions {
+        cells: calibra::io::CellOptions {
+            batch_rows: 7,
+            ..Default::default()
+        },
+        ..opts.clone()
+    };
+    let got = outputs(&path, &preds, &small);
+    assert_same_outputs(&got, &reference, "long, small reads");
 }
 
 #[test]

@@ -238,7 +238,15 @@ pub fn read_cells(
     Ok(ObservedCells {
         file,
         format: table.format,
-        layout: layout.expression.as_str(),
+        layout: if table
+            .schema
+            .metadata()
+            .contains_key(super::long::LONG_LAYOUT_KEY)
+        {
+            "long"
+        } else {
+            layout.expression.as_str()
+        },
         genes: layout.genes,
         control_label,
         contexts,

@@ -8,6 +8,7 @@
 //!   independently decodable units; [`formats`]: one module per format (Parquet, Arrow IPC);
 //! - [`layout`]: locating the columns, decoding wide / list / CSR values ([`layout::decode`]),
 //!   value checks and normalisation ([`layout::values`]);
+//! - [`long`]: the long (cell, gene, value) layout, read as one row per cell;
 //! - [`columns`], [`groups`]: label columns, and rows grouped by their keys;
 //! - [`ingest`]: the one driver, batch → (row groups, expression view) → every sink;
 //! - [`sinks`]: what is kept — Σx / Σx² of the cells, profile sums of the predictions;
@@ -21,6 +22,7 @@ pub mod groups;
 pub mod ingest;
 pub mod inspect;
 pub mod layout;
+pub mod long;
 pub mod predictions;
 pub mod sinks;
 pub mod source;

@@ -228,6 +228,11 @@ impl Table {
     pub fn open(source: SharedSource, options: &ReadOptions) -> Result<Table> {
         let format = detect_format(&source)?;
         let reader = format.0.open(source.clone(), options)?;
+        // A long (cell, gene, value) table is read as one row per cell.
+        let reader = match super::long::LongTable::wrap(source.name(), reader)? {
+            Ok(long) => Box::new(long),
+            Err(reader) => reader,
+        };
         Ok(Table {
             source,
             format,

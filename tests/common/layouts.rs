@@ -32,6 +32,10 @@ pub enum Variant {
     Dictionary,
     /// Without the `half` and `fold` columns.
     NoHalfFold,
+    /// Long: one row per (cell, gene) with a non-zero value (a cell with none keeps one zero
+    /// row), columns `cell`, `gene`, `value` after the cell's columns; gene names in the
+    /// schema metadata when `true`, collected from the rows when `false`.
+    Long(bool),
 }
 
 const META: [&str; 3] = ["perturbation", "half", "fold"];
@@ -140,6 +144,55 @@ fn convert(b: &RecordBatch, v: Variant, genes: &[String]) -> RecordBatch {
     RecordBatch::try_new(with_genes_metadata(fields, genes), cols).unwrap()
 }
 
+/// The long rows of `batches`: cells numbered from `first_cell` in order, ids `c000123`.
+pub fn long_batches(
+    batches: &[RecordBatch],
+    genes: &[String],
+    metadata: bool,
+) -> (SchemaRef, Vec<RecordBatch>) {
+    let mut out = Vec::new();
+    let mut cell = 0usize;
+    let mut schema = None;
+    for b in batches {
+        let (mut fields, meta_cols) = meta_columns(b);
+        let rows = gene_values(b);
+        let mut take: Vec<u32> = Vec::new();
+        let (mut ids, mut gene, mut value) = (Vec::new(), Vec::new(), Vec::new());
+        for (r, row) in rows.iter().enumerate() {
+            let mut any = false;
+            for (j, &x) in row.iter().enumerate() {
+                if x != 0.0 || (!any && j + 1 == row.len()) {
+                    any = true;
+                    take.push(r as u32);
+                    ids.push(format!("c{:06}", cell));
+                    gene.push(genes[j].clone());
+                    value.push(x);
+                }
+            }
+            cell += 1;
+        }
+        let idx = arrow::array::UInt32Array::from(take);
+        let mut cols: Vec<ArrayRef> = meta_cols
+            .iter()
+            .map(|c| arrow::compute::take(c, &idx, None).unwrap())
+            .collect();
+        fields.push(Field::new("cell", DataType::Utf8, false));
+        fields.push(Field::new("gene", DataType::Utf8, false));
+        fields.push(Field::new("value", DataType::Float32, false));
+        cols.push(Arc::new(arrow::array::StringArray::from(ids)));
+        cols.push(Arc::new(arrow::array::StringArray::from(gene)));
+        cols.push(Arc::new(Float32Array::from(value)));
+        let s = if metadata {
+            with_genes_metadata(fields, genes)
+        } else {
+            Arc::new(Schema::new(fields))
+        };
+        schema = Some(s.clone());
+        out.push(RecordBatch::try_new(s, cols).unwrap());
+    }
+    (schema.expect("a batch"), out)
+}
+
 fn write_parquet(path: &Path, schema: SchemaRef, batches: &[RecordBatch], codec: Compression) {
     let props = parquet::file::properties::WriterProperties::builder()
         .set_compression(codec)
@@ -180,6 +233,12 @@ pub fn write_variant(src: &Path, variant: Variant, out_dir: &Path) -> PathBuf {
         Variant::Parquet(codec) => {
             let path = out_dir.join(format!("{name}.parquet"));
             write_parquet(&path, schema, &batches, codec);
+            path
+        }
+        Variant::Long(metadata) => {
+            let path = out_dir.join(format!("{name}.parquet"));
+            let (schema, batches) = long_batches(&batches, &genes, metadata);
+            write_parquet(&path, schema, &batches, Compression::SNAPPY);
             path
         }
         Variant::Dictionary => {
