@@ -209,14 +209,6 @@ pub fn evaluate(
             select_genes(&ctx.dataset, &keep)
         };
         let pool = pools.remove(&i);
-        if let Some(p) = &pool {
-            notes.push(format!(
-                "context '{}' has no train perturbations of its own: its dataset_mean, interpolated_duplicate and linear baselines learn from the {} train perturbation(s) of {}",
-                ctx.context.as_deref().unwrap_or(""),
-                p.labels.len(),
-                p.contexts.join(", ")
-            ));
-        }
         let r = evaluate_context(
             ctx.context.clone(),
             ds,
@@ -450,7 +442,16 @@ fn evaluate_context(
     progress(Stage::Statistics, 1.0);
 
     let perturbations = perturbation_rows(&ds, &deg, &n_degs, &weights, &baselines);
-    let notes = additive_notes(&ds, context.as_deref());
+    let mut notes = Vec::new();
+    if let (Some(p), false) = (pool, baselines.borrowed_folds.is_empty()) {
+        notes.push(format!(
+            "context '{}' has no train perturbations of its own: its dataset_mean, interpolated_duplicate and linear baselines learn from the {} train perturbation(s) of {}",
+            context.as_deref().unwrap_or(""),
+            p.labels.len(),
+            p.contexts.join(", ")
+        ));
+    }
+    notes.extend(additive_notes(&ds, context.as_deref()));
     Ok(ContextResult {
         context,
         dataset: ds,

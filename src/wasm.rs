@@ -133,6 +133,7 @@ fn run(inputs: Inputs, opts: JsValue, progress: &Function) -> Result<Session, Js
 pub fn evaluate_files(
     cells: web_sys::File,
     predictions: Array,
+    split: Option<web_sys::File>,
     options: JsValue,
     progress: &Function,
 ) -> Result<Session, JsError> {
@@ -147,7 +148,7 @@ pub fn evaluate_files(
         Inputs {
             cells: web_source(cells)?,
             predictions: preds,
-            split: None,
+            split: split.map(web_source).transpose()?,
         },
         options,
         progress,
@@ -220,7 +221,7 @@ fn table_to_js(t: &report::Table) -> Array {
 #[wasm_bindgen]
 impl Session {
     /// The report: `{ contexts: [{ context, files: { "metrics.csv": [rows…], … }, judgements:
-    /// { trusted, beats_null, verdicts, notes } }], pooled: [rows…] (with several contexts),
+    /// { trusted, beats_null, verdicts, notes }, notes: [text…] }], pooled: [rows…] (with several contexts),
     /// "manifest.json": {…}, metrics: [spec…], baselines, outputs: [[name, per_gene]…] }`. Rows are plain objects, NaN stays NaN.
     /// `progress(stage, fraction)` follows the tables as they are built (stage `report`).
     pub fn report(&self, progress: &Function) -> Result<JsValue, JsError> {
@@ -261,6 +262,9 @@ impl Session {
             );
             let _ = Reflect::set(&c, &"files".into(), &files);
             let _ = Reflect::set(&c, &"judgements".into(), &to_js(&report::judge(r))?);
+            // What calibra noted about this context's design (borrowed train sets, skipped
+            // additive terms).
+            let _ = Reflect::set(&c, &"notes".into(), &to_js(&r.notes)?);
             contexts.push(&c);
         }
         let manifest = report::manifest(&self.eval, &BTreeMap::new());

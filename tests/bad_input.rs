@@ -449,8 +449,14 @@ fn h5ad_not_anndata_missing_x_and_csc() {
         &["no_x.h5ad", "no 'X'", "--layer"],
     );
 
-    let csc = h5ad_error(common::h5ad::H5adVariant::Csc, &EvaluateOptions::default());
-    assert_mentions(&csc, &["Csc.h5ad", "csc_matrix", "tocsr()"]);
+    // A CSC matrix is read by genes for the observed cells; predictions are read by cells.
+    let dir = tempfile::tempdir().unwrap();
+    let src = common::shared_dir().join("golden/golden_small/data.parquet");
+    let csc = common::h5ad::write_h5ad(&src, common::h5ad::H5adVariant::Csc, dir.path());
+    assert_mentions(
+        &error_of(&src, &[csc], &EvaluateOptions::default()),
+        &["Csc.h5ad", "csc_matrix", "tocsr()"],
+    );
 }
 
 #[test]

@@ -25,6 +25,7 @@ fn every_h5ad_encoding_gives_the_outputs_of_parquet() {
         (H5adVariant::Raw, Some("raw"), None),
         (H5adVariant::GeneColumn, None, Some("gene_symbols")),
         (H5adVariant::PlainColumns, None, None),
+        (H5adVariant::Csc, None, None),
     ] {
         let path = write_h5ad(&cells, variant, tmp.path());
         let mut o = opts.clone();
@@ -35,6 +36,33 @@ fn every_h5ad_encoding_gives_the_outputs_of_parquet() {
         let got = outputs(&path, &preds, &o);
         assert_same_outputs(&got, &reference, &format!("{variant:?} (h5ad vs Parquet)"));
     }
+}
+
+#[test]
+fn raw_counts_by_genes_normalise_like_by_rows() {
+    // Integer counts stored CSC (read by genes, totals in a first pass) and CSR (by rows):
+    // the same normalised statistics.
+    let dir = common::shared_dir().join("golden/golden_small");
+    let mut cells = common::h5ad::read_cells(&dir.join("data.parquet"));
+    for row in cells.values.iter_mut() {
+        for x in row.iter_mut() {
+            *x = (*x * 7.0).round();
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let by_rows =
+        common::h5ad::write_cells(&cells, H5adVariant::CsrF32, &tmp.path().join("r.h5ad"));
+    let by_genes = common::h5ad::write_cells(&cells, H5adVariant::Csc, &tmp.path().join("g.h5ad"));
+    let mut opts = EvaluateOptions::default();
+    opts.cells.normalize = true;
+    opts.cells.batch_rows = 61;
+    let preds = dir.join("predictions.parquet");
+    let reference = outputs(&by_rows, &preds, &opts);
+    assert_same_outputs(
+        &outputs(&by_genes, &preds, &opts),
+        &reference,
+        "CSC vs CSR, normalised",
+    );
 }
 
 #[test]

@@ -38,6 +38,12 @@ async fn golden_small_in_wasm() {
         Arc::new(MemorySource::new("data.h5ad", h5ad)),
         "golden_small as h5ad",
     );
+    // Stored by genes (CSC): read a block of genes at a time.
+    let csc = common::h5ad::h5ad_bytes(&cells, common::h5ad::H5adVariant::Csc);
+    check_golden(
+        Arc::new(MemorySource::new("data.h5ad", csc)),
+        "golden_small as CSC h5ad",
+    );
 }
 
 /// Evaluates `cells` against golden_small's predictions and compares every output file with

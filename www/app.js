@@ -1,5 +1,5 @@
 // calibra's page controller: collects files and options, drives the Web Worker, renders results.
-// Test contract: input[name=cells], input[name=predictions], #run; body.dataset.state is
+// Test contract: input[name=cells], input[name=predictions], input[name=split], #run; body.dataset.state is
 // "done" or "error" (message in #error); window.calibraReport holds the report.
 import { el, flattenReport, verdicts, drfHeatmap, modelTable, forestPlots, perturbationTable, scatter, userModels, pooledTable, agreementHeatmap } from './render.js';
 import { Evaluator, Cancelled } from './protocol.js';
@@ -8,6 +8,7 @@ const $ = (s) => document.querySelector(s);
 
 let droppedCells = null;
 let droppedPredictions = null;
+let droppedSplit = null;
 let optionTable = null;
 
 const evaluator = new Evaluator({
@@ -79,6 +80,7 @@ function fail(message) {
 async function run(example) {
   const cells = droppedCells || $('input[name=cells]').files[0];
   const predictions = droppedPredictions || [...$('input[name=predictions]').files];
+  const split = droppedSplit || $('input[name=split]').files[0] || null;
   if (!example && !cells) { fail('choose the observed-cells file first'); return; }
   document.body.dataset.state = 'running';
   $('#error').textContent = '';
@@ -86,7 +88,7 @@ async function run(example) {
   $('#results').hidden = true;
   $('#run').disabled = true; $('#example').disabled = true; $('#cancel').hidden = false;
   try {
-    const m = await evaluator.run({ example, cells, predictions, options: options() });
+    const m = await evaluator.run({ example, cells, predictions, split: example ? null : split, options: options() });
     render(m.report, m.summary, m.seconds, m.memoryBytes);
   } catch (e) {
     if (e instanceof Cancelled) {
@@ -143,6 +145,7 @@ function renderContext(report, context, seconds, memoryBytes) {
   document.body.dataset.context = report.contexts[context].context ?? '';
   $('#verdict').replaceChildren(...verdicts(files).map((v) => el('p', { class: 'verdict' }, v.text)),
     ...files.judgements.notes.map((n) => el('p', { class: 'note' }, n)),
+    ...files.notes.map((n) => el('p', { class: 'note' }, n)),
     el('p', { class: 'sub' }, `Evaluated in ${seconds.toFixed(2)} s on this machine (WebAssembly memory ${(memoryBytes / 2 ** 20).toFixed(0)} MiB). Calibrated metrics: not censored and mean DRF (interpolated) > 0: ${files.judgements.trusted.join(', ') || 'none'}.`));
   $('#drf').replaceChildren(drfHeatmap(files));
   $('#models').replaceChildren(modelTable(files));
@@ -214,19 +217,22 @@ async function showMapping() {
   document.body.dataset.mapping = 'shown';
 }
 
-// Drag and drop: the first file is the cells, the rest are predictions.
+// Drag and drop: the first file is the cells, the rest are predictions; a .csv / .tsv is a split.
 const drop = $('#drop');
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {
   e.preventDefault(); drop.classList.remove('over');
-  const files = [...e.dataTransfer.files];
+  const isSplit = (f) => /\.(csv|tsv|txt)$/i.test(f.name);
+  const files = [...e.dataTransfer.files].filter((f) => !isSplit(f));
   if (!files.length) return;
+  droppedSplit = [...e.dataTransfer.files].find(isSplit) || null;
   droppedCells = files[0]; droppedPredictions = files.slice(1);
-  drop.textContent = `cells: ${droppedCells.name}; predictions: ${droppedPredictions.map((f) => f.name).join(', ') || 'none'}`;
+  drop.textContent = `cells: ${droppedCells.name}; predictions: ${droppedPredictions.map((f) => f.name).join(', ') || 'none'}` +
+    (droppedSplit ? `; split: ${droppedSplit.name}` : '');
   showMapping();
 });
-for (const input of document.querySelectorAll('input[type=file]')) input.addEventListener('change', () => { droppedCells = null; droppedPredictions = null; showMapping(); });
+for (const input of document.querySelectorAll('input[type=file]')) input.addEventListener('change', () => { droppedCells = null; droppedPredictions = null; droppedSplit = null; showMapping(); });
 $('#options').addEventListener('change', showMapping);
 $('#run').addEventListener('click', () => run(false));
 $('#example').addEventListener('click', () => run(true));

@@ -55,8 +55,8 @@ export class Evaluator {
   }
 
   /** Evaluates files (or the built-in example); resolves to { report, summary, seconds, memoryBytes }. */
-  run({ example = false, cells = null, predictions = [], options = {} }) {
-    const { id, promise } = this.request({ type: 'run', example, cells, predictions, options });
+  run({ example = false, cells = null, predictions = [], split = null, options = {} }) {
+    const { id, promise } = this.request({ type: 'run', example, cells, predictions, split, options });
     this.running = id;
     return promise;
   }

@@ -20,10 +20,11 @@ export function el(tag, attrs = {}, ...children) {
  * no copy of those lists or rules.
  */
 export function flattenReport(report, context = 0) {
-  const ctx = report.contexts[context] || { files: {}, judgements: { trusted: [], beats_null: {}, verdicts: [] } };
+  const ctx = report.contexts[context] || { files: {}, judgements: { trusted: [], beats_null: {}, verdicts: [], notes: [] }, notes: [] };
   return {
     ...ctx.files, 'manifest.json': report['manifest.json'], contexts: report.contexts,
     metrics: report.metrics, baselines: report.baselines, outputs: report.outputs, judgements: ctx.judgements,
+    notes: ctx.notes || [],
   };
 }
 

@@ -59,7 +59,7 @@ onmessage = async (event) => {
       const t0 = performance.now();
       session = msg.example
         ? core.evaluateExample(msg.options, progress)
-        : core.evaluateFiles(msg.cells, msg.predictions, msg.options, progress);
+        : core.evaluateFiles(msg.cells, msg.predictions, msg.split || undefined, msg.options, progress);
       const report = session.report(progress);
       const seconds = (performance.now() - t0) / 1000;
       const memoryBytes = exportsOfWasm.memory.buffer.byteLength;

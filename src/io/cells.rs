@@ -4,7 +4,7 @@
 //! batch; labels, halves and folds are validated on the way.
 
 use super::groups::{cell_key_parts, Labels, MetaColumns, RowGrouper};
-use super::ingest::{ingest_batches, ingest_wide_units, Plan};
+use super::ingest::{ingest_batches, ingest_gene_blocks, ingest_wide_units, Plan};
 use super::layout::values::validate_values;
 use super::layout::{locate, ColumnNames, ExpressionLayout, TableLayout, TableRole};
 use super::sinks::Accumulator;
@@ -145,7 +145,19 @@ pub fn read_cells(
         _ => None,
     };
     let mut group = |keys: &RecordBatch, row: u64| grouper.group_rows(keys, row);
-    let read = if let (Some(units), Some(columns)) = (units, wide_columns) {
+    let by_genes = table.gene_blocks()?;
+    let read = if let Some(blocks) = by_genes {
+        ingest_gene_blocks(
+            &table,
+            blocks.as_ref(),
+            &plan,
+            opts.batch_rows,
+            &key_columns,
+            &mut group,
+            &mut acc,
+            progress,
+        )?
+    } else if let (Some(units), Some(columns)) = (units, wide_columns) {
         ingest_wide_units(
             units.as_ref(),
             &plan,

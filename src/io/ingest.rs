@@ -20,7 +20,8 @@ use super::groups::GroupedRows;
 use super::layout::decode::{ExpressionArrays, ExpressionView};
 use super::layout::values::{normalize_rows, ValueChecks};
 use super::layout::ExpressionLayout;
-use super::table::{ColumnSet, Table, TableUnits, UnitData};
+use super::sinks::Accumulator;
+use super::table::{ColumnSet, GeneBlocks, Table, TableUnits, UnitData};
 use crate::error::{Error, Result};
 use arrow::record_batch::RecordBatch;
 use rayon::prelude::*;
@@ -150,6 +151,94 @@ pub fn ingest_batches(
         progress(frac);
     }
     Ok(Ingested { rows: row, checks })
+}
+
+/// Values per read of a matrix stored by genes.
+const GENE_BLOCK_VALUES: u64 = 1 << 20;
+
+/// Reads a matrix stored by genes (an h5ad CSC matrix) into the accumulator: the key columns
+/// first, every row's group kept (4 bytes per cell), then blocks of genes, each gene's values
+/// added in row order — the order of a read by rows, so the statistics are the same. With
+/// normalisation the matrix is read twice: once for the cells' totals.
+#[allow(clippy::too_many_arguments)]
+pub fn ingest_gene_blocks(
+    table: &Table,
+    blocks: &dyn GeneBlocks,
+    plan: &Plan<'_>,
+    batch_rows: usize,
+    key_columns: &[usize],
+    group: &mut Grouping<'_>,
+    acc: &mut Accumulator,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Ingested> {
+    let mut sorted = key_columns.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let order: Vec<usize> = key_columns
+        .iter()
+        .map(|c| sorted.iter().position(|x| x == c).expect("projected"))
+        .collect();
+    let mut groups: Vec<u32> = Vec::new();
+    for item in table.batches(Some(&sorted), batch_rows)? {
+        let (batch, _) = item?;
+        let keys = batch.project(&order).expect("key columns were read");
+        let row = groups.len() as u64;
+        groups.extend(group(&keys, row)?);
+    }
+    acc.add_row_groups(&groups);
+    let n_rows = groups.len();
+    let plan_blocks = blocks.plan(GENE_BLOCK_VALUES);
+    let passes = if plan.normalize { 2.0 } else { 1.0 };
+    let n_blocks = plan_blocks.len().max(1) as f64;
+    let scale: Option<Vec<f64>> = if plan.normalize {
+        let mut totals = vec![0f64; n_rows];
+        for (i, genes) in plan_blocks.iter().enumerate() {
+            let block = blocks.read(genes.clone())?;
+            // Gene order, each cell's values ascending by gene: a row's sum in stored order.
+            for (&r, &x) in block.rows.iter().zip(&block.values) {
+                totals[r as usize] += x;
+            }
+            progress((i + 1) as f64 / n_blocks / passes);
+        }
+        Some(
+            totals
+                .iter()
+                .map(|&t| if t == 0.0 { 0.0 } else { 1e4 / t })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let mut checks = ValueChecks::new();
+    for (i, genes) in plan_blocks.iter().enumerate() {
+        let mut block = blocks.read(genes.clone())?;
+        if let Some(scale) = &scale {
+            for (x, &r) in block.values.iter_mut().zip(&block.rows) {
+                *x = (*x * scale[r as usize]).ln_1p() as f32 as f64;
+            }
+        }
+        for j in 0..block.offsets.len() - 1 {
+            let pos = block.first_gene + j;
+            if !plan.checked[pos] {
+                continue;
+            }
+            for e in block.offsets[j]..block.offsets[j + 1] {
+                checks.see(block.values[e], block.rows[e], pos);
+            }
+        }
+        acc.add_gene_block(
+            block.first_gene,
+            &block.offsets,
+            &block.rows,
+            &block.values,
+            &groups,
+        );
+        progress((passes - 1.0 + (i + 1) as f64 / n_blocks) / passes);
+    }
+    Ok(Ingested {
+        rows: n_rows as u64,
+        checks,
+    })
 }
 
 /// Reads a wide table with an index of units (Parquet row groups, IPC file batches): the key

@@ -68,6 +68,35 @@ pub trait TableReader: Send + Sync {
     fn units(&self) -> Result<Option<Box<dyn TableUnits + '_>>> {
         Ok(None)
     }
+    /// For a matrix stored by genes (an h5ad CSC matrix), its reader by blocks of genes;
+    /// `None` when the values are read by rows.
+    fn gene_blocks(&self) -> Result<Option<Box<dyn GeneBlocks + '_>>> {
+        Ok(None)
+    }
+}
+
+/// A sparse matrix stored by genes (compressed sparse columns), read a block of genes at a
+/// time: every value once, in gene order, each gene's cells ascending.
+pub trait GeneBlocks {
+    /// Number of genes (the matrix's columns, in the order of the table's gene names).
+    fn n_genes(&self) -> usize;
+    /// The gene ranges to read, in order, each of about `max_values` stored values (at least
+    /// one gene).
+    fn plan(&self, max_values: u64) -> Vec<std::ops::Range<usize>>;
+    /// The entries of the genes `genes`.
+    fn read(&self, genes: std::ops::Range<usize>) -> Result<GeneBlock>;
+}
+
+/// The stored entries of a block of genes.
+pub struct GeneBlock {
+    /// First gene of the block.
+    pub first_gene: usize,
+    /// Per gene of the block, its entries `offsets[j]..offsets[j + 1]`.
+    pub offsets: Vec<usize>,
+    /// Row (cell) of each entry.
+    pub rows: Vec<u64>,
+    /// Value of each entry, as f64 (exact for float32 and integer counts).
+    pub values: Vec<f64>,
 }
 
 /// Independently decodable pieces of a table, so that a wide table's columns can be decoded
@@ -255,5 +284,10 @@ impl Table {
     /// The table's units, or `None` when its format has no index of them.
     pub fn units(&self) -> Result<Option<Box<dyn TableUnits + '_>>> {
         self.reader.units()
+    }
+
+    /// The table's reader by blocks of genes, when its matrix is stored by genes.
+    pub fn gene_blocks(&self) -> Result<Option<Box<dyn GeneBlocks + '_>>> {
+        self.reader.gene_blocks()
     }
 }

@@ -248,3 +248,38 @@ test('an AnnData h5ad with four contexts: read as is, a context selector, the po
   assertPrivate(requests, origin);
   await page.close();
 });
+
+test('a split file picked beside the cells: the held-out context is tested, its baselines learn from the others, the rest say why nothing is evaluated', async () => {
+  const { origin } = servers.threaded;
+  const { page, requests } = await open(origin);
+  await page.waitForSelector('#run:not([disabled])', { timeout: 120_000 });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'calibra-split-'));
+  const perts = ['MAP2K3', 'MAP2K6', 'MAP3K21', 'MAP4K3', 'MAP4K5', 'MAPK1', 'PLK4', 'SGK1', 'TGFBR2'];
+  const rows = ['perturbation,context,split,task'];
+  for (const context of ['A172', 'T98G', 'U87MG']) {
+    for (const p of perts) rows.push(`${p},${context},${context === 'A172' ? 'test' : 'train'},unseen-context`);
+  }
+  const split = path.join(dir, 'split.csv');
+  fs.writeFileSync(split, rows.join('\n') + '\n');
+  await page.setInputFiles('input[name=cells]', path.join(shared, 'data', 'mcfaline23_subset.parquet'));
+  await page.setInputFiles('input[name=predictions]', []);
+  await page.setInputFiles('input[name=split]', split);
+  const before = requests.length;
+  await page.click('#run');
+  assert.equal(await waitForState(page), 'done', await page.textContent('#error'));
+  assert.equal(requests.length, before, 'no request while evaluating');
+  const report = await page.evaluate(() => window.calibraReport);
+  assert.equal(report['manifest.json'].split.task, 'unseen-context');
+  assert.deepEqual(report['manifest.json'].split.perturbations, { test: 9, train: 18 });
+  assert.equal(await page.evaluate(() => document.body.dataset.context), 'A172');
+  assert.ok(report['perturbations.csv'].filter((r) => r.fold === 0).length === 9);
+  const notes = await page.textContent('#verdict');
+  assert.match(notes, /no train perturbations of its own: its dataset_mean, interpolated_duplicate and linear baselines learn from the 18 train perturbation\(s\) of T98G, U87MG/);
+  await page.screenshot({ path: path.join(artifacts, 'split-heldout.png'), fullPage: true });
+  await page.selectOption('#context', { label: 'T98G' });
+  await page.waitForFunction(() => document.body.dataset.context === 'T98G');
+  assert.match(await page.textContent('#verdict'), /Nothing is evaluated here: no perturbation of this context is tested/);
+  assertPrivate(requests, origin);
+  await page.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});

@@ -71,6 +71,52 @@ impl Accumulator {
         }
     }
 
+    /// Counts every row of a table in its group (`groups[row]`), before values are added
+    /// gene by gene ([`Accumulator::add_gene_block`]).
+    pub fn add_row_groups(&mut self, groups: &[u32]) {
+        let n_groups = groups.iter().max().map_or(0, |&g| g as usize + 1);
+        self.ensure_groups(n_groups);
+        for &g in groups {
+            self.count[g as usize] += 1;
+        }
+    }
+
+    /// Adds a block of a matrix stored by genes: file gene `first + j` has the entries
+    /// `offsets[j]..offsets[j + 1]` of `rows` (ascending) and `values`; `groups[row]` is each
+    /// row's group. A gene's values are added in row order, as a read by rows adds them.
+    pub fn add_gene_block(
+        &mut self,
+        first: usize,
+        offsets: &[usize],
+        rows: &[u64],
+        values: &[f64],
+        groups: &[u32],
+    ) {
+        let gene_len = self.cap * MOMENTS;
+        if gene_len == 0 {
+            return;
+        }
+        let (n_genes, file_pos) = (self.n_genes, &self.file_pos);
+        let block_genes = first..first + offsets.len() - 1;
+        self.blocks
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(b, cells)| {
+                let g0 = b * GENES_PER_BLOCK;
+                let g1 = (g0 + GENES_PER_BLOCK).min(n_genes);
+                let mut block = BlockCells { cells, gene_len };
+                for (k, &pos) in file_pos[g0..g1].iter().enumerate() {
+                    if !block_genes.contains(&pos) {
+                        continue;
+                    }
+                    let j = pos - first;
+                    for e in offsets[j]..offsets[j + 1] {
+                        block.add_value(k, groups[rows[e] as usize], values[e]);
+                    }
+                }
+            });
+    }
+
     /// Cells per group seen so far.
     pub fn counts(&self) -> &[u64] {
         &self.count

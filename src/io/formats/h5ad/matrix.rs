@@ -18,8 +18,10 @@ use std::sync::Arc;
 #[allow(clippy::large_enum_variant)] // one per open file
 pub(super) enum Matrix {
     /// Compressed sparse rows: row `i`'s entries are `indptr[i]..indptr[i+1]` of `indices`
-    /// (gene positions) and `data`.
+    /// (gene positions) and `data`; or, `by_genes`, compressed sparse columns (`csc_matrix`):
+    /// gene `g`'s entries are `indptr[g]..indptr[g+1]` of `indices` (cell rows) and `data`.
     Csr {
+        by_genes: bool,
         data: Dataset,
         data_type: DType,
         indices: Dataset,
@@ -191,15 +193,10 @@ impl Matrix {
         if let Ok(group) = file.group(path) {
             let attrs = group.attrs().map_err(|e| errors.read(e))?;
             let encoding = encoding_type(&attrs).unwrap_or_default();
-            if encoding == "csc_matrix" {
+            let by_genes = encoding == "csc_matrix";
+            if encoding != "csr_matrix" && !by_genes {
                 return Err(errors.unsupported(
-                    format!("{path} is a CSC sparse matrix (csc_matrix), which is stored by genes and cannot be read a window of cells at a time"),
-                    "convert it to CSR before writing: `adata.X = adata.X.tocsr(); adata.write_h5ad(path)`",
-                ));
-            }
-            if encoding != "csr_matrix" {
-                return Err(errors.unsupported(
-                    format!("{path} has the unsupported encoding '{encoding}' (calibra reads dense arrays and csr_matrix)"),
+                    format!("{path} has the unsupported encoding '{encoding}' (calibra reads dense arrays, csr_matrix and csc_matrix)"),
                     "store the matrix as a dense array or a CSR sparse matrix",
                 ));
             }
@@ -232,19 +229,24 @@ impl Matrix {
                 }
             }
             let n_indptr = dims(&indptr, errors)?.first().copied().unwrap_or(0);
-            if n_indptr != shape[0] + 1 {
+            let (major, what) = if by_genes {
+                (shape[1], "columns")
+            } else {
+                (shape[0], "rows")
+            };
+            if n_indptr != major + 1 {
                 return Err(errors.unsupported(
                     format!(
-                        "{path}/indptr has {n_indptr} entries for {} rows (expected rows + 1)",
-                        shape[0]
+                        "{path}/indptr has {n_indptr} entries for {major} {what} (expected {what} + 1)"
                     ),
                     "the file is damaged: write it again with anndata",
                 ));
             }
-            let nnz = read_offsets(&indptr, &indptr_type, shape[0], 1, errors)?
+            let nnz = read_offsets(&indptr, &indptr_type, major, 1, errors)?
                 .first()
                 .map_or(0, |&x| x.max(0) as u64);
             return Ok(Matrix::Csr {
+                by_genes,
                 nnz,
                 data,
                 data_type,
@@ -340,9 +342,69 @@ impl Matrix {
         }
     }
 
+    /// Whether the matrix is stored by genes (CSC): read by [`Matrix::gene_block`], not rows.
+    pub fn by_genes(&self) -> bool {
+        matches!(self, Matrix::Csr { by_genes: true, .. })
+    }
+
+    /// CSC: `indptr`, one offset per gene and the end (small: genes + 1 values).
+    pub fn gene_offsets(&self, errors: &FileErrors<'_>) -> Result<Vec<i64>> {
+        match self {
+            Matrix::Csr {
+                indptr,
+                indptr_type,
+                n_vars,
+                ..
+            } => {
+                let offsets = read_offsets(indptr, indptr_type, 0, n_vars + 1, errors)?;
+                if offsets.windows(2).any(|w| w[0] > w[1]) || offsets.first() != Some(&0) {
+                    return Err(errors.unsupported(
+                        "X/indptr decreases (it must be non-decreasing from 0)".into(),
+                        "the file is damaged: write it again with anndata",
+                    ));
+                }
+                Ok(offsets)
+            }
+            Matrix::Dense { .. } => unreachable!("gene offsets are read for CSC matrices only"),
+        }
+    }
+
+    /// CSC: the entries of genes `g0..g1`, stored at `from..to` of `indices` and `data`.
+    pub fn gene_block(
+        &self,
+        (from, to): (u64, u64),
+        errors: &FileErrors<'_>,
+    ) -> Result<(ArrayRef, ArrayRef)> {
+        match self {
+            Matrix::Csr {
+                data,
+                data_type,
+                indices,
+                indices_type,
+                ..
+            } => {
+                let n = to - from;
+                let values = read_numeric(data, data_type, from, n, errors)?;
+                let rows = read_numeric(indices, indices_type, from, n, errors)?;
+                if values.len() as u64 != n || rows.len() as u64 != n {
+                    return Err(errors.unsupported(
+                        "X/indptr points past the end of X/data or X/indices".into(),
+                        "the file is damaged: write it again with anndata",
+                    ));
+                }
+                Ok((rows, values))
+            }
+            Matrix::Dense { .. } => unreachable!("gene blocks are read for CSC matrices only"),
+        }
+    }
+
     /// Reads rows `start..start + count`.
     pub fn rows(&self, start: u64, count: u64, errors: &FileErrors<'_>) -> Result<MatrixRows> {
         match self {
+            Matrix::Csr { by_genes: true, .. } => Err(errors.unsupported(
+                "X is a CSC sparse matrix (csc_matrix), stored by genes: calibra reads it by genes for the observed cells, but cannot read it a window of cells at a time (predictions, the column preview)".into(),
+                "convert it to CSR before writing: `adata.X = adata.X.tocsr(); adata.write_h5ad(path)`",
+            )),
             Matrix::Csr {
                 data,
                 data_type,

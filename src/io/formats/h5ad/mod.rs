@@ -12,9 +12,11 @@ mod obs;
 use crate::error::{Error, Result};
 use crate::io::layout::GENES_METADATA_KEY;
 use crate::io::source::SharedSource;
-use crate::io::table::{read_error, Batches, ReadOptions, TableFormat, TableReader};
-use arrow::array::ArrayRef;
-use arrow::datatypes::{Field, Schema, SchemaRef};
+use crate::io::table::{
+    read_error, Batches, GeneBlock, GeneBlocks, ReadOptions, TableFormat, TableReader,
+};
+use arrow::array::{ArrayRef, AsArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use hdf5_pure::{AttrValue, File, FileAccessProperties, FormatError, MetadataCacheConfig};
 use matrix::Matrix;
@@ -256,6 +258,18 @@ impl TableReader for Reader {
     fn num_rows(&self) -> Option<u64> {
         Some(self.table.n_obs)
     }
+    fn gene_blocks(&self) -> Result<Option<Box<dyn GeneBlocks + '_>>> {
+        if !self.table.matrix.by_genes() {
+            return Ok(None);
+        }
+        let errors = FileErrors {
+            name: &self.table.name,
+        };
+        Ok(Some(Box::new(CscBlocks {
+            table: &self.table,
+            offsets: self.table.matrix.gene_offsets(&errors)?,
+        })))
+    }
     fn batches(&self, columns: Option<&[usize]>, batch_rows: usize) -> Result<Batches<'_>> {
         let columns: Vec<usize> = match columns {
             Some(c) => c.to_vec(),
@@ -280,6 +294,77 @@ impl TableReader for Reader {
             return Ok(read_ahead(windows, read));
         }
         Ok(Box::new(windows.map(read)))
+    }
+}
+
+/// An h5ad CSC matrix read by blocks of genes.
+struct CscBlocks<'t> {
+    table: &'t H5adTable,
+    /// `indptr`: gene g's entries are `offsets[g]..offsets[g + 1]`.
+    offsets: Vec<i64>,
+}
+
+impl GeneBlocks for CscBlocks<'_> {
+    fn n_genes(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    fn plan(&self, max_values: u64) -> Vec<std::ops::Range<usize>> {
+        let mut blocks = Vec::new();
+        let mut start = 0;
+        for g in 0..self.n_genes() {
+            let stored = (self.offsets[g + 1] - self.offsets[start]) as u64;
+            if g > start && stored > max_values {
+                blocks.push(start..g);
+                start = g;
+            }
+        }
+        if start < self.n_genes() {
+            blocks.push(start..self.n_genes());
+        }
+        blocks
+    }
+
+    fn read(&self, genes: std::ops::Range<usize>) -> Result<GeneBlock> {
+        let errors = FileErrors {
+            name: &self.table.name,
+        };
+        let base = self.offsets[genes.start];
+        let span = (base as u64, self.offsets[genes.end] as u64);
+        let (rows, values) = self.table.matrix.gene_block(span, &errors)?;
+        let cast =
+            |a: &ArrayRef, t: &DataType| arrow::compute::cast(a, t).map_err(|e| errors.read(e));
+        let rows = cast(&rows, &DataType::Int64)?;
+        let n_obs = self.table.n_obs as i64;
+        let rows: Vec<u64> = rows
+            .as_primitive::<arrow::datatypes::Int64Type>()
+            .values()
+            .iter()
+            .map(|&r| {
+                if (0..n_obs).contains(&r) {
+                    Ok(r as u64)
+                } else {
+                    Err(errors.unsupported(
+                        format!("X/indices holds the row {r}, outside the {n_obs} cells"),
+                        "the file is damaged: write it again with anndata",
+                    ))
+                }
+            })
+            .collect::<Result<_>>()?;
+        let values = cast(&values, &DataType::Float64)?;
+        Ok(GeneBlock {
+            first_gene: genes.start,
+            offsets: genes
+                .clone()
+                .map(|g| (self.offsets[g] - base) as usize)
+                .chain([(self.offsets[genes.end] - base) as usize])
+                .collect(),
+            rows,
+            values: values
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .values()
+                .to_vec(),
+        })
     }
 }
 
