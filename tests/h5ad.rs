@@ -39,6 +39,49 @@ fn every_h5ad_encoding_gives_the_outputs_of_parquet() {
 }
 
 #[test]
+fn an_obsm_embedding_is_read_by_windows_of_cells() {
+    use arrow::array::{Array, AsArray};
+    use calibra::io::table::{ReadOptions, EMBEDDING_COLUMN};
+    let dir = common::shared_dir().join("golden/golden_small");
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_h5ad(&dir.join("data.parquet"), H5adVariant::Csc, tmp.path());
+    let read = ReadOptions {
+        embedding: Some("X_pca".into()),
+        ..Default::default()
+    };
+    let table = calibra::io::Table::open(calibra::io::open_file(&path).unwrap(), &read).unwrap();
+    let col = table.schema.index_of(EMBEDDING_COLUMN).unwrap();
+    let mut cell = 0usize;
+    for item in table.batches(Some(&[col]), 100).unwrap() {
+        let (batch, _) = item.unwrap();
+        let rows = batch.column(0).as_fixed_size_list();
+        assert_eq!(rows.value_length(), 3);
+        for r in 0..rows.len() {
+            let v = rows.value(r);
+            let v = v.as_primitive::<arrow::datatypes::Float32Type>();
+            assert_eq!(
+                v.values(),
+                &[cell as f32, cell as f32 / 2.0, -(cell as f32)]
+            );
+            cell += 1;
+        }
+    }
+    assert_eq!(cell, 626);
+    let missing = ReadOptions {
+        embedding: Some("X_umap".into()),
+        ..Default::default()
+    };
+    let e = calibra::io::Table::open(calibra::io::open_file(&path).unwrap(), &missing)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("no dense 'obsm/X_umap' (obsm holds: X_pca)"),
+        "{e}"
+    );
+}
+
+#[test]
 fn raw_counts_by_genes_normalise_like_by_rows() {
     // Integer counts stored CSC (read by genes, totals in a first pass) and CSR (by rows):
     // the same normalised statistics.

@@ -40,7 +40,15 @@ pub struct ReadOptions {
     /// The gene names: `None` = the `var` index; otherwise this `var` column.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gene_column: Option<String>,
+    /// An embedding of the cells to present as the column [`EMBEDDING_COLUMN`] (a
+    /// fixed-size list per cell): an h5ad `obsm` key, e.g. `X_pca` (SPEC §12.2's `embedding`
+    /// space).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<String>,
 }
+
+/// The column that presents [`ReadOptions::embedding`].
+pub const EMBEDDING_COLUMN: &str = "embedding";
 
 impl ReadOptions {
     /// True when nothing is chosen (manifests then omit the options).

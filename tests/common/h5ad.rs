@@ -408,5 +408,20 @@ pub fn h5ad_bytes(cells: &Cells, variant: H5adVariant) -> Vec<u8> {
         raw.add_group(raw_var.finish());
         fb.add_group(raw.finish());
     }
+    // An embedding: cell i at (i, i / 2, −i) in `obsm/X_pca`.
+    let mut obsm = root_group(&mut fb, "obsm");
+    obsm.set_attr("encoding-type", s("dict"));
+    obsm.set_attr("encoding-version", s("0.1.0"));
+    let pca: Vec<f32> = (0..n_cells)
+        .flat_map(|i| [i as f32, i as f32 / 2.0, -(i as f32)])
+        .collect();
+    encoded(
+        obsm.create_dataset("X_pca")
+            .with_f32_data(&pca)
+            .with_shape(&[n_cells as u64, 3]),
+        "array",
+        "0.2.0",
+    );
+    fb.add_group(obsm.finish());
     fb.finish().unwrap()
 }

@@ -471,3 +471,68 @@ impl Matrix {
 fn index_type(t: &DType) -> DataType {
     arrow_type(t).expect("index types are checked at open")
 }
+
+/// A dense `obsm` entry (cells × dimensions), e.g. `X_pca`.
+pub(super) struct Embedding {
+    values: Dataset,
+    data_type: DType,
+    dims: u64,
+}
+
+impl Embedding {
+    /// Opens `obsm/key`, which must be a 2-D numeric dataset with a row per cell.
+    pub fn open(file: &File, key: &str, n_obs: u64, errors: &FileErrors<'_>) -> Result<Self> {
+        let path = format!("obsm/{key}");
+        let values = file.dataset(&path).map_err(|_| {
+            let keys = file
+                .group("obsm")
+                .ok()
+                .and_then(|g| g.datasets().ok())
+                .unwrap_or_default();
+            errors.unsupported(
+                format!(
+                    "the AnnData file has no dense '{path}' (obsm holds: {})",
+                    if keys.is_empty() {
+                        "nothing".to_string()
+                    } else {
+                        keys.join(", ")
+                    }
+                ),
+                "name one of the obsm keys, stored as a cells × dimensions array",
+            )
+        })?;
+        let shape = dims(&values, errors)?;
+        let data_type = values.dtype().map_err(|e| errors.read(e))?;
+        if shape.len() != 2 || shape[0] != n_obs || arrow_type(&data_type).is_none() {
+            return Err(errors.unsupported(
+                format!("{path} has shape {shape:?} of {data_type}, expected {n_obs} cells × dimensions of numbers"),
+                "store the embedding as a dense cells × dimensions array",
+            ));
+        }
+        Ok(Embedding {
+            values,
+            data_type,
+            dims: shape[1],
+        })
+    }
+
+    /// The column presenting it.
+    pub fn field(&self) -> Field {
+        let item = Field::new("item", arrow_type(&self.data_type).expect("numeric"), false);
+        Field::new(
+            crate::io::table::EMBEDDING_COLUMN,
+            DataType::FixedSizeList(Arc::new(item), self.dims as i32),
+            false,
+        )
+    }
+
+    /// Rows `start..start + count`.
+    pub fn read(&self, start: u64, count: u64, errors: &FileErrors<'_>) -> Result<ArrayRef> {
+        let flat = read_numeric(&self.values, &self.data_type, start, count, errors)?;
+        let field = Arc::new(Field::new("item", flat.data_type().clone(), false));
+        Ok(Arc::new(
+            FixedSizeListArray::try_new(field, self.dims as i32, flat, None)
+                .map_err(|e| errors.read(e))?,
+        ))
+    }
+}

@@ -62,6 +62,8 @@ enum ColumnSource {
     Indices,
     /// The matrix's values per row (CSR), or its rows (dense).
     Values,
+    /// A dense `obsm` entry: one fixed-size list per cell.
+    Embedding(matrix::Embedding),
 }
 
 /// The table reader: the opened file, shared with a read-ahead thread when the source can be
@@ -208,6 +210,11 @@ impl H5adTable {
             fields.push(field);
             columns.push(source);
         }
+        if let Some(key) = &options.embedding {
+            let embedding = matrix::Embedding::open(&file, key, n_obs, &errors)?;
+            fields.push(embedding.field());
+            columns.push(ColumnSource::Embedding(embedding));
+        }
         let genes_json = serde_json::to_string(&genes).expect("strings serialise");
         let schema = Arc::new(Schema::new_with_metadata(
             fields,
@@ -224,9 +231,12 @@ impl H5adTable {
 
     fn window(&self, columns: &[usize], start: u64, count: u64) -> Result<RecordBatch> {
         let errors = FileErrors { name: &self.name };
-        let needs_matrix = columns
-            .iter()
-            .any(|&c| !matches!(self.columns[c], ColumnSource::Obs(_)));
+        let needs_matrix = columns.iter().any(|&c| {
+            matches!(
+                self.columns[c],
+                ColumnSource::Indices | ColumnSource::Values
+            )
+        });
         let rows = if needs_matrix {
             Some(self.matrix.rows(start, count, &errors)?)
         } else {
@@ -236,6 +246,7 @@ impl H5adTable {
         for &c in columns {
             arrays.push(match (&self.columns[c], &rows) {
                 (ColumnSource::Obs(column), _) => column.read(start, count, &errors)?,
+                (ColumnSource::Embedding(e), _) => e.read(start, count, &errors)?,
                 (ColumnSource::Indices, Some(rows)) => rows.indices(),
                 (ColumnSource::Values, Some(rows)) => rows.values(),
                 _ => unreachable!("matrix rows are read when a matrix column is asked for"),
