@@ -707,3 +707,21 @@ fn long_table_not_sorted_by_cell_or_with_a_gene_twice() {
         ],
     );
 }
+
+#[test]
+fn h5ad_options_on_a_parquet_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cells.parquet");
+    write_cells(&valid_cells(), &path);
+    let mut opts = EvaluateOptions::default();
+    opts.cells.read.layer = Some("counts".into());
+    assert_mentions(
+        &error_of(&path, &[], &opts),
+        &[
+            "cells.parquet",
+            "--layer and --gene-column",
+            "parquet file",
+            "drop --layer",
+        ],
+    );
+}

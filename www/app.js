@@ -190,7 +190,7 @@ async function showMapping() {
   }
   const head = el('tr', {}, ...['column', 'type', 'first values', 'role'].map((h) => el('th', {}, h)));
   const rows = o.columns.map((c) => {
-    const text = /Utf8|Dictionary/.test(c.data_type);
+    const text = c.text;
     let role;
     if (text && (!c.role || c.role in MAPPABLE)) {
       role = el('select', { 'data-column': c.name }, el('option', { value: '' }, '—'),

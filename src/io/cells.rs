@@ -107,6 +107,7 @@ pub fn read_cells(
     progress: &mut dyn FnMut(f64),
 ) -> Result<ObservedCells> {
     let table = Table::open(source, &opts.read)?;
+    table.check_read_options(&opts.read)?;
     let file = table.name().to_string();
     let layout = locate(&file, &table.schema, &opts.columns, TableRole::Cells)?;
     let mut labels = Labels::new();
@@ -305,6 +306,7 @@ fn count_labels(
 /// over the label and context columns only.
 pub fn read_labels(source: SharedSource, opts: &CellOptions) -> Result<LabelsByContext> {
     let table = Table::open(source, &opts.read)?;
+    table.check_read_options(&opts.read)?;
     let file = table.name().to_string();
     let layout = locate(&file, &table.schema, &opts.columns, TableRole::Cells)?;
     let mut labels = Labels::new();

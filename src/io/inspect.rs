@@ -23,10 +23,12 @@ pub struct ColumnOverview {
     pub name: String,
     /// Its type, as text (`Utf8`, `Dictionary(Int32, Utf8)`, `Int64`…).
     pub data_type: String,
+    /// It holds text (strings or a categorical): it can be a label or context column.
+    pub text: bool,
     /// Up to five distinct values from the first rows.
     pub values: Vec<String>,
     /// The role calibra gives it with the current options: `perturbation`, `context`,
-    /// `half`, `fold` or `model`; `None` when it is not used.
+    /// `half`, `fold`, `split` or `model`; `None` when it is not used.
     pub role: Option<&'static str>,
 }
 
@@ -74,6 +76,7 @@ pub fn inspect(
                 (l.context, "context"),
                 (l.half, "half"),
                 (l.fold, "fold"),
+                (l.split, "split"),
                 (l.model, "model"),
             ]
             .into_iter()
@@ -129,6 +132,7 @@ pub fn inspect(
             ColumnOverview {
                 name: f.name().clone(),
                 data_type: f.data_type().to_string(),
+                text: super::layout::is_text(f.data_type()),
                 values,
                 role: roles.iter().find(|r| r.0 == i).map(|r| r.1),
             }

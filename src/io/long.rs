@@ -8,7 +8,7 @@
 //! memory is one batch of rows plus the cell that straddles two batches; the order check keeps
 //! only the previous cell, so sortedness (not just grouping) is required.
 
-use super::layout::GENES_METADATA_KEY;
+use super::layout::{is_text, GENES_METADATA_KEY};
 use super::table::{Batches, TableReader};
 use crate::error::{Error, Location, Result};
 use arrow::array::{Array, ArrayRef, AsArray, Float64Array, ListArray, UInt32Array};
@@ -161,14 +161,6 @@ impl LongTable {
             gene_index,
             schema: outer,
         }))
-    }
-}
-
-fn is_text(t: &DataType) -> bool {
-    match t {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
-        DataType::Dictionary(_, v) => matches!(**v, DataType::Utf8 | DataType::LargeUtf8),
-        _ => false,
     }
 }
 

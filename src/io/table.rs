@@ -21,6 +21,11 @@ pub trait TableFormat: Sync {
     fn label(&self) -> &'static str;
     /// Whether a file starting with `head` (its first 8 bytes or fewer) is in this format.
     fn recognizes(&self, head: &[u8]) -> bool;
+    /// Whether the format holds several matrices and gene name columns, so that
+    /// [`ReadOptions`] choose among them (h5ad); other formats have nothing to choose.
+    fn takes_read_options(&self) -> bool {
+        false
+    }
     /// Opens a table of this format, reading only its metadata. `options` are the reader's
     /// choices of what to read where a format holds more than one table (h5ad).
     fn open(
@@ -183,6 +188,11 @@ impl UnitData {
 pub struct Format(&'static dyn TableFormat);
 
 impl Format {
+    /// Whether [`ReadOptions`] mean anything for this format ([`TableFormat::takes_read_options`]).
+    pub fn takes_read_options(self) -> bool {
+        self.0.takes_read_options()
+    }
+
     /// Name in the manifest, e.g. `Parquet`.
     pub fn name(self) -> &'static str {
         self.0.name()
@@ -282,6 +292,22 @@ impl Table {
     /// The source's display name.
     pub fn name(&self) -> &str {
         self.source.name()
+    }
+
+    /// Fails when `options` choose a matrix or gene column (or embedding) in a format that
+    /// has only one: a silently ignored `--layer` would evaluate the wrong values.
+    pub fn check_read_options(&self, options: &ReadOptions) -> Result<()> {
+        if options.is_default() || self.format.takes_read_options() {
+            return Ok(());
+        }
+        Err(Error::in_file(
+            self.name(),
+            format!(
+                "--layer and --gene-column choose inside AnnData .h5ad files, but this is a {} file",
+                self.format.as_str()
+            ),
+            "drop --layer / --gene-column for this file (its values and gene names are its columns)",
+        ))
     }
 
     /// Streams record batches: see [`TableReader::batches`].

@@ -120,7 +120,7 @@ pub struct TableLayout {
 }
 
 /// Strings, or a dictionary of strings (a categorical).
-fn is_text(t: &DataType) -> bool {
+pub fn is_text(t: &DataType) -> bool {
     match t {
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => true,
         DataType::Dictionary(_, v) => matches!(**v, DataType::Utf8 | DataType::LargeUtf8),
@@ -174,9 +174,12 @@ pub fn locate(
             .find_map(|c| find(c).filter(|&i| is_text(schema.field(i).data_type())))
     };
     let default_label = names.perturbation == ColumnNames::default().perturbation;
+    // The column options name the cells' columns; a predictions table without them is read
+    // by the default names (a model's output rarely copies an AnnData obs column name).
+    let detecting = default_label || role == TableRole::Predictions;
     let label = find(&names.perturbation)
         .or_else(|| {
-            default_label
+            detecting
                 .then(|| detect(PERTURBATION_COLUMN_CANDIDATES))
                 .flatten()
         })
@@ -216,6 +219,8 @@ pub fn locate(
         ));
     }
     let context = match &names.context {
+        // Predictions without the context column apply to every context.
+        Some(c) if role == TableRole::Predictions => find(c),
         Some(c) => Some(find(c).ok_or_else(|| {
             col_err(
                 c,
@@ -431,6 +436,25 @@ mod tests {
                 .map(|(n, t)| Field::new(*n, t.clone(), false))
                 .collect::<Vec<_>>(),
         )
+    }
+
+    #[test]
+    fn predictions_fall_back_to_default_names() {
+        // `--perturbation-column condition --context-column cell_type` name the cells' columns;
+        // a predictions table with `perturbation` and no context is still read.
+        let s = schema(&[
+            ("model", DataType::Utf8),
+            ("perturbation", DataType::Utf8),
+            ("G1", DataType::Float32),
+        ]);
+        let names = ColumnNames {
+            perturbation: "condition".into(),
+            context: Some("cell_type".into()),
+            ..ColumnNames::default()
+        };
+        let l = locate("p", &s, &names, TableRole::Predictions).unwrap();
+        assert_eq!((l.label, l.context, l.model), (1, None, Some(0)));
+        assert!(locate("c", &s, &names, TableRole::Cells).is_err());
     }
 
     #[test]

@@ -42,6 +42,9 @@ impl TableFormat for H5ad {
     fn recognizes(&self, head: &[u8]) -> bool {
         head.starts_with(b"\x89HDF\r\n\x1a\n")
     }
+    fn takes_read_options(&self) -> bool {
+        true
+    }
     fn open(
         &'static self,
         source: SharedSource,
