@@ -229,7 +229,6 @@ impl ExpressionView<'_> {
                 values,
                 sorted_rows,
             } => with_values!(*values, v => with_indices!(*indices, ix => {
-                let genes = span.first..span.first + span.file_pos.len();
                 // The file positions the span's genes come from: with ascending positions in
                 // every row, a row's entries for this span lie in one range, found by binary
                 // search, so each block of genes reads only its part of the row (the same
@@ -239,6 +238,14 @@ impl ExpressionView<'_> {
                     return;
                 };
                 let highest = present.max().unwrap_or(lowest) as i64;
+                // The span's gene of each file position in lowest..=highest (u32::MAX: none),
+                // so that the inner loop is one lookup per stored value.
+                let mut local = vec![u32::MAX; (highest - lowest as i64 + 1) as usize];
+                for (j, &p) in span.file_pos.iter().enumerate() {
+                    if p != usize::MAX {
+                        local[p - lowest] = j as u32;
+                    }
+                }
                 let lowest = lowest as i64;
                 for (k, rows) in runs {
                     for &r in rows {
@@ -250,11 +257,13 @@ impl ExpressionView<'_> {
                             from += row.partition_point(|x| x.i64() < lowest);
                         }
                         for i in from..to {
-                            let gene = usize::try_from(ix[i].i64())
-                                .ok()
-                                .and_then(|p| span.gene_of.get(p).copied().flatten());
-                            if let Some(g) = gene.filter(|g| genes.contains(g)) {
-                                sink.add_value(g - span.first, k, v[i].f64());
+                            let p = ix[i].i64();
+                            if p < lowest || p > highest {
+                                continue;
+                            }
+                            let j = local[(p - lowest) as usize];
+                            if j != u32::MAX {
+                                sink.add_value(j as usize, k, v[i].f64());
                             }
                         }
                     }

@@ -24,8 +24,9 @@ use obs::ObsColumn;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Matrix values read per window at most (about 8 MB of float32 values and their indices).
-const WINDOW_VALUES: usize = 1 << 20;
+/// Matrix values read per window at most (about 4 MB of float32 values and their indices;
+/// several windows are in flight with parallel read-ahead).
+const WINDOW_VALUES: usize = 1 << 19;
 
 /// AnnData `.h5ad` (HDF5 signature).
 pub struct H5ad;
@@ -382,32 +383,59 @@ impl GeneBlocks for CscBlocks<'_> {
     }
 }
 
-/// Reads (and decompresses) the next window on a thread of its own while the caller ingests
-/// the current one: at most one window waits, so memory stays at two windows.
+/// Reads (and decompresses) windows ahead on reader threads while the caller ingests the
+/// current one — decompression is most of an h5ad read's work, and windows decompress
+/// independently. Windows are handed out in order and delivered in order; each reader holds at
+/// most one finished window until the caller takes it, so memory stays at a few windows.
 #[cfg(not(target_arch = "wasm32"))]
 fn read_ahead(
     windows: impl Iterator<Item = (u64, u64)> + Send + 'static,
-    read: impl Fn((u64, u64)) -> Result<(RecordBatch, f64)> + Send + 'static,
+    read: impl Fn((u64, u64)) -> Result<(RecordBatch, f64)> + Send + Sync + 'static,
 ) -> Batches<'static> {
-    let (send, receive) = std::sync::mpsc::sync_channel(1);
-    std::thread::spawn(move || {
-        for window in windows {
-            // A panic in the HDF5 library must reach the caller as an error, not end the
-            // stream early (which would look like a shorter file).
-            let item = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(window)))
-                .unwrap_or_else(|_| {
-                    Err(Error::Internal(format!(
-                        "the HDF5 reader failed on rows {}..{}",
-                        window.0,
-                        window.0 + window.1
-                    )))
-                });
-            let failed = item.is_err();
-            // The receiver is gone when the caller stopped early: stop too.
-            if send.send(item).is_err() || failed {
-                break;
+    use std::sync::{mpsc, Mutex};
+    let readers = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4));
+    let next = Arc::new(Mutex::new(windows.enumerate()));
+    let read = Arc::new(read);
+    let (send, receive) = mpsc::sync_channel::<(usize, Result<(RecordBatch, f64)>)>(1);
+    for _ in 0..readers {
+        let (next, read, send) = (next.clone(), read.clone(), send.clone());
+        std::thread::spawn(move || {
+            while let Some((index, window)) = next.lock().ok().and_then(|mut w| w.next()) {
+                // A panic in the HDF5 library must reach the caller as an error, not end the
+                // stream early (which would look like a shorter file).
+                let item = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read(window)))
+                    .unwrap_or_else(|_| {
+                        Err(Error::Internal(format!(
+                            "the HDF5 reader failed on rows {}..{}",
+                            window.0,
+                            window.0 + window.1
+                        )))
+                    });
+                // The receiver is gone when the caller stopped early: stop too.
+                if send.send((index, item)).is_err() {
+                    break;
+                }
             }
+        });
+    }
+    drop(send);
+    // Windows arrive in any order: hand them out in file order.
+    let mut waiting: std::collections::BTreeMap<usize, Result<(RecordBatch, f64)>> =
+        std::collections::BTreeMap::new();
+    let mut expected = 0usize;
+    let mut failed = false;
+    Box::new(std::iter::from_fn(move || {
+        if failed {
+            return None;
         }
-    });
-    Box::new(receive.into_iter())
+        loop {
+            if let Some(item) = waiting.remove(&expected) {
+                expected += 1;
+                failed = item.is_err();
+                return Some(item);
+            }
+            let (index, item) = receive.recv().ok()?;
+            waiting.insert(index, item);
+        }
+    }))
 }
