@@ -186,6 +186,7 @@ fn write_fuzz_seeds() {
         H5adVariant::DenseF64Chunked,
         H5adVariant::GeneColumn,
         H5adVariant::PlainColumns,
+        H5adVariant::Csc,
     ] {
         common::h5ad::write_cells(&cells, variant, &dir.join(format!("{variant:?}.h5ad")));
     }

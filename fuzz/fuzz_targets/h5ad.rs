@@ -17,6 +17,7 @@ fuzz_target!(|data: &[u8]| {
         Inputs {
             cells,
             predictions: vec![],
+            split: None,
         },
         &options,
         &mut |_, _| {},
