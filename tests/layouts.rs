@@ -77,3 +77,17 @@ fn missing_halves_and_folds_are_assigned_deterministically() {
         a["perturbations.csv"]
     );
 }
+
+#[test]
+fn sparse_rows_over_several_gene_blocks_match_wide() {
+    // 300 genes: five blocks of 64 file positions, each finding its part of a row from the
+    // block starts recorded when the rows are decoded.
+    let dir = common::shared_dir().join("golden/golden_single");
+    let preds = dir.join("predictions.parquet");
+    let opts = EvaluateOptions::default();
+    let reference = outputs(&dir.join("data.parquet"), &preds, &opts);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = write_variant(&dir.join("data.parquet"), Variant::CsrU32, tmp.path());
+    let got = outputs(&path, &preds, &opts);
+    assert_same_outputs(&got, &reference, "sparse rows, 300 genes (vs wide)");
+}

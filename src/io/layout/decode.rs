@@ -7,7 +7,7 @@
 //! type of sparse indices) is decided once per column or batch, outside the loops, so that the
 //! inner loops are monomorphic.
 
-use super::values::{check_column, ValueChecks};
+use super::values::{check_all, check_column, ValueChecks};
 use crate::error::{Error, Location, Result};
 use arrow::array::{
     Array, ArrayRef, AsArray, FixedSizeListArray, GenericListArray, OffsetSizeTrait,
@@ -124,6 +124,14 @@ impl Values<'_> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The values in `range`.
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Values<'_> {
+        match self {
+            Values::F32(v) => Values::F32(&v[range]),
+            Values::F64(v) => Values::F64(&v[range]),
+        }
+    }
 }
 
 /// Borrowed view of one batch's expression values, in the file's gene order.
@@ -147,8 +155,17 @@ pub enum ExpressionView<'a> {
         values: Values<'a>,
         /// Every row's gene positions ascend.
         sorted_rows: bool,
+        /// With ascending rows: where each block of [`POSITIONS_PER_BLOCK`] file positions
+        /// starts in each row (row `r`, block `b`: `[r * (blocks + 1) + b]`, the last entry the
+        /// row's end), so a block of genes finds its part of a row without searching; empty
+        /// when not computed.
+        block_starts: &'a [u32],
     },
 }
+
+/// File positions per block in [`ExpressionView::Csr`]'s `block_starts`: the sinks' blocks of
+/// genes ([`crate::io::ingest::GENES_PER_SLAB`]).
+pub const POSITIONS_PER_BLOCK: usize = crate::io::ingest::GENES_PER_SLAB;
 
 /// What a sink does with the values of its genes, as a walk over an [`ExpressionView`] hands
 /// them over ([`ExpressionView::add_to`]). Genes are numbered from 0 within the walked span.
@@ -228,6 +245,7 @@ impl ExpressionView<'_> {
                 indices,
                 values,
                 sorted_rows,
+                block_starts,
             } => with_values!(*values, v => with_indices!(*indices, ix => {
                 // The file positions the span's genes come from: with ascending positions in
                 // every row, a row's entries for this span lie in one range, found by binary
@@ -246,12 +264,26 @@ impl ExpressionView<'_> {
                         local[p - lowest] = j as u32;
                     }
                 }
+                // The span is one block of positions: its part of each row is recorded.
+                let n_rows = offsets.len().saturating_sub(1);
+                let n_blocks = block_starts
+                    .len()
+                    .checked_div(n_rows)
+                    .map_or(0, |per_row| per_row.saturating_sub(1));
+                let block = (!block_starts.is_empty()
+                    && lowest % POSITIONS_PER_BLOCK == 0
+                    && (highest as usize) < lowest + POSITIONS_PER_BLOCK)
+                    .then_some(lowest / POSITIONS_PER_BLOCK)
+                    .filter(|&b| b < n_blocks);
                 let lowest = lowest as i64;
                 for (k, rows) in runs {
                     for &r in rows {
                         let r = r as usize;
                         let (mut from, mut to) = (offsets[r], offsets[r + 1]);
-                        if *sorted_rows {
+                        if let Some(b) = block {
+                            let at = r * (n_blocks + 1) + b;
+                            (from, to) = (block_starts[at] as usize, block_starts[at + 1] as usize);
+                        } else if *sorted_rows {
                             let row = &ix[from..to];
                             to = from + row.partition_point(|x| x.i64() <= highest);
                             from += row.partition_point(|x| x.i64() < lowest);
@@ -316,6 +348,15 @@ impl ExpressionView<'_> {
                 ..
             } => with_values!(*values, v => with_indices!(*indices, ix => {
                 let n_rows = offsets.len().saturating_sub(1);
+                // Every gene checked (the observed cells) and nothing wrong — the common case —
+                // takes one vectorised pass over the stored values; an anomaly is located by
+                // the exact pass below.
+                if n_rows > 0 && checked.iter().all(|&c| c) {
+                    let mut checks = ValueChecks::new();
+                    if check_all(values.slice(offsets[0]..offsets[n_rows]), &mut checks) {
+                        return checks;
+                    }
+                }
                 (0..n_rows.div_ceil(ROWS_PER_TASK))
                     .into_par_iter()
                     .map(|c| {
@@ -397,6 +438,7 @@ enum Kind {
     Csr {
         offsets: Vec<usize>,
         sorted_rows: bool,
+        block_starts: Vec<u32>,
     },
 }
 
@@ -565,13 +607,25 @@ impl ExpressionArrays {
                 // canonical CSR), which lets a block of genes read only its part of a row.
                 let g = genes.len() as i64;
                 let mut sorted_rows = true;
+                let blocks = genes.len().div_ceil(POSITIONS_PER_BLOCK);
+                let fits = offsets[n_rows] <= u32::MAX as usize;
+                let mut block_starts: Vec<u32> =
+                    Vec::with_capacity(if fits { n_rows * (blocks + 1) } else { 0 });
                 with_indices!(indices_of(&ic), idx => {
                     for r in 0..n_rows {
                         let mut previous = -1i64;
-                        for &j in &idx[offsets[r]..offsets[r + 1]] {
+                        // The next block whose start in this row is still to be recorded.
+                        let mut block = 0usize;
+                        for (i, &j) in idx[offsets[r]..offsets[r + 1]].iter().enumerate() {
                             let j = j.i64();
                             sorted_rows &= j > previous;
                             previous = j;
+                            if fits && sorted_rows && j >= 0 {
+                                while block * POSITIONS_PER_BLOCK <= j as usize && block <= blocks {
+                                    block_starts.push((offsets[r] + i) as u32);
+                                    block += 1;
+                                }
+                            }
                             if j < 0 || j >= g {
                                 return Err(Error::input(
                                     loc("indices", Some(first_row + r as u64)),
@@ -580,13 +634,23 @@ impl ExpressionArrays {
                                 ));
                             }
                         }
+                        if fits && sorted_rows {
+                            while block <= blocks {
+                                block_starts.push(offsets[r + 1] as u32);
+                                block += 1;
+                            }
+                        }
                     }
                 });
+                if !(fits && sorted_rows) {
+                    block_starts = Vec::new();
+                }
                 Ok(ExpressionArrays {
                     arrays: vec![ic, vc],
                     kind: Kind::Csr {
                         offsets,
                         sorted_rows,
+                        block_starts,
                     },
                     n_rows,
                     row_len: genes.len(),
@@ -611,11 +675,13 @@ impl ExpressionArrays {
             Kind::Csr {
                 offsets,
                 sorted_rows,
+                block_starts,
             } => ExpressionView::Csr {
                 offsets: offsets.clone(),
                 indices: indices_of(&self.arrays[0]),
                 values: values_of(&self.arrays[1]),
                 sorted_rows: *sorted_rows,
+                block_starts,
             },
         }
     }

@@ -130,6 +130,28 @@ pub fn check_column(
     }
 }
 
+/// Checks values that are all to be checked in one vectorised pass; `false` (nothing
+/// recorded) when one is non-finite or negative, so that an exact pass can locate it.
+pub fn check_all(values: Values<'_>, checks: &mut ValueChecks) -> bool {
+    let n = values.len();
+    let (lo, hi, finite, integer) = match values {
+        Values::F32(v) => {
+            let (lo, hi, finite, integer) = checks_f32(v);
+            (lo as f64, hi as f64, finite, integer)
+        }
+        Values::F64(v) => checks_f64(v),
+    };
+    if !finite || lo < 0.0 {
+        return false;
+    }
+    checks.n_values += n as u64;
+    checks.all_integer &= integer;
+    if hi > checks.max {
+        checks.max = hi;
+    }
+    true
+}
+
 /// (min, max, all finite, all integer) of a column in one pass of independent lanes, so that
 /// it vectorises. `all integer` is only meaningful when the column is finite and ≥ 0 (the
 /// case it is used in): adding and subtracting 2^(mantissa bits) rounds a non-negative value

@@ -343,6 +343,7 @@ mod tests {
             indices: Indices::U32(&idx),
             values: Values::F32(&val),
             sorted_rows,
+            block_starts: &[],
         };
         // Rows read in part (ascending positions: binary search) or whole give the same sums.
         let mut b = Accumulator::new(3);

@@ -214,6 +214,7 @@ mod tests {
             values: Values::F32(&val),
             // Positions 4, 0, 2: not ascending.
             sorted_rows: false,
+            block_starts: &[],
         };
         let (got, want) = both(5, &[(first, csr)], &gene_of);
         assert_eq!(bits(&got), bits(&want));
