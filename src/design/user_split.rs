@@ -125,15 +125,6 @@ impl SplitTable {
             "use a split made from these cells (calibra split --task …), and check the perturbation and context columns",
         ))
     }
-
-    /// Number of entries per side.
-    pub fn counts(&self) -> BTreeMap<Split, usize> {
-        let mut n = BTreeMap::new();
-        for s in self.sides.values() {
-            *n.entry(*s).or_insert(0) += 1;
-        }
-        n
-    }
 }
 
 #[cfg(test)]

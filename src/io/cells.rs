@@ -220,8 +220,7 @@ pub fn read_cells(
     }
     let design = match split {
         Some(t) => Design::SplitFile(t),
-        None if layout.split.is_some() => Design::FileFolds,
-        None if layout.fold.is_some() => Design::FileFolds,
+        None if layout.split.is_some() || layout.fold.is_some() => Design::FileFolds,
         None => Design::Assigned,
     };
     let contexts = build_contexts(

@@ -8,6 +8,7 @@
 //! memory is one batch of rows plus the cell that straddles two batches; the order check keeps
 //! only the previous cell, so sortedness (not just grouping) is required.
 
+use super::columns::for_each_str;
 use super::layout::{is_text, GENES_METADATA_KEY};
 use super::table::{Batches, TableReader};
 use crate::error::{Error, Location, Result};
@@ -167,32 +168,18 @@ impl LongTable {
 /// The distinct names of the gene column, sorted.
 fn distinct_genes(name: &str, inner: &dyn TableReader, gene: usize) -> Result<Vec<String>> {
     let mut seen = std::collections::BTreeSet::new();
+    let mut row = 0u64;
     for item in inner.batches(Some(&[gene]), ROWS_PER_READ)? {
         let (batch, _) = item?;
-        let names = text_column(name, "gene", batch.column(0))?;
-        for g in names.iter().flatten() {
+        for_each_str(batch.column(0), name, "gene", row, |_, g| {
             if !seen.contains(g) {
                 seen.insert(g.to_string());
             }
-        }
+            Ok(())
+        })?;
+        row += batch.num_rows() as u64;
     }
     Ok(seen.into_iter().collect())
-}
-
-/// A text column as plain UTF-8 (dictionaries decoded).
-fn text_column(file: &str, column: &str, a: &ArrayRef) -> Result<arrow::array::StringArray> {
-    let plain = arrow::compute::cast(a, &DataType::Utf8).map_err(|e| {
-        Error::input(
-            Location {
-                file: Some(file.into()),
-                column: Some(column.into()),
-                ..Default::default()
-            },
-            format!("cannot read as text: {e}"),
-            "store it as strings",
-        )
-    })?;
-    Ok(plain.as_string::<i32>().clone())
 }
 
 /// A cell id: comparable, for the order check.
@@ -260,7 +247,7 @@ impl CellStream<'_> {
                 .cloned()
                 .ok_or_else(|| Error::Internal(format!("long table: column '{name}' not read")))
         };
-        let ids = cell_ids(&t.name, &column("cell")?)?;
+        let ids = cell_ids(&t.name, &column("cell")?, self.row)?;
         let genes: Vec<u32> = self.gene_indices(&column("gene")?, self.row)?;
         let values = arrow::compute::cast(&column("value")?, &DataType::Float64).map_err(|e| {
             t.error_at(
@@ -335,22 +322,20 @@ impl CellStream<'_> {
         let t = self.table;
         match &t.gene_index {
             Some(index) => {
-                let names = text_column(&t.name, "gene", a)?;
-                names
-                    .iter()
-                    .enumerate()
-                    .map(|(i, g)| {
-                        let g = g.unwrap_or("");
-                        index.get(g).copied().ok_or_else(|| {
-                            t.error_at(
-                                "gene",
-                                first_row + i as u64,
-                                format!("gene '{g}' is not in the schema metadata's gene list"),
-                                "list every gene under the schema metadata key, or drop it",
-                            )
-                        })
-                    })
-                    .collect()
+                let mut ids = Vec::with_capacity(a.len());
+                for_each_str(a, &t.name, "gene", first_row, |i, g| {
+                    let id = index.get(g).copied().ok_or_else(|| {
+                        t.error_at(
+                            "gene",
+                            first_row + i as u64,
+                            format!("gene '{g}' is not in the schema metadata's gene list"),
+                            "list every gene under the schema metadata key, or drop it",
+                        )
+                    })?;
+                    ids.push(id);
+                    Ok(())
+                })?;
+                Ok(ids)
             }
             None => {
                 let ix = arrow::compute::cast(a, &DataType::Int64).map_err(|e| {
@@ -439,31 +424,34 @@ impl CellStream<'_> {
     }
 }
 
-/// The cell column's ids.
-fn cell_ids(file: &str, a: &ArrayRef) -> Result<Vec<CellId>> {
-    let nulls = || {
-        Error::input(
-            Location {
-                file: Some(file.into()),
-                column: Some("cell".into()),
-                ..Default::default()
-            },
-            "missing cell id",
-            "give every row its cell",
-        )
-    };
+/// The cell column's ids (rows numbered from `first_row`).
+fn cell_ids(file: &str, a: &ArrayRef, first_row: u64) -> Result<Vec<CellId>> {
+    let mut ids = Vec::with_capacity(a.len());
     if a.data_type().is_integer() {
-        let c = arrow::compute::cast(a, &DataType::Int64).map_err(|_| nulls())?;
-        c.as_primitive::<Int64Type>()
-            .iter()
-            .map(|x| x.map(CellId::Int).ok_or_else(nulls))
-            .collect()
+        let c = arrow::compute::cast(a, &DataType::Int64)
+            .map_err(|e| Error::Internal(format!("integer cell ids: {e}")))?;
+        for (i, x) in c.as_primitive::<Int64Type>().iter().enumerate() {
+            let id = x.ok_or_else(|| {
+                Error::input(
+                    Location {
+                        file: Some(file.into()),
+                        column: Some("cell".into()),
+                        row: Some(first_row + i as u64),
+                        ..Default::default()
+                    },
+                    "missing cell id",
+                    "give every row its cell",
+                )
+            })?;
+            ids.push(CellId::Int(id));
+        }
     } else {
-        text_column(file, "cell", a)?
-            .iter()
-            .map(|x| x.map(|s| CellId::Text(s.to_string())).ok_or_else(nulls))
-            .collect()
+        for_each_str(a, file, "cell", first_row, |_, s| {
+            ids.push(CellId::Text(s.to_string()));
+            Ok(())
+        })?;
     }
+    Ok(ids)
 }
 
 impl TableReader for LongTable {
