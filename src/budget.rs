@@ -1,7 +1,9 @@
-//! The memory an evaluation will need, known once the cells are read — before the stages whose
-//! arrays grow with perturbations × genes (DEG tests, baselines, metrics, report) — so that a
-//! run that cannot fit its memory (a browser tab's 4 GiB of WebAssembly memory) stops with a
-//! message saying what to do instead of running out half-way.
+//! The memory an evaluation will need, checked twice: once the cells' labels are known and
+//! before their statistics are allocated (predictions estimated from their files' row counts),
+//! and again once every file is read, before the stages whose arrays grow with perturbations ×
+//! genes (DEG tests, baselines, metrics, report) — so that a run that cannot fit its memory
+//! (a browser tab's 4 GiB of WebAssembly memory) stops with a message saying what to do
+//! instead of running out half-way.
 //!
 //! The estimate is an upper bound built from the arrays the stages keep (8-byte floats, per
 //! label or perturbation and gene); it is compared with [`crate::options::EvaluateOptions`]'s
@@ -42,6 +44,16 @@ pub fn peak_bytes(shape: &Shape) -> u64 {
     let deg = 2 * deg_arrays * labels * genes * 8 + labels * genes * 9;
     let baselines = BASELINE_PROFILES * labels * genes * 8;
     FIXED_BYTES + statistics + predictions + deg + baselines
+}
+
+/// Predicted profiles expected from prediction tables of `rows` rows (`None`: unknown, a
+/// stream) before they are read: a row per profile, at most one per label in each table — a
+/// table of generated cells holds many rows per profile. An estimate; the exact count is
+/// checked once the predictions are read.
+pub fn predicted_profiles(rows: &[Option<u64>], labels: usize) -> usize {
+    rows.iter()
+        .map(|r| r.map_or(0, |r| usize::try_from(r).unwrap_or(usize::MAX).min(labels)))
+        .sum()
 }
 
 /// Checks that an evaluation of `shape` fits `limit` bytes.
@@ -87,5 +99,11 @@ mod tests {
         };
         let msg = check(&large, 4 << 30).unwrap_err().to_string();
         assert!(msg.contains("20000 labels × 8192 genes"), "{msg}");
+    }
+
+    #[test]
+    fn predicted_profiles_before_reading_count_a_row_per_label_at_most() {
+        assert_eq!(predicted_profiles(&[Some(10), None, Some(5000)], 300), 310);
+        assert_eq!(predicted_profiles(&[], 300), 0);
     }
 }

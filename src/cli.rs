@@ -3,7 +3,9 @@
 use crate::design::{Split, Task, TaskOptions};
 use crate::io::{self, SharedSource};
 use crate::options::{OptionKind, OPTIONS};
-use crate::pipeline::{evaluate, EvaluateOptions, Inputs, Stage};
+use crate::pipeline::{
+    evaluate_writing, DegTableInputs, DegTableWriter, EvaluateOptions, Inputs, Stage,
+};
 use crate::simulate::{simulate, SimConfig};
 use crate::{Error, Result};
 use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -291,7 +293,13 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
         }
         bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
     };
-    let eval = match evaluate(inputs, &opts, &mut show) {
+    // Per-gene DEG tables are written as soon as each context's tests are done (see
+    // evaluate_writing); the directory appears at --out only when everything is written.
+    let mut dir = crate::report::OutputDir::create(&a.out)?;
+    let mut write_degs = |t: &DegTableInputs<'_>| dir.write_deg_tables(t);
+    let deg_writer: Option<&mut DegTableWriter<'_>> =
+        opts.per_gene_tables.then_some(&mut write_degs);
+    let eval = match evaluate_writing(inputs, &opts, deg_writer, &mut show) {
         Ok(eval) => eval,
         Err(e) => {
             bar.finish_and_clear();
@@ -304,10 +312,9 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
             .map_err(|_| Error::Internal("the thread hashing the inputs panicked".into()))??,
         None => BTreeMap::new(),
     };
-    let written =
-        crate::report::write_dir(&eval, &hashes, &a.out, !opts.per_gene_tables, &mut |f| {
-            show(Stage::Report, f)
-        });
+    let written = dir.finish(&eval, &hashes, !opts.per_gene_tables, &mut |f| {
+        show(Stage::Report, f)
+    });
     bar.finish_and_clear();
     written?;
     print!("{}", crate::report::human_summary(&eval));

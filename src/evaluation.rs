@@ -77,6 +77,33 @@ pub struct ContextResult {
     pub notes: Vec<String>,
 }
 
+/// What a context's per-gene DEG tables (`deg_gt.parquet`, `deg_td.parquet`) are made of: the
+/// statistics (with Σx²), the DEG weights and the number of groups each half tested. Their rows
+/// are recomputed from these a chunk at a time ([`crate::de::deg_half_rows`]).
+#[derive(Debug, Clone, Copy)]
+pub struct DegTableInputs<'a> {
+    /// Context value, `None` without a context column.
+    pub context: Option<&'a str>,
+    /// The dataset, Σx² included.
+    pub dataset: &'a Dataset,
+    /// DEG weights per GT-tested label.
+    pub weights: &'a BTreeMap<usize, Array1<f64>>,
+    /// Groups tested in the GT and the TD half.
+    pub groups: [usize; 2],
+}
+
+impl ContextResult {
+    /// The inputs of this context's per-gene DEG tables.
+    pub fn deg_table_inputs(&self) -> DegTableInputs<'_> {
+        DegTableInputs {
+            context: self.context.as_deref(),
+            dataset: &self.dataset,
+            weights: &self.weights,
+            groups: [self.deg.gt.groups.len(), self.deg.td.groups.len()],
+        }
+    }
+}
+
 /// The evaluation result.
 #[derive(Debug, Clone)]
 pub struct Evaluation {

@@ -56,7 +56,8 @@ pub struct EvaluateOptions {
     pub per_gene_tables: bool,
     /// Memory the run may use, in bytes (`None`: no limit). Set by a front end that has a hard
     /// limit — the page: 4 GiB of WebAssembly memory — so that a run too large for it stops
-    /// before its large stages ([`crate::budget`]) rather than running out.
+    /// before reading its values and again before its large stages ([`crate::budget`]) rather
+    /// than running out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<u64>,
 }

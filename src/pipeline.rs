@@ -2,7 +2,7 @@
 //! Adapters (CLI, WASM) call [`evaluate`]; what it returns ([`Evaluation`]) is plain data for
 //! `report`.
 
-pub use crate::evaluation::{ContextResult, Evaluation, PerturbationRow};
+pub use crate::evaluation::{ContextResult, DegTableInputs, Evaluation, PerturbationRow};
 pub use crate::options::{EvaluateOptions, Preset};
 
 use crate::baselines::{build_baselines, Baselines, TrainPool, BASELINES, GROUND_TRUTH};
@@ -36,7 +36,8 @@ pub enum Stage {
     /// Model-vs-null statistics.
     Statistics,
     /// Building the report: the output files (CLI) or the tables the page shows. Reported by
-    /// the front ends after [`evaluate`], which never reports it.
+    /// the front ends after [`evaluate`], and by [`evaluate_writing`] while it hands a
+    /// context's per-gene DEG tables to be written.
     Report,
 }
 
@@ -121,10 +122,27 @@ fn now() -> f64 {
     }
 }
 
+/// Writes a context's per-gene DEG tables while its Σx² is held (see [`evaluate_writing`]).
+pub type DegTableWriter<'a> = dyn FnMut(&DegTableInputs<'_>) -> Result<()> + 'a;
+
 /// Runs the whole evaluation.
 pub fn evaluate(
     inputs: Inputs,
     options: &EvaluateOptions,
+    progress: ProgressFn<'_>,
+) -> Result<Evaluation> {
+    evaluate_writing(inputs, options, None, progress)
+}
+
+/// [`evaluate`], handing each context's per-gene DEG tables to `deg_tables` right after its
+/// DEG tests (when the options keep per-gene tables): the tables are written then and Σx² —
+/// which only they need — is freed before the baselines, so the run's peak memory is the
+/// `--light` run's plus the writer's chunk. Without a writer Σx² stays for the report (the
+/// page, which makes those tables only when they are downloaded).
+pub fn evaluate_writing(
+    inputs: Inputs,
+    options: &EvaluateOptions,
+    mut deg_tables: Option<&mut DegTableWriter<'_>>,
     progress: ProgressFn<'_>,
 ) -> Result<Evaluation> {
     let mut timer = Timer {
@@ -132,11 +150,25 @@ pub fn evaluate(
     };
     let t_start = now();
     let split = inputs.split.as_ref().map(read_split).transpose()?;
+    let predicted_rows = prediction_rows(&inputs.predictions, options);
+    let fits_before_reading = |labels: usize, genes: usize| match options.memory_limit {
+        Some(limit) => crate::budget::check(
+            &crate::budget::Shape {
+                labels,
+                genes,
+                predicted_profiles: crate::budget::predicted_profiles(&predicted_rows, labels),
+                per_gene_tables: options.per_gene_tables,
+            },
+            limit,
+        ),
+        None => Ok(()),
+    };
     let mut cells = timer.time(Stage::ReadCells, || {
         io::read_cells(
             inputs.cells.clone(),
             &options.cells,
             split.as_ref(),
+            Some(&fits_before_reading),
             &mut |f| progress(Stage::ReadCells, f),
         )
     })?;
@@ -216,6 +248,7 @@ pub fn evaluate(
             &files,
             &keep,
             options,
+            deg_tables.as_deref_mut(),
             &mut timer,
             progress,
         )?;
@@ -223,10 +256,7 @@ pub fn evaluate(
             if *n > 0 {
                 notes.push(format!(
                     "{}model '{m}': {n} prediction row(s) for non-evaluated perturbations ignored",
-                    r.context
-                        .as_ref()
-                        .map(|c| format!("context '{c}': "))
-                        .unwrap_or_default()
+                    context_prefix(r.context.as_deref())
                 ));
             }
         }
@@ -243,6 +273,23 @@ pub fn evaluate(
         notes,
         options: options.clone(),
     })
+}
+
+/// The row count of each predictions table from its metadata, for the memory budget before
+/// reading (`None`: a stream, or a file that does not open — its read will say why). Only
+/// with a memory limit: otherwise nothing is opened twice.
+fn prediction_rows(sources: &[SharedSource], options: &EvaluateOptions) -> Vec<Option<u64>> {
+    if options.memory_limit.is_none() {
+        return Vec::new();
+    }
+    sources
+        .iter()
+        .map(|s| {
+            io::Table::open(s.clone(), &options.predictions.read)
+                .ok()
+                .and_then(|t| t.num_rows)
+        })
+        .collect()
 }
 
 fn check_model_names(files: &[PredictionFile]) -> Result<()> {
@@ -335,6 +382,7 @@ fn evaluate_context(
     files: &[PredictionFile],
     keep: &[usize],
     options: &EvaluateOptions,
+    deg_tables: Option<&mut DegTableWriter<'_>>,
     timer: &mut Timer,
     progress: ProgressFn<'_>,
 ) -> Result<ContextResult> {
@@ -369,13 +417,27 @@ fn evaluate_context(
     gt.release_arrays();
     progress(Stage::Deg, 0.5);
     let td = timer.time(Stage::Deg, || deg_half(&ds, Half::Td, td_detail));
-    // Σx² is kept only for the per-gene tables' DEG rows.
-    if !options.per_gene_tables {
+    progress(Stage::Deg, 1.0);
+    // Σx² is kept only for the per-gene tables' DEG rows: written now when a writer takes them.
+    let written = match deg_tables {
+        Some(write) if options.per_gene_tables => {
+            progress(Stage::Report, 0.0);
+            let inputs = DegTableInputs {
+                context: context.as_deref(),
+                dataset: &ds,
+                weights: &weights,
+                groups: [gt.groups.len(), td.groups.len()],
+            };
+            timer.time(Stage::Report, || write(&inputs))?;
+            true
+        }
+        _ => false,
+    };
+    if !options.per_gene_tables || written {
         ds.stats.release_sum_sq();
     }
     let n_degs = [n_degs_gt, td.deg_counts()];
     let mut deg = DegResults { gt, td };
-    progress(Stage::Deg, 1.0);
 
     progress(Stage::Baselines, 0.0);
     let baselines = timer.time(Stage::Baselines, || build_baselines(&ds, &deg.td, pool));
@@ -471,24 +533,47 @@ fn evaluate_context(
 }
 
 /// SPEC §1.4: a combo member that is not a single of the dataset in the combo's train set has
-/// no term in the additive baseline; say so.
-fn additive_notes(ds: &Dataset, context: Option<&str>) -> Vec<String> {
-    let prefix = context
-        .map(|c| format!("context '{c}': "))
-        .unwrap_or_default();
-    ds.evaluated()
+/// no term in the additive baseline; say so — one note per context (a combo screen subset can
+/// miss dozens of singles), naming the first few.
+fn additive_notes(ds: &Dataset, context: Option<&str>) -> Option<String> {
+    const NAMED: usize = 3;
+    let skipped: Vec<String> = ds
+        .evaluated()
         .into_iter()
         .filter(|&l| crate::data::is_combo(&ds.labels[l]))
         .flat_map(|combo| {
             let name = ds.labels[combo].as_str();
-            let prefix = prefix.clone();
             name.split('+')
                 .filter(move |m| crate::baselines::additive_single(ds, combo, m).is_none())
-                .map(move |m| {
-                    format!("{prefix}additive baseline: '{m}' in '{name}' is not a single perturbation of the train set; its term is skipped")
-                })
+                .map(move |m| format!("'{m}' in '{name}'"))
         })
-        .collect()
+        .collect();
+    let (first, rest) = match skipped.len() {
+        0 => return None,
+        1 => return Some(format!(
+            "{}additive baseline: {} is not a single perturbation of the train set; its term is skipped",
+            context_prefix(context),
+            skipped[0]
+        )),
+        n => (skipped[..n.min(NAMED)].join(", "), n.saturating_sub(NAMED)),
+    };
+    let more = if rest > 0 {
+        format!(" and {rest} more")
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "{}additive baseline: {} combo members are not single perturbations of the train set ({first}{more}); their terms are skipped",
+        context_prefix(context),
+        skipped.len()
+    ))
+}
+
+/// "context 'X': " before a context's note, nothing without contexts.
+fn context_prefix(context: Option<&str>) -> String {
+    context
+        .map(|c| format!("context '{c}': "))
+        .unwrap_or_default()
 }
 
 fn perturbation_rows(

@@ -59,6 +59,11 @@ fn write_cells(c: &Cells, path: &Path) {
         Arc::new(StringArray::from(c.half.clone())),
         Arc::new(Int32Array::from(c.fold.clone())),
     ];
+    // No halves given: the column is left out (calibra assigns them).
+    if c.half.is_empty() {
+        fields.remove(1);
+        cols.remove(1);
+    }
     for (g, v) in c.genes.iter().zip(&c.values) {
         fields.push(Field::new(g, DataType::Float32, false));
         cols.push(Arc::new(Float32Array::from(v.clone())));
@@ -138,6 +143,47 @@ fn valid_fixture_evaluates() {
         split: None,
     };
     evaluate(inputs, &EvaluateOptions::default(), &mut |_, _| {}).expect("the fixture is valid");
+}
+
+/// A run that cannot fit its memory limit stops once its labels are known, before a value is
+/// read, for cells with and without a half column — and says what to do.
+#[test]
+fn over_the_memory_limit_stops_before_reading_values() {
+    for with_halves in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cells.parquet");
+        let mut c = valid_cells();
+        if !with_halves {
+            c.half.clear();
+        }
+        write_cells(&c, &path);
+        let preds = dir.path().join("model.parquet");
+        write_predictions(&["A", "B", "C", "D"], 0.5, &preds);
+        let inputs = Inputs {
+            cells: io::open_file(&path).unwrap(),
+            predictions: vec![io::open_file(&preds).unwrap()],
+            split: None,
+        };
+        let opts = EvaluateOptions {
+            memory_limit: Some(64 << 20),
+            ..EvaluateOptions::default()
+        };
+        let mut read_any = false;
+        let msg = match evaluate(inputs, &opts, &mut |stage, f| {
+            read_any |= f > 0.0 || stage != calibra::pipeline::Stage::ReadCells;
+        }) {
+            Ok(_) => panic!("64 MiB cannot hold an evaluation"),
+            Err(e) => e.to_string(),
+        };
+        assert_mentions(
+            &msg,
+            &["4 labels × 4 genes", "3 predicted profiles", "what to do"],
+        );
+        assert!(
+            !read_any,
+            "stopped after reading began (halves given: {with_halves})"
+        );
+    }
 }
 
 #[test]

@@ -4,8 +4,10 @@
 
 mod common;
 
+use calibra::evaluation::DegTableInputs;
 use calibra::io;
-use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
+use calibra::pipeline::{evaluate_writing, DegTableWriter, EvaluateOptions, Inputs};
+use calibra::report::OutputDir;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -26,7 +28,9 @@ fn golden(name: &str) -> PathBuf {
     common::shared_dir().join("golden").join(name)
 }
 
-/// Evaluates `cells` + `predictions` and writes the outputs into a fresh temporary directory.
+/// Evaluates `cells` + `predictions` and writes the outputs into a fresh temporary directory
+/// the way the CLI does: per-gene DEG tables as soon as each context's tests are done, the
+/// rest at the end.
 fn run(cells: &Path, predictions: &Path, options: &EvaluateOptions) -> tempfile::TempDir {
     let out = tempfile::tempdir().expect("temp dir");
     let inputs = Inputs {
@@ -34,12 +38,16 @@ fn run(cells: &Path, predictions: &Path, options: &EvaluateOptions) -> tempfile:
         predictions: vec![io::open_file(predictions).expect("open predictions")],
         split: None,
     };
-    let eval = evaluate(inputs, options, &mut |_, _| {}).expect("evaluation succeeds");
-    calibra::report::write_dir(
+    let mut dir = OutputDir::create(&out.path().join("out")).expect("staging directory");
+    let mut write_degs = |t: &DegTableInputs<'_>| dir.write_deg_tables(t);
+    let deg_writer: Option<&mut DegTableWriter<'_>> =
+        options.per_gene_tables.then_some(&mut write_degs);
+    let eval =
+        evaluate_writing(inputs, options, deg_writer, &mut |_, _| {}).expect("evaluation succeeds");
+    dir.finish(
         &eval,
         &BTreeMap::new(),
-        &out.path().join("out"),
-        false,
+        !options.per_gene_tables,
         &mut |_| {},
     )
     .expect("write outputs");

@@ -47,6 +47,11 @@ impl Default for CellOptions {
     }
 }
 
+/// Called once the labels of a cells table are known and before its statistics are allocated,
+/// with (labels over every context, genes): fails when the evaluation cannot fit its memory
+/// ([`crate::budget`]).
+pub type BudgetCheck<'a> = &'a dyn Fn(usize, usize) -> Result<()>;
+
 /// One context's data (the whole file when there is no context column).
 #[derive(Debug, Clone)]
 pub struct ContextData {
@@ -104,6 +109,7 @@ pub fn read_cells(
     source: SharedSource,
     opts: &CellOptions,
     split: Option<&SplitTable>,
+    budget: Option<BudgetCheck<'_>>,
     progress: &mut dyn FnMut(f64),
 ) -> Result<ObservedCells> {
     let table = Table::open(source, &opts.read)?;
@@ -111,12 +117,23 @@ pub fn read_cells(
     let file = table.name().to_string();
     let layout = locate(&file, &table.schema, &opts.columns, TableRole::Cells)?;
     let mut labels = Labels::new();
+    let genes = layout.genes.len();
 
     // Without a half column, halves depend on each label's cell count: count labels first.
     let half_masks = if layout.half.is_none() {
         let counts = count_labels(&table, &layout, opts.batch_rows, &mut labels)?;
+        if let Some(check) = budget {
+            check(counts.len(), genes)?;
+        }
         Some(assign_halves(&labels, &counts, opts.seed))
     } else {
+        // The budget needs the labels before the statistics grow with them: one pass over the
+        // label columns — unless the table is a stream (no length, and a second pass would
+        // decode it all again): its budget is checked once it is read.
+        if let (Some(check), Some(_)) = (budget, table.num_rows) {
+            let counts = count_labels(&table, &layout, opts.batch_rows, &mut Labels::new())?;
+            check(counts.len(), genes)?;
+        }
         None
     };
 

@@ -3,20 +3,24 @@
 
 pub mod agreement;
 pub mod contexts;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod dir;
 pub mod table;
 pub mod text;
 pub mod verdicts;
 pub mod write;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub use dir::OutputDir;
 pub use table::{Column, Table};
 pub use text::human_summary;
 pub use verdicts::{judge, Judgements, Verdict};
-pub use write::write_output;
+pub use write::{write_output, write_table};
 
 use crate::baselines::GROUND_TRUTH;
 use crate::data::Half;
 use crate::error::{Error, Result};
-use crate::evaluation::{ContextResult, Evaluation};
+use crate::evaluation::{ContextResult, DegTableInputs, Evaluation};
 use std::collections::BTreeMap;
 
 fn strs<I: IntoIterator<Item = S>, S: Into<String>>(it: I) -> Column {
@@ -215,24 +219,25 @@ fn chunk_ranges(n: usize, per_chunk: usize) -> impl Iterator<Item = std::ops::Ra
 
 /// `deg_gt.parquet` / `deg_td.parquet`: long tables, tested perturbations × genes, in chunks of
 /// whole perturbations.
-pub fn deg_table(r: &ContextResult, gt: bool, sink: &mut ChunkSink<'_>) -> Result<()> {
-    let d = if gt { &r.deg.gt } else { &r.deg.td };
-    if r.dataset.stats.sum_sq.nrows() != r.dataset.stats.n_groups() {
+pub fn deg_table(t: &DegTableInputs<'_>, gt: bool, sink: &mut ChunkSink<'_>) -> Result<()> {
+    let stats = &t.dataset.stats;
+    if stats.sum_sq.nrows() != stats.n_groups() {
         return Err(Error::Options(
             "the per-gene DEG tables were not kept (--light): evaluate again without it".into(),
         ));
     }
-    let g = r.dataset.n_genes().max(1);
-    for groups in chunk_ranges(d.groups.len(), VALUES_PER_CHUNK / 8 / g) {
-        sink(deg_chunk(r, gt, groups))?;
+    let g = t.dataset.n_genes().max(1);
+    let groups = t.groups[if gt { 0 } else { 1 }];
+    for range in chunk_ranges(groups, VALUES_PER_CHUNK / 8 / g) {
+        sink(deg_chunk(t, gt, range))?;
     }
     Ok(())
 }
 
 /// The rows of the DEG groups `groups` (positions in the DEG result), recomputed from the
 /// statistics (the evaluation keeps no per-gene DEG array).
-fn deg_chunk(r: &ContextResult, gt: bool, groups: std::ops::Range<usize>) -> Table {
-    let ds = &r.dataset;
+fn deg_chunk(t: &DegTableInputs<'_>, gt: bool, groups: std::ops::Range<usize>) -> Table {
+    let ds = t.dataset;
     let half = if gt { Half::Gt } else { Half::Td };
     let d = crate::de::deg_half_rows(ds, half, groups);
     let g = ds.n_genes();
@@ -246,7 +251,7 @@ fn deg_chunk(r: &ContextResult, gt: bool, groups: std::ops::Range<usize>) -> Tab
         }
     }
     let rows = |a: &ndarray::Array2<f64>| -> Vec<f64> { a.iter().copied().collect() };
-    let mut t = Table::new()
+    let mut table = Table::new()
         .with("perturbation", Column::Str(pert))
         .with("gene", Column::Str(gene))
         .with("score", Column::F64(rows(&d.score)))
@@ -257,14 +262,14 @@ fn deg_chunk(r: &ContextResult, gt: bool, groups: std::ops::Range<usize>) -> Tab
         let w: Vec<f64> = d
             .groups
             .iter()
-            .flat_map(|l| r.weights[l].iter().copied())
+            .flat_map(|l| t.weights[l].iter().copied())
             .collect();
         let is_deg: Vec<bool> = d
             .pval_adj
             .iter()
             .map(|&p| p < crate::de::PADJ_THRESHOLD)
             .collect();
-        t = t
+        table = table
             .with("weight", Column::F64(w))
             .with("is_deg", Column::Bool(is_deg));
     } else {
@@ -280,9 +285,9 @@ fn deg_chunk(r: &ContextResult, gt: bool, groups: std::ops::Range<usize>) -> Tab
                 }
             })
             .collect();
-        t = t.with("alpha", Column::F64(alpha));
+        table = table.with("alpha", Column::F64(alpha));
     }
-    t
+    table
 }
 
 /// `baselines.parquet`: the GT-half mean (`ground_truth`) and every baseline's profile per
@@ -355,6 +360,11 @@ pub struct OutputFile {
     pub produce: fn(&ContextResult, &mut ChunkSink<'_>) -> Result<()>,
 }
 
+/// The per-gene DEG table of the GT half.
+pub const DEG_GT: &str = "deg_gt.parquet";
+/// The per-gene DEG table of the TD half.
+pub const DEG_TD: &str = "deg_td.parquet";
+
 /// The pooled summary across contexts, written at the top level when there are contexts.
 pub const POOLED_SUMMARY: &str = "pooled_summary.csv";
 
@@ -367,8 +377,12 @@ pub const OUTPUTS: [OutputFile; 10] = [
     output("drf_summary.csv", false, |r, s| s(drf_summary_table(r))),
     output("stats.csv", false, |r, s| s(stats_table(r))),
     output("perturbations.csv", false, |r, s| s(perturbations_table(r))),
-    output("deg_gt.parquet", true, |r, s| deg_table(r, true, s)),
-    output("deg_td.parquet", true, |r, s| deg_table(r, false, s)),
+    output(DEG_GT, true, |r, s| {
+        deg_table(&r.deg_table_inputs(), true, s)
+    }),
+    output(DEG_TD, true, |r, s| {
+        deg_table(&r.deg_table_inputs(), false, s)
+    }),
     output("baselines.parquet", true, baselines_table),
     output("ranking_agreement.csv", false, |r, s| {
         s(agreement::agreement_table(r))
@@ -510,101 +524,6 @@ pub fn context_dir(context: &Option<String>) -> String {
             })
             .collect(),
     }
-}
-
-/// Writes every output into `out` atomically: files are written into a sibling temporary
-/// directory that replaces `out` only when everything succeeded.
-#[cfg(not(target_arch = "wasm32"))]
-pub fn write_dir(
-    e: &Evaluation,
-    input_hashes: &BTreeMap<String, String>,
-    out: &std::path::Path,
-    light: bool,
-    progress: &mut dyn FnMut(f64),
-) -> Result<()> {
-    use std::fs;
-    let io_err = |p: &std::path::Path| {
-        let p = p.display().to_string();
-        move |source| Error::Io { path: p, source }
-    };
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    fs::create_dir_all(parent).map_err(io_err(parent))?;
-    let name = out
-        .file_name()
-        .map(|s| s.to_string_lossy().to_string())
-        .unwrap_or_else(|| "out".into());
-    let tmp = parent.join(format!(".{name}.calibra-partial"));
-    if tmp.exists() {
-        fs::remove_dir_all(&tmp).map_err(io_err(&tmp))?;
-    }
-    let result = (|| -> Result<()> {
-        fs::create_dir_all(&tmp).map_err(io_err(&tmp))?;
-        let files: Vec<&OutputFile> = OUTPUTS
-            .iter()
-            .filter(|f| !(f.per_gene && (light || !e.options.per_gene_tables)))
-            .collect();
-        let total = (e.contexts.len() * files.len()).max(1) as f64;
-        let mut done = 0usize;
-        for r in &e.contexts {
-            let dir = tmp.join(context_dir(&r.context));
-            fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-            // One chunk of one table in memory at a time.
-            for file in &files {
-                progress(done as f64 / total);
-                done += 1;
-                let path = dir.join(file.name);
-                let f = fs::File::create(&path).map_err(io_err(&path))?;
-                let mut w = std::io::BufWriter::new(f);
-                write_output(r, file, &mut |bytes| {
-                    std::io::Write::write_all(&mut w, bytes).map_err(io_err(&path))
-                })?;
-                std::io::Write::flush(&mut w).map_err(io_err(&path))?;
-            }
-        }
-        if e.contexts.iter().any(|r| r.context.is_some()) {
-            // Beside the per-context folders: each small table of all contexts, and the
-            // pooled summary.
-            for name in contexts::combined_outputs() {
-                let table =
-                    contexts::all_contexts_table(&e.contexts, name)?.expect("a declared output");
-                let path = tmp.join(name);
-                fs::write(&path, table.to_csv()).map_err(io_err(&path))?;
-            }
-            let path = tmp.join(POOLED_SUMMARY);
-            fs::write(&path, contexts::pooled_summary(&e.contexts).to_csv())
-                .map_err(io_err(&path))?;
-        }
-        progress(1.0);
-        let mut m = manifest(e, input_hashes);
-        if let Some(obj) = m.as_object_mut() {
-            obj.insert("light".into(), light.into());
-        }
-        let m = serde_json::to_string_pretty(&m).unwrap_or_default();
-        let path = tmp.join("manifest.json");
-        fs::write(&path, m).map_err(io_err(&path))
-    })();
-    if let Err(err) = result {
-        let _ = fs::remove_dir_all(&tmp);
-        return Err(err);
-    }
-    if out.exists() {
-        // Replace only an earlier calibra output (or an empty directory), never other data.
-        let empty = fs::read_dir(out)
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false);
-        if !empty && !out.join("manifest.json").exists() {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(Error::Options(format!(
-                "{} exists and is not a calibra output directory; choose another --out",
-                out.display()
-            )));
-        }
-        fs::remove_dir_all(out).map_err(io_err(out))?;
-    }
-    fs::rename(&tmp, out).map_err(io_err(out))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! per-gene table of a genome-scale screen never exists whole in memory.
 
 use super::table::Table;
-use super::{ContextResult, OutputFile};
+use super::{ChunkSink, ContextResult, OutputFile};
 use crate::error::{Error, Result};
 use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
@@ -13,8 +13,18 @@ pub type ByteSink<'a> = dyn FnMut(&[u8]) -> Result<()> + 'a;
 
 /// Writes output `file` of context `r` into `out`, a chunk of its table at a time.
 pub fn write_output(r: &ContextResult, file: &OutputFile, out: &mut ByteSink<'_>) -> Result<()> {
-    let mut writer = TableWriter::new(file.name);
-    (file.produce)(r, &mut |chunk| writer.write(chunk, out))?;
+    write_table(file.name, |sink| (file.produce)(r, sink), out)
+}
+
+/// Writes the table `produce` makes, chunk by chunk, as output file `name` (its extension
+/// chooses CSV or Parquet) into `out`.
+pub fn write_table(
+    name: &str,
+    produce: impl FnOnce(&mut ChunkSink<'_>) -> Result<()>,
+    out: &mut ByteSink<'_>,
+) -> Result<()> {
+    let mut writer = TableWriter::new(name);
+    produce(&mut |chunk| writer.write(chunk, out))?;
     writer.finish(out)
 }
 
