@@ -1,4 +1,5 @@
-//! The `calibra` command line: `calibra evaluate …`, `calibra split …` and `calibra simulate …`.
+//! The `calibra` command line: `calibra evaluate …`, `calibra split …`, `calibra weights …`
+//! and `calibra simulate …`.
 
 use crate::design::{Split, Task, TaskOptions};
 use crate::io::{self, SharedSource};
@@ -29,6 +30,9 @@ enum Command {
     /// Write the train / val / test split of an in-the-wild task for a cells file (CSV), to
     /// train on and then evaluate with `evaluate --split-file`.
     Split(SplitArgs),
+    /// Write the DEG weights of SPEC §4 — those of the WMSE metric — per perturbation × gene
+    /// (Parquet), for use as a training loss.
+    Weights(WeightsArgs),
     /// Write a simulated dataset (cells + two illustrative models) as Parquet.
     Simulate(SimulateArgs),
 }
@@ -101,9 +105,26 @@ struct SimulateArgs {
     /// Seed (default: the preset's).
     #[arg(long)]
     seed: Option<u64>,
-    /// Output directory for data.parquet and predictions.parquet.
+    /// Output directory for data.parquet and predictions.parquet (with --sweep: sweep.csv and
+    /// sweep.json).
     #[arg(long)]
     out: PathBuf,
+    /// Run the "Diversity by Design" sweep (SPEC §12.7) instead of writing one dataset: simulate
+    /// and evaluate every point of the grid below on the sweep's base configuration.
+    #[arg(long)]
+    sweep: bool,
+    /// Sweep: control bias SDs (comma-separated).
+    #[arg(long, value_delimiter = ',', requires = "sweep")]
+    control_bias: Option<Vec<f64>>,
+    /// Sweep: multipliers of the fraction of genes each perturbation affects.
+    #[arg(long, value_delimiter = ',', requires = "sweep")]
+    deg_fraction: Option<Vec<f64>>,
+    /// Sweep: multipliers of every effect size.
+    #[arg(long, value_delimiter = ',', requires = "sweep")]
+    effect_size: Option<Vec<f64>>,
+    /// Sweep: cells per perturbation.
+    #[arg(long, value_delimiter = ',', requires = "sweep")]
+    cells_per_perturbation: Option<Vec<usize>>,
 }
 
 /// `evaluate`'s option flags, one per entry of the options table, and `split`'s share of them.
@@ -111,6 +132,9 @@ fn with_option_flags(cmd: clap::Command) -> clap::Command {
     cmd.mut_subcommand("evaluate", |sub| add_option_flags(sub, |_| true))
         .mut_subcommand("split", |sub| {
             add_option_flags(sub, |name| SPLIT_OPTIONS.contains(&name))
+        })
+        .mut_subcommand("weights", |sub| {
+            add_option_flags(sub, |name| WEIGHTS_OPTIONS.contains(&name))
         })
 }
 
@@ -168,6 +192,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             .ok_or_else(|| Error::Options("split's options are missing".into()))
             .and_then(options)
             .and_then(|o| run_split(a, o)),
+        Command::Weights(a) => matches
+            .subcommand_matches("weights")
+            .ok_or_else(|| Error::Options("weights' options are missing".into()))
+            .and_then(options)
+            .and_then(|o| run_weights(a, o)),
         Command::Simulate(a) => run_simulate(a),
     };
     match result {
@@ -362,7 +391,109 @@ fn run_split(a: SplitArgs, opts: EvaluateOptions) -> Result<()> {
     Ok(())
 }
 
+/// The arguments of `weights`; its options are the evaluation's that decide how the cells are
+/// read ([`WEIGHTS_OPTIONS`]).
+#[derive(Args, Debug)]
+struct WeightsArgs {
+    /// Observed cells (Parquet, Arrow IPC or AnnData .h5ad).
+    #[arg(long)]
+    cells: PathBuf,
+    /// Output Parquet file: perturbation × gene weights.
+    #[arg(long, default_value = "weights.parquet")]
+    out: PathBuf,
+    /// Test all of each perturbation's cells (both halves) against the rest, instead of the GT
+    /// half the evaluation tests.
+    #[arg(long)]
+    all_cells: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// The evaluation options that `weights` takes: where the labels are, how the values are
+/// normalised, and the seed of the halves calibra assigns.
+const WEIGHTS_OPTIONS: [&str; 7] = [
+    "perturbation-column",
+    "context-column",
+    "control-label",
+    "layer",
+    "gene-column",
+    "normalize",
+    "seed",
+];
+
+/// `weights`: the DEG weights written to `--out`, through a sibling file renamed when complete
+/// (an error leaves no partial file).
+fn run_weights(a: WeightsArgs, opts: EvaluateOptions) -> Result<()> {
+    use std::io::Write;
+    let name = a
+        .out
+        .file_name()
+        .ok_or_else(|| Error::Options(format!("--out {} is not a file name", a.out.display())))?;
+    let partial = a
+        .out
+        .with_file_name(format!(".{}.calibra-partial", name.to_string_lossy()));
+    let bar = if a.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(1000)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>17} [{bar:30}] {percent:>3}% {elapsed_precise}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(Stage::ReadCells.as_str());
+    let read = crate::weights::read_weights(
+        io::open_file(&a.cells)?,
+        &opts.cells,
+        a.all_cells,
+        &mut |f| bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64),
+    );
+    bar.finish_and_clear();
+    let w = read?;
+    let io_err = |source| Error::Io {
+        path: partial.display().to_string(),
+        source,
+    };
+    let write = || -> Result<()> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(io_err)?);
+        crate::weights::write_parquet(&w, &mut |b: &[u8]| file.write_all(b).map_err(io_err))?;
+        file.into_inner()
+            .map_err(|e| io_err(e.into_error()))?
+            .sync_all()
+            .map_err(io_err)?;
+        std::fs::rename(&partial, &a.out).map_err(|source| Error::Io {
+            path: a.out.display().to_string(),
+            source,
+        })
+    };
+    if let Err(e) = write() {
+        let _ = std::fs::remove_file(&partial);
+        return Err(e);
+    }
+    let contexts = match w.contexts.len() {
+        n if n > 1 => format!(" in {n} contexts"),
+        _ => String::new(),
+    };
+    println!(
+        "wrote {}: DEG weights (SPEC §4) of {} perturbation(s){contexts} × {} gene(s), from {}",
+        a.out.display(),
+        w.n_perturbations(),
+        w.genes.len(),
+        if w.all_cells {
+            "all cells"
+        } else {
+            "the GT half, as the evaluation's WMSE"
+        }
+    );
+    Ok(())
+}
+
 fn run_simulate(a: SimulateArgs) -> Result<()> {
+    if a.sweep {
+        return run_sweep(a);
+    }
     let mut cfg = SimConfig::preset(&a.preset).ok_or_else(|| {
         Error::Options(format!(
             "unknown preset '{}' (example, small, combo, medium, wide)",
@@ -390,6 +521,62 @@ fn run_simulate(a: SimulateArgs) -> Result<()> {
         source: e,
     })?;
     println!("wrote {}", a.out.display());
+    Ok(())
+}
+
+/// `simulate --sweep`: every grid point simulated and evaluated; `sweep.csv` (tidy: point ×
+/// metric × model) and `sweep.json` (the grid, the base configuration, the version).
+fn run_sweep(a: SimulateArgs) -> Result<()> {
+    use crate::sweep::{base_config, run_sweep, sweep_table, SweepGrid};
+    let defaults = SweepGrid::default();
+    let grid = SweepGrid {
+        control_bias: a.control_bias.unwrap_or(defaults.control_bias),
+        deg_fraction: a.deg_fraction.unwrap_or(defaults.deg_fraction),
+        effect_size: a.effect_size.unwrap_or(defaults.effect_size),
+        cells_per_perturbation: a
+            .cells_per_perturbation
+            .unwrap_or(defaults.cells_per_perturbation),
+    };
+    let mut base = base_config();
+    if let Some(s) = a.seed {
+        base.seed = s;
+    }
+    let n = grid.points().len();
+    eprintln!(
+        "calibra: sweep of {n} simulated datasets (seed {})",
+        base.seed
+    );
+    let bar = indicatif::ProgressBar::new(n as u64);
+    let t0 = std::time::Instant::now();
+    let results = run_sweep(&base, &grid, &|f| {
+        bar.set_position((f * n as f64).round() as u64)
+    })?;
+    bar.finish_and_clear();
+    std::fs::create_dir_all(&a.out).map_err(|e| Error::Io {
+        path: a.out.display().to_string(),
+        source: e,
+    })?;
+    let write = |name: &str, text: String| {
+        let p = a.out.join(name);
+        std::fs::write(&p, text).map_err(|e| Error::Io {
+            path: p.display().to_string(),
+            source: e,
+        })
+    };
+    write("sweep.csv", sweep_table(&results).to_csv())?;
+    let manifest = serde_json::json!({
+        "calibra_version": env!("CARGO_PKG_VERSION"),
+        "grid": grid,
+        "base_config": base,
+        "models": crate::sweep::SWEEP_MODELS.iter().map(|(name, model)| serde_json::json!({"name": name, "evaluated_as": model})).collect::<Vec<_>>(),
+        "n_points": n,
+        "seconds": t0.elapsed().as_secs_f64(),
+    });
+    write(
+        "sweep.json",
+        serde_json::to_string_pretty(&manifest).unwrap_or_default(),
+    )?;
+    println!("wrote {} ({n} points)", a.out.display());
     Ok(())
 }
 

@@ -30,8 +30,10 @@ pub mod report;
 pub mod significance;
 pub mod simulate;
 pub mod stats;
+pub mod sweep;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
+pub mod weights;
 
 pub use data::{Dataset, GroupStats, Half, ModelPredictions};
 pub use error::{Error, Location, Result};

@@ -46,6 +46,9 @@ pub struct SimConfig {
     pub strong_frac_hi: f64,
     /// Multiplies every |log fold change|.
     pub effect_scale: f64,
+    /// Multiplies the fraction of genes each perturbation affects (at least one gene, at most
+    /// all).
+    pub deg_frac_scale: f64,
     /// Fraction of genes shifted in every perturbed cell (the control bias).
     pub control_bias_frac: f64,
     /// SD of that shift (natural-log fold change).
@@ -60,6 +63,11 @@ pub struct SimConfig {
     pub noisy_truth_sd: f64,
     /// SD of the noise of the `mean_collapse` model.
     pub collapse_sd: f64,
+    /// SD of the noise of the `genuine` model (`None`: no such model). `genuine` predicts each
+    /// perturbation from the simulator's true effects — log1p(expm1(control mean) · e^lfc), the
+    /// control bias included — plus this noise: a model that knows the biology, unlike
+    /// `noisy_truth`, which starts from the GT half's own cells.
+    pub genuine_sd: Option<f64>,
     /// Rows per record batch.
     pub batch_rows: usize,
 }
@@ -77,6 +85,7 @@ impl Default for SimConfig {
             class_probs: [0.2, 0.25, 0.35, 0.2],
             strong_frac_hi: 0.5,
             effect_scale: 1.0,
+            deg_frac_scale: 1.0,
             control_bias_frac: 0.3,
             control_bias_sd: 0.3,
             gene_mean_log: 0.0,
@@ -84,6 +93,7 @@ impl Default for SimConfig {
             lib_sdlog: 0.35,
             noisy_truth_sd: 0.15,
             collapse_sd: 0.02,
+            genuine_sd: None,
             batch_rows: 10_000,
         }
     }
@@ -190,6 +200,8 @@ pub fn gene_names(n: usize) -> Vec<String> {
 
 struct Label {
     name: String,
+    /// Genes the perturbation's own effect changes (the control bias excluded).
+    n_affected: usize,
     lfc: Vec<f64>,
     n_cells: usize,
     fold: i32,
@@ -206,7 +218,7 @@ fn draw_effect(rng: &mut ChaCha8Rng, cfg: &SimConfig, class: &str, target: usize
         "strong" => (0.10, cfg.strong_frac_hi.max(0.1), 0.6, 2.0),
         _ => return lfc,
     };
-    let frac = rng.random_range(flo..=fhi);
+    let frac = (rng.random_range(flo..=fhi) * cfg.deg_frac_scale).min(1.0);
     let mut candidates: Vec<usize> = (0..g).filter(|&i| i != target).collect();
     candidates.shuffle(rng);
     let n_aff = ((frac * g as f64).round() as usize).clamp(1, candidates.len());
@@ -295,15 +307,19 @@ fn design(cfg: &SimConfig) -> (Vec<f64>, Vec<f64>, Vec<Label>) {
     let mut rng = stream(cfg.seed, LAYOUT, 0);
     let mut labels: Vec<Label> = vec![Label {
         name: CONTROL.into(),
+        n_affected: 0,
         lfc: vec![0.0; g],
         n_cells: cfg.n_controls,
         fold: -1,
         class: "control",
     }];
+    let affected = |lfc: &[f64]| lfc.iter().filter(|&&x| x != 0.0).count();
     for (name, lfc, class) in singles {
+        let n_affected = affected(&lfc);
         let lfc = lfc.iter().zip(&bias).map(|(a, b)| a + b).collect();
         labels.push(Label {
             name,
+            n_affected,
             lfc,
             n_cells: rng.random_range(cfg.cells_min..=cfg.cells_max.max(cfg.cells_min)),
             fold: -1,
@@ -311,9 +327,11 @@ fn design(cfg: &SimConfig) -> (Vec<f64>, Vec<f64>, Vec<Label>) {
         });
     }
     for (name, lfc) in combos {
+        let n_affected = affected(&lfc);
         let lfc = lfc.iter().zip(&bias).map(|(a, b)| a + b).collect();
         labels.push(Label {
             name,
+            n_affected,
             lfc,
             n_cells: rng.random_range(cfg.cells_min..=cfg.cells_max.max(cfg.cells_min)),
             fold: -1,
@@ -517,6 +535,24 @@ pub fn simulate_with_progress(cfg: &SimConfig, progress: &mut dyn FnMut(f64)) ->
                 .collect(),
         ));
     }
+    if let Some(sd) = cfg.genuine_sd {
+        let control = labels.iter().position(|l| l.name == CONTROL);
+        let control_mean = control.map_or_else(|| vec![0.0; g], |c| mean_of(c, false));
+        let mut rng = stream(cfg.seed, PREDICTIONS, 1);
+        for &l in &evaluated {
+            pred_rows.push((
+                "genuine",
+                l,
+                control_mean
+                    .iter()
+                    .zip(&labels[l].lfc)
+                    .map(|(&c, &lfc)| {
+                        ((c.exp_m1() * lfc.exp()).ln_1p() + normal(&mut rng, 0.0, sd)) as f32
+                    })
+                    .collect(),
+            ));
+        }
+    }
     let predictions_schema = schema(
         [
             ("model", DataType::Utf8),
@@ -555,7 +591,7 @@ pub fn simulate_with_progress(cfg: &SimConfig, progress: &mut dyn FnMut(f64)) ->
         "perturbations": labels.iter().filter(|l| l.name != CONTROL).map(|l| serde_json::json!({
             "perturbation": l.name,
             "class": l.class,
-            "n_affected": l.lfc.iter().filter(|&&x| x != 0.0).count(),
+            "n_affected": l.n_affected,
             "n_cells": l.n_cells,
             "fold": l.fold,
         })).collect::<Vec<_>>(),

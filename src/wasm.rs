@@ -196,6 +196,41 @@ pub fn evaluate_example(options: JsValue, progress: &Function) -> Result<Session
     )
 }
 
+/// One point of the explainer page's live sweep (`www/why.html`, `<calibra-sweep>`): simulates
+/// the small dataset of [`crate::sweep::base_config`] with the knobs of `point` — a plain object
+/// `{ control_bias, deg_fraction, effect_size, cells_per_perturbation }` — and evaluates the mean
+/// baseline, the control baseline, the technical duplicate and a genuine predictor on the
+/// calibrated metrics. Returns the [`crate::sweep::PointResult`] as a plain object (`point`,
+/// `mean_affected_genes`, `metrics: [{ metric, higher_is_better, means[4], ranks[4], drf }]`,
+/// models in [`crate::sweep::SWEEP_MODELS`] order); a NaN mean or a censored DRF stays NaN.
+#[wasm_bindgen(js_name = sweepPoint)]
+pub fn sweep_point(point: JsValue) -> Result<JsValue, JsError> {
+    let point: crate::sweep::SweepPoint = serde_wasm_bindgen::from_value(point)
+        .map_err(|e| JsError::new(&format!("invalid sweep point: {e}")))?;
+    // The page re-runs a point per slider move: keep the dataset small and the knobs sane.
+    let knob = |name: &str, v: f64, lo: f64, hi: f64| {
+        if v.is_finite() && (lo..=hi).contains(&v) {
+            Ok(())
+        } else {
+            Err(JsError::new(&format!(
+                "invalid sweep point: {name} must be in [{lo}, {hi}], got {v}"
+            )))
+        }
+    };
+    knob("control_bias", point.control_bias, 0.0, 5.0)?;
+    knob("deg_fraction", point.deg_fraction, 1e-3, 4.0)?;
+    knob("effect_size", point.effect_size, 0.0, 10.0)?;
+    knob(
+        "cells_per_perturbation",
+        point.cells_per_perturbation as f64,
+        4.0,
+        400.0,
+    )?;
+    let result = crate::sweep::evaluate_point(&crate::sweep::base_config(), &point)
+        .map_err(|e| JsError::new(&e.to_string()))?;
+    to_js(&result)
+}
+
 /// Largest table (rows × columns) handed to JS as objects.
 const MAX_JS_VALUES: usize = 2_000_000;
 

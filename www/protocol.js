@@ -12,22 +12,34 @@ export class Cancelled extends Error {
   constructor() { super('cancelled'); this.name = 'Cancelled'; }
 }
 
+/** The error a sweep point rejects with when a newer point replaced it before it ran. */
+export class Superseded extends Error {
+  constructor() { super('superseded'); this.name = 'Superseded'; }
+}
+
 export class Evaluator {
   /**
    * @param {object} hooks
    *   onReady({ flavour, threads, options }) — a worker started (again after a cancel);
    *   onProgress(stage, fraction); onFatal(message) — the evaluator could not start.
+   * @param {boolean} singleThread — always the single-thread build, even when the page is
+   *   cross-origin isolated (it starts fastest; the sweep's small points need no threads).
    */
-  constructor({ onReady = () => {}, onProgress = () => {}, onFatal = () => {} } = {}) {
+  constructor({ onReady = () => {}, onProgress = () => {}, onFatal = () => {}, singleThread = false } = {}) {
     this.hooks = { onReady, onProgress, onFatal };
+    this.singleThread = singleThread;
     this.pending = new Map();
     this.nextId = 1;
     this.running = null; // id of the evaluation in flight
+    this.sweepBusy = false; // a sweep point is in the worker
+    this.sweepNext = null; // the newest point waiting for it: { point, resolve, reject }
     this.start();
   }
 
   start() {
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    const url = new URL('./worker.js', import.meta.url);
+    if (this.singleThread) url.searchParams.set('flavour', 'single-thread');
+    this.worker = new Worker(url, { type: 'module' });
     this.worker.onmessage = (e) => this.onMessage(e.data);
     this.worker.onerror = (e) => this.hooks.onFatal(`the evaluator failed to load: ${e.message}`);
   }
@@ -74,6 +86,31 @@ export class Evaluator {
     this.pending.clear();
     this.running = null;
     this.start();
+  }
+
+  /**
+   * Simulates and evaluates one point of the sweep (`{ control_bias, deg_fraction, effect_size,
+   * cells_per_perturbation }`); resolves to { result, seconds } (calibra's PointResult and the
+   * worker's time for it). The newest point wins: one point is in the worker at a time, and a
+   * point asked for while another runs replaces any point still waiting (which rejects with
+   * Superseded), so moving a slider never queues stale work.
+   */
+  sweepPoint(point) {
+    return new Promise((resolve, reject) => {
+      this.sweepNext?.reject(new Superseded());
+      this.sweepNext = { point, resolve, reject };
+      this.nextSweep();
+    });
+  }
+
+  nextSweep() {
+    if (this.sweepBusy || !this.sweepNext) return;
+    const { point, resolve, reject } = this.sweepNext;
+    this.sweepNext = null;
+    this.sweepBusy = true;
+    this.request({ type: 'sweep', point }).promise
+      .then((m) => resolve({ result: m.result, seconds: m.seconds }), reject)
+      .finally(() => { this.sweepBusy = false; this.nextSweep(); });
   }
 
   /** One output file as a Blob, generated in the worker part by part. */

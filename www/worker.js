@@ -7,10 +7,12 @@ let exportsOfWasm = null; // for the size of the WASM memory, which only grows: 
 let session = null;
 
 const base = new URL('.', import.meta.url);
+// `worker.js?flavour=single-thread`: the single-thread build even on an isolated page.
+const singleThreadOnly = new URL(self.location.href).searchParams.get('flavour') === 'single-thread';
 
 async function init() {
   let flavour = 'single-thread';
-  if (self.crossOriginIsolated && typeof SharedArrayBuffer !== 'undefined') {
+  if (!singleThreadOnly && self.crossOriginIsolated && typeof SharedArrayBuffer !== 'undefined') {
     try {
       core = await import(new URL('./pkg-mt/calibra.js', base));
       exportsOfWasm = await core.default();
@@ -72,6 +74,11 @@ onmessage = async (event) => {
       postMessage({ type: 'file', id: msg.id, name: msg.name, blob: new Blob(parts, { type }) });
     } else if (msg.type === 'inspect') {
       postMessage({ type: 'inspect', id: msg.id, overview: core.inspectCells(msg.cells, msg.options) });
+    } else if (msg.type === 'sweep') {
+      // One point of the explainer's sweep: a small dataset simulated and evaluated here.
+      const t0 = performance.now();
+      const result = core.sweepPoint(msg.point);
+      postMessage({ type: 'sweep', id: msg.id, result, seconds: (performance.now() - t0) / 1000 });
     } else if (msg.type === 'profiles') {
       postMessage({ type: 'profiles', id: msg.id, profiles: session.perturbationProfiles(msg.context, msg.perturbation) });
     }

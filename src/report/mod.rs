@@ -212,7 +212,10 @@ pub const VALUES_PER_WIDE_CHUNK: usize = 1 << 23;
 
 /// Consecutive ranges of `n` items of about `per_chunk` each; one empty range when `n` is 0,
 /// so that even an empty table yields a chunk (its columns).
-fn chunk_ranges(n: usize, per_chunk: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+pub(crate) fn chunk_ranges(
+    n: usize,
+    per_chunk: usize,
+) -> impl Iterator<Item = std::ops::Range<usize>> {
     let per_chunk = per_chunk.max(1);
     (0..n.div_ceil(per_chunk).max(1)).map(move |c| c * per_chunk..((c + 1) * per_chunk).min(n))
 }

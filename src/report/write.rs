@@ -23,7 +23,19 @@ pub fn write_table(
     produce: impl FnOnce(&mut ChunkSink<'_>) -> Result<()>,
     out: &mut ByteSink<'_>,
 ) -> Result<()> {
-    let mut writer = TableWriter::new(name);
+    write_table_with_metadata(name, Vec::new(), produce, out)
+}
+
+/// [`write_table`] with (key, value) pairs in a Parquet file's key-value metadata, and in its
+/// Arrow schema's metadata too (pyarrow's `schema.metadata` shows only the latter); a CSV file
+/// has none: they are dropped.
+pub fn write_table_with_metadata(
+    name: &str,
+    metadata: Vec<(String, String)>,
+    produce: impl FnOnce(&mut ChunkSink<'_>) -> Result<()>,
+    out: &mut ByteSink<'_>,
+) -> Result<()> {
+    let mut writer = TableWriter::new(name, metadata);
     produce(&mut |chunk| writer.write(chunk, out))?;
     writer.finish(out)
 }
@@ -37,7 +49,11 @@ const ZSTD_MAX_COLUMNS: usize = 64;
 /// (perturbation, gene, model names repeat, floats rarely do). A dictionary per float column
 /// would cost its builder's memory, and statistics their min/max in the footer, for each of the
 /// thousands of gene columns of `baselines.parquet` in every row group.
-fn writer_properties(schema: &arrow::datatypes::Schema) -> WriterProperties {
+/// `metadata` goes into the file's key-value metadata.
+fn writer_properties(
+    schema: &arrow::datatypes::Schema,
+    metadata: &[(String, String)],
+) -> WriterProperties {
     use parquet::basic::Compression;
     use parquet::file::properties::EnabledStatistics;
     let compression = if schema.fields().len() > ZSTD_MAX_COLUMNS {
@@ -49,6 +65,13 @@ fn writer_properties(schema: &arrow::datatypes::Schema) -> WriterProperties {
         .set_compression(compression)
         .set_dictionary_enabled(false)
         .set_statistics_enabled(EnabledStatistics::None);
+    if !metadata.is_empty() {
+        let kv = metadata
+            .iter()
+            .map(|(k, v)| parquet::file::metadata::KeyValue::new(k.clone(), v.clone()))
+            .collect();
+        props = props.set_key_value_metadata(Some(kv));
+    }
     for field in schema.fields() {
         if field.data_type() == &arrow::datatypes::DataType::Utf8 {
             let column = parquet::schema::types::ColumnPath::from(field.name().as_str());
@@ -66,7 +89,11 @@ enum TableWriter {
         header_written: bool,
     },
     /// Created with the first chunk's schema.
-    Parquet(Option<Box<ArrowWriter<Vec<u8>>>>),
+    Parquet {
+        writer: Option<Box<ArrowWriter<Vec<u8>>>>,
+        /// The file's key-value metadata.
+        metadata: Vec<(String, String)>,
+    },
 }
 
 fn parquet_error(e: parquet::errors::ParquetError) -> Error {
@@ -74,13 +101,16 @@ fn parquet_error(e: parquet::errors::ParquetError) -> Error {
 }
 
 impl TableWriter {
-    fn new(name: &str) -> Self {
+    fn new(name: &str, metadata: Vec<(String, String)>) -> Self {
         if name.ends_with(".csv") {
             TableWriter::Csv {
                 header_written: false,
             }
         } else {
-            TableWriter::Parquet(None)
+            TableWriter::Parquet {
+                writer: None,
+                metadata,
+            }
         }
     }
 
@@ -94,10 +124,22 @@ impl TableWriter {
                 }
                 out(chunk.csv_rows().as_bytes())
             }
-            TableWriter::Parquet(writer) => {
-                let batch = chunk.into_record_batch()?;
+            TableWriter::Parquet { writer, metadata } => {
+                let mut batch = chunk.into_record_batch()?;
+                if !metadata.is_empty() {
+                    let schema = batch.schema().as_ref().clone();
+                    let schema = schema.with_metadata(
+                        metadata
+                            .iter()
+                            .cloned()
+                            .collect::<std::collections::HashMap<_, _>>(),
+                    );
+                    batch = batch
+                        .with_schema(std::sync::Arc::new(schema))
+                        .map_err(|e| Error::Output(format!("building an output table: {e}")))?;
+                }
                 if writer.is_none() {
-                    let props = writer_properties(&batch.schema());
+                    let props = writer_properties(&batch.schema(), metadata);
                     *writer = Some(Box::new(
                         ArrowWriter::try_new(Vec::new(), batch.schema(), Some(props))
                             .map_err(parquet_error)?,
@@ -119,7 +161,7 @@ impl TableWriter {
     fn finish(self, out: &mut ByteSink<'_>) -> Result<()> {
         match self {
             TableWriter::Csv { .. } => Ok(()),
-            TableWriter::Parquet(writer) => {
+            TableWriter::Parquet { writer, .. } => {
                 let w = writer.ok_or_else(|| {
                     Error::Internal("an output table produced no chunk".to_string())
                 })?;
@@ -155,7 +197,7 @@ mod tests {
             bytes.extend_from_slice(b);
             Ok(())
         };
-        let mut w = TableWriter::new(name);
+        let mut w = TableWriter::new(name, Vec::new());
         for c in chunks {
             w.write(c, &mut out).unwrap();
         }

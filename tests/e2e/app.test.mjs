@@ -1,6 +1,7 @@
 // End-to-end browser tests (Playwright driving Debian's chromium): the page reproduces the
 // golden outputs in both WASM flavours, makes no network request beyond its own assets, shows
-// clear errors for bad files, and the <calibra-eval> element works without COOP/COEP.
+// clear errors for bad files, and the <calibra-eval> and <calibra-sweep> elements work without
+// COOP/COEP.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -154,6 +155,75 @@ test('the <calibra-eval> element evaluates the example on a host without COOP/CO
   assert.ok(nModels >= 6);
   await page.screenshot({ path: path.join(artifacts, 'embed-fallback.png'), fullPage: true });
   assertPrivate(requests, origin);
+  await page.close();
+});
+
+test('why.html: a slider move re-simulates and redraws the <calibra-sweep> plots, with no network request, on a host without COOP/COEP', async () => {
+  const { origin } = servers.fallback;
+  const { page, requests } = await open(origin, '/why.html');
+  const sweepState = () => page.evaluate(() => {
+    const s = document.querySelector('calibra-sweep');
+    return {
+      state: s.dataset.state, point: s.dataset.point, seconds: Number(s.dataset.seconds), timing: s.timing,
+      evaluated: s.pointsEvaluated, metrics: s.result?.metrics.length, error: s.shadowRoot.querySelector('.error')?.textContent,
+      svg: [...s.shadowRoot.querySelectorAll('.plots svg')].map((e) => e.outerHTML).join(''),
+      // Where the mean baseline's and the genuine predictor's dots and the DRF bars are drawn.
+      dots: [...s.shadowRoot.querySelectorAll('.compare svg circle')].map((c) => c.getAttribute('cx')).join(','),
+      bars: [...s.shadowRoot.querySelectorAll('.drf svg rect')].map((r) => `${r.getAttribute('x')}:${r.getAttribute('width')}`).join(','),
+    };
+  });
+  const settled = (previous) => page.waitForFunction((p) => {
+    const s = document.querySelector('calibra-sweep');
+    return s.dataset.state === 'error' || (s.dataset.state === 'done' && s.dataset.point !== p);
+  }, previous, { timeout: 120_000 });
+  /** Sets slider `name` to `value` as a user's drag would (input, then change). */
+  const slide = (name, value) => page.evaluate(([n, v]) => {
+    const input = document.querySelector('calibra-sweep').shadowRoot.querySelector(`input[name=${n}]`);
+    input.value = v;
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+    input.dispatchEvent(new Event('change', { bubbles: true }));
+  }, [name, value]);
+  await settled(undefined);
+  const first = await sweepState();
+  assert.equal(first.state, 'done', first.error);
+  assert.equal(first.metrics, 13);
+  assert.match(first.point, /^control_bias=0.5 deg_fraction=0.3 effect_size=1 cells_per_perturbation=40$/);
+  const loaded = requests.length;
+  const seconds = [first.seconds];
+  const roundTrips = [first.timing.roundTrip];
+
+  // The control bias up to 1: a new point, drawn differently.
+  await slide('control-bias', '1');
+  await settled(first.point);
+  const second = await sweepState();
+  assert.equal(second.state, 'done', second.error);
+  assert.match(second.point, /^control_bias=1 deg_fraction=0.3 /);
+  assert.notEqual(second.svg, first.svg);
+  assert.ok(second.dots !== first.dots || second.bars !== first.bars, 'the dots or the DRF bars moved');
+  seconds.push(second.seconds);
+  roundTrips.push(second.timing.roundTrip);
+
+  // A burst of moves: the point in flight finishes, the waiting ones are superseded by the last.
+  const burst = second.evaluated;
+  await page.evaluate(() => {
+    const input = document.querySelector('calibra-sweep').shadowRoot.querySelector('input[name=deg-fraction]');
+    for (const v of ['7', '6', '5', '4', '0']) { input.value = v; input.dispatchEvent(new Event('input', { bubbles: true })); }
+  });
+  await page.waitForFunction(() => {
+    const s = document.querySelector('calibra-sweep');
+    return s.dataset.state === 'error' || (s.dataset.state === 'done' && /deg_fraction=0.05 /.test(s.dataset.point));
+  }, null, { timeout: 120_000 });
+  const third = await sweepState();
+  assert.equal(third.state, 'done', third.error);
+  assert.equal(third.evaluated - burst, 2, 'five moves: the first point and the last, nothing stale in between');
+  assert.notEqual(third.svg, second.svg);
+  seconds.push(third.seconds);
+
+  assert.equal(requests.length, loaded, `requests after the first drawing: ${requests.slice(loaded).map((r) => r.url).join(', ')}`);
+  assertPrivate(requests, origin);
+  assert.equal(await page.evaluate(() => window.crossOriginIsolated), false);
+  console.log(`sweep point in the single-thread worker: ${seconds.map((s) => s.toFixed(3)).join(', ')} s (page round trip ${roundTrips.map((s) => s.toFixed(3)).join(', ')} s)`);
+  await page.screenshot({ path: path.join(artifacts, 'why-sweep.png'), fullPage: true });
   await page.close();
 });
 
