@@ -59,6 +59,9 @@ struct EvaluateArgs {
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
+    /// The hash of the input files in manifest.json.
+    #[arg(long, value_enum, default_value = "blake3")]
+    hash: HashAlgorithm,
 }
 
 /// The arguments of `split`; its column options are the evaluation's ([`SPLIT_OPTIONS`]).
@@ -228,7 +231,17 @@ fn options(m: &ArgMatches) -> Result<EvaluateOptions> {
     Ok(o)
 }
 
-fn sha256_file(path: &Path) -> Result<String> {
+/// The hash of the input files in the manifest (SPEC §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum HashAlgorithm {
+    /// BLAKE3, on every core (the default).
+    Blake3,
+    /// SHA-256, for tools that expect it.
+    Sha256,
+}
+
+/// `ALGORITHM:hex digest` of a file's bytes.
+fn hash_file(path: &Path, algorithm: HashAlgorithm) -> Result<String> {
     use sha2::Digest;
     // Windows of the file as the readers get them (mapped for a local file, not copied). A
     // mapped window's pages count in the resident set while it is hashed: small windows keep
@@ -236,7 +249,8 @@ fn sha256_file(path: &Path) -> Result<String> {
     // 16 MB: the smallest read that is mapped (`io::source::MAP_MIN_LEN`).
     const WINDOW: u64 = 16 << 20;
     let source = io::open_file(path)?;
-    let mut h = sha2::Sha256::new();
+    let mut blake3 = blake3::Hasher::new();
+    let mut sha256 = sha2::Sha256::new();
     let mut offset = 0u64;
     while offset < source.size() {
         let len = WINDOW.min(source.size() - offset) as usize;
@@ -244,10 +258,25 @@ fn sha256_file(path: &Path) -> Result<String> {
             path: path.display().to_string(),
             source: e,
         })?;
-        h.update(&bytes);
+        match algorithm {
+            HashAlgorithm::Blake3 => {
+                blake3.update_rayon(&bytes);
+            }
+            HashAlgorithm::Sha256 => sha256.update(&bytes),
+        }
         offset += len as u64;
     }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(match algorithm {
+        HashAlgorithm::Blake3 => format!("blake3:{}", blake3.finalize().to_hex()),
+        HashAlgorithm::Sha256 => format!(
+            "sha256:{}",
+            sha256
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
+    })
 }
 
 fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
@@ -290,10 +319,11 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
         let paths: Vec<PathBuf> = std::iter::once(cells_path.clone())
             .chain(a.predictions.iter().cloned())
             .collect();
+        let algorithm = a.hash;
         hashing = Some(std::thread::spawn(move || {
             paths
                 .into_iter()
-                .map(|p| Ok((p.display().to_string(), sha256_file(&p)?)))
+                .map(|p| Ok((p.display().to_string(), hash_file(&p, algorithm)?)))
                 .collect::<Result<BTreeMap<String, String>>>()
         }));
         Inputs {
@@ -651,6 +681,22 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&o).unwrap(),
             serde_json::to_value(EvaluateOptions::default()).unwrap()
+        );
+    }
+
+    #[test]
+    fn input_hashes_are_blake3_by_default_and_sha256_on_request() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abc.bin");
+        std::fs::write(&path, b"abc").unwrap();
+        // The published test vectors of "abc".
+        assert_eq!(
+            hash_file(&path, HashAlgorithm::Blake3).unwrap(),
+            "blake3:6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"
+        );
+        assert_eq!(
+            hash_file(&path, HashAlgorithm::Sha256).unwrap(),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
 }

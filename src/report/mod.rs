@@ -486,7 +486,7 @@ pub fn manifest(e: &Evaluation, input_hashes: &BTreeMap<String, String>) -> serd
             "cells_format": e.cells.format,
             "cells_layout": e.cells.layout,
             "predictions": e.prediction_files.iter().map(|f| f.file.clone()).collect::<Vec<_>>(),
-            "sha256": input_hashes,
+            "hash": input_hashes,
         },
         "control_label": e.cells.control_label,
         "halves_assigned_by_calibra": e.cells.halves_assigned,
