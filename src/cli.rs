@@ -2,7 +2,7 @@
 //! and `calibra simulate …`.
 
 use crate::design::{Split, Task, TaskOptions};
-use crate::io::{self, SharedSource};
+use crate::io;
 use crate::options::{OptionKind, OPTIONS};
 use crate::pipeline::{
     evaluate_writing, DegTableInputs, DegTableWriter, EvaluateOptions, Inputs, Stage,
@@ -13,7 +13,6 @@ use clap::{Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Par
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// Calibrated evaluation of perturbation-response models.
 #[derive(Parser, Debug)]
@@ -289,23 +288,11 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
         }
         let cfg = SimConfig::example();
         let sim = simulate(&cfg);
-        let cells: SharedSource = Arc::new(io::MemorySource::new(
-            "example-cells (simulated)",
-            crate::report::ipc_stream_bytes(&sim.cells_schema, &sim.cells)?,
-        ));
-        let preds: SharedSource = Arc::new(io::MemorySource::new(
-            "example-predictions (simulated)",
-            crate::report::ipc_stream_bytes(&sim.predictions_schema, &sim.predictions)?,
-        ));
         eprintln!(
             "calibra: evaluating the built-in simulated example (seed {})",
             cfg.seed
         );
-        Inputs {
-            cells,
-            predictions: vec![preds],
-            split: None,
-        }
+        Inputs::simulated(&sim, "example")?
     } else {
         let cells_path = a
             .cells
@@ -333,16 +320,7 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
         }
     };
 
-    let bar = if a.quiet {
-        ProgressBar::hidden()
-    } else {
-        ProgressBar::new(1000)
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>17} [{bar:30}] {percent:>3}% {elapsed_precise}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
+    let bar = stage_bar(a.quiet);
     let mut current: Option<Stage> = None;
     let mut show = |stage: Stage, f: f64| {
         if current != Some(stage) {
@@ -452,18 +430,10 @@ const WEIGHTS_OPTIONS: [&str; 7] = [
     "seed",
 ];
 
-/// `weights`: the DEG weights written to `--out`, through a sibling file renamed when complete
-/// (an error leaves no partial file).
-fn run_weights(a: WeightsArgs, opts: EvaluateOptions) -> Result<()> {
-    use std::io::Write;
-    let name = a
-        .out
-        .file_name()
-        .ok_or_else(|| Error::Options(format!("--out {} is not a file name", a.out.display())))?;
-    let partial = a
-        .out
-        .with_file_name(format!(".{}.calibra-partial", name.to_string_lossy()));
-    let bar = if a.quiet {
+/// The progress bar of a run's stages (hidden with `--quiet`): the stage's name, then its
+/// fraction done in thousandths.
+fn stage_bar(quiet: bool) -> ProgressBar {
+    let bar = if quiet {
         ProgressBar::hidden()
     } else {
         ProgressBar::new(1000)
@@ -473,6 +443,21 @@ fn run_weights(a: WeightsArgs, opts: EvaluateOptions) -> Result<()> {
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
+    bar
+}
+
+/// `weights`: the DEG weights written to `--out`, through a sibling file renamed when complete
+/// (an error leaves no partial file).
+fn run_weights(a: WeightsArgs, opts: EvaluateOptions) -> Result<()> {
+    use std::io::Write;
+    if a.out.file_name().is_none() {
+        return Err(Error::Options(format!(
+            "--out {} is not a file name",
+            a.out.display()
+        )));
+    }
+    let partial = crate::report::dir::staging_path(&a.out);
+    let bar = stage_bar(a.quiet);
     bar.set_prefix(Stage::ReadCells.as_str());
     let read = crate::weights::read_weights(
         io::open_file(&a.cells)?,

@@ -70,6 +70,29 @@ pub struct Inputs {
     pub split: Option<SharedSource>,
 }
 
+impl Inputs {
+    /// The tables of calibra's simulator, held in memory as Arrow IPC streams named
+    /// `NAME-cells (simulated)` and `NAME-predictions (simulated)`.
+    pub fn simulated(sim: &crate::simulate::SimulatedData, name: &str) -> Result<Inputs> {
+        let source = |what: &str, schema, batches| -> Result<SharedSource> {
+            let bytes = crate::report::ipc_stream_bytes(schema, batches)?;
+            Ok(std::sync::Arc::new(io::MemorySource::new(
+                format!("{name}-{what} (simulated)"),
+                bytes,
+            )))
+        };
+        Ok(Inputs {
+            cells: source("cells", &sim.cells_schema, &sim.cells)?,
+            predictions: vec![source(
+                "predictions",
+                &sim.predictions_schema,
+                &sim.predictions,
+            )?],
+            split: None,
+        })
+    }
+}
+
 /// Reads a whole split file (small: a row per perturbation).
 fn read_split(source: &SharedSource) -> Result<crate::design::SplitTable> {
     const MAX_BYTES: u64 = 256 << 20;

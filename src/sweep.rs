@@ -10,12 +10,10 @@
 
 use crate::calibration::DrfType;
 use crate::error::{Error, Result};
-use crate::io::{MemorySource, SharedSource};
 use crate::pipeline::{evaluate, EvaluateOptions, Inputs};
 use crate::report::{Column, Table};
 use crate::simulate::{simulate, SimConfig};
 use rayon::prelude::*;
-use std::sync::Arc;
 
 /// The model of the simulator's output that the sweep calls the genuine predictor
 /// ([`SimConfig::genuine_sd`]).
@@ -152,19 +150,7 @@ pub struct PointResult {
 pub fn evaluate_point(base: &SimConfig, point: &SweepPoint) -> Result<PointResult> {
     let cfg = point.config(base);
     let sim = simulate(&cfg);
-    let source = |name: &str, schema, batches| -> Result<SharedSource> {
-        let bytes = crate::report::ipc_stream_bytes(schema, batches)?;
-        Ok(Arc::new(MemorySource::new(name, bytes)))
-    };
-    let inputs = Inputs {
-        cells: source("sweep-cells (simulated)", &sim.cells_schema, &sim.cells)?,
-        predictions: vec![source(
-            "sweep-predictions (simulated)",
-            &sim.predictions_schema,
-            &sim.predictions,
-        )?],
-        split: None,
-    };
+    let inputs = Inputs::simulated(&sim, "sweep")?;
     let options = EvaluateOptions {
         per_gene_tables: false,
         // The sweep reads means and DRFs, not the paired statistics' confidence intervals.

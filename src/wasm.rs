@@ -174,26 +174,8 @@ pub fn inspect_cells(cells: web_sys::File, options: JsValue) -> Result<JsValue, 
 #[wasm_bindgen(js_name = evaluateExample)]
 pub fn evaluate_example(options: JsValue, progress: &Function) -> Result<Session, JsError> {
     let sim = crate::simulate::simulate(&crate::simulate::SimConfig::example());
-    let bytes = |schema, batches| {
-        crate::report::ipc_stream_bytes(schema, batches).map_err(|e| JsError::new(&e.to_string()))
-    };
-    let cells: SharedSource = Arc::new(io::MemorySource::new(
-        "example-cells (simulated)",
-        bytes(&sim.cells_schema, &sim.cells)?,
-    ));
-    let preds: SharedSource = Arc::new(io::MemorySource::new(
-        "example-predictions (simulated)",
-        bytes(&sim.predictions_schema, &sim.predictions)?,
-    ));
-    run(
-        Inputs {
-            cells,
-            predictions: vec![preds],
-            split: None,
-        },
-        options,
-        progress,
-    )
+    let inputs = Inputs::simulated(&sim, "example").map_err(|e| JsError::new(&e.to_string()))?;
+    run(inputs, options, progress)
 }
 
 /// One point of the explainer page's live sweep (`www/why.html`, `<calibra-sweep>`): simulates

@@ -14,6 +14,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// Where `out` is written before it is put in place: `.NAME.calibra-partial` beside it (an
+/// output without a file name stages as `.out.calibra-partial`).
+pub fn staging_path(out: &Path) -> PathBuf {
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = out
+        .file_name()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_else(|| "out".into());
+    parent.join(format!(".{name}.calibra-partial"))
+}
+
 /// An output directory being written.
 pub struct OutputDir {
     out: PathBuf,
@@ -36,11 +50,7 @@ impl OutputDir {
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         fs::create_dir_all(parent).map_err(io_err(parent))?;
-        let name = out
-            .file_name()
-            .map(|s| s.to_string_lossy().to_string())
-            .unwrap_or_else(|| "out".into());
-        let staging = parent.join(format!(".{name}.calibra-partial"));
+        let staging = staging_path(out);
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(io_err(&staging))?;
         }
