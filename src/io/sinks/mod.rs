@@ -7,6 +7,8 @@
 
 pub mod moments;
 pub mod profiles;
+pub mod samples;
 
 pub use moments::Accumulator;
 pub use profiles::ProfileSums;
+pub use samples::{CellSampler, GroupSample};
