@@ -60,6 +60,26 @@ pub struct EvaluateOptions {
     /// than running out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_limit: Option<u64>,
+    /// Metric families to compute besides the calibrated core (SPEC §12), e.g.
+    /// `distributional`.
+    pub families: Vec<String>,
+    /// Cells per sample for the cell-level families (SPEC §12.1).
+    pub max_cells: usize,
+    /// Reproduce a peer's definitions where they differ from calibra's (`gge`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compat: Option<String>,
+}
+
+/// Default cells per sample (SPEC §12.1).
+pub const DEFAULT_MAX_CELLS: usize = 512;
+
+impl EvaluateOptions {
+    /// True when the cell-level (distributional) family is asked for.
+    pub fn cell_level(&self) -> bool {
+        self.families
+            .iter()
+            .any(|f| f == crate::metrics::distributional::FAMILY)
+    }
 }
 
 impl Default for EvaluateOptions {
@@ -77,6 +97,9 @@ impl Default for EvaluateOptions {
             bootstrap_seed: crate::significance::BOOTSTRAP_SEED,
             per_gene_tables: true,
             memory_limit: None,
+            families: Vec::new(),
+            max_cells: DEFAULT_MAX_CELLS,
+            compat: None,
         }
     }
 }
@@ -327,6 +350,61 @@ pub const OPTIONS: &[OptionSpec] = &[
         get: |o| (!o.per_gene_tables).to_string(),
         set: |o, v| {
             o.per_gene_tables = !flag(v)?;
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "metrics",
+        kind: OptionKind::Text,
+        doc: "Metric families, comma-separated: calibrated (always computed), distributional (cell-level, SPEC §12.3)",
+        in_page: false,
+        get: |o| {
+            let mut all = vec!["calibrated".to_string()];
+            all.extend(o.families.iter().cloned());
+            all.join(",")
+        },
+        set: |o, v| {
+            let known: Vec<&str> = crate::metrics::FAMILIES.iter().map(|f| f.name()).collect();
+            let mut families = Vec::new();
+            for f in v.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+                if !known.contains(&f) {
+                    return Err(format!("unknown metric family '{f}' (known: {})", known.join(", ")));
+                }
+                if f != "calibrated" && !families.iter().any(|x: &String| x == f) {
+                    families.push(f.to_string());
+                }
+            }
+            o.families = families;
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "max-cells",
+        kind: OptionKind::Integer,
+        doc: "Cell-level metrics: at most this many cells per perturbation, half and model (seeded sample)",
+        in_page: false,
+        get: |o| o.max_cells.to_string(),
+        set: |o, v| {
+            let n: usize = integer(v)?;
+            if n < 2 {
+                return Err("expected at least 2".into());
+            }
+            o.max_cells = n;
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "compat",
+        kind: OptionKind::Choice(&["", "gge"]),
+        doc: "Reproduce a peer's definitions: gge = GGE 1.0.1's paired-cell correlations and halved energy distance",
+        in_page: false,
+        get: |o| text(&o.compat),
+        set: |o, v| {
+            o.compat = match v {
+                "" => None,
+                "gge" => Some("gge".into()),
+                _ => return Err("expected gge or nothing".into()),
+            };
             Ok(())
         },
     },

@@ -11,6 +11,7 @@ use crate::data::{Dataset, GroupStats, Half, ModelPredictions};
 use crate::de::{deg_half, deg_mask, deg_mask_top_k, deg_weights, DegDetail, DegResults};
 use crate::error::{Error, Result};
 use crate::io::{self, PredictionFile, SharedSource};
+use crate::metrics::distributional::CellInputs;
 use crate::metrics::summary::summarize;
 use crate::metrics::{metric_table, MetricOptions, References};
 use crate::significance::compare_to_null;
@@ -172,6 +173,17 @@ pub fn evaluate_writing(
         timings: BTreeMap::new(),
     };
     let t_start = now();
+    let sampled;
+    let options = if options.cell_level() {
+        // The cell-level families read seeded samples, taken while the statistics are read.
+        let mut o = options.clone();
+        o.cells.max_cells = Some(o.max_cells);
+        o.predictions.max_cells = Some((o.max_cells, o.cells.seed));
+        sampled = o;
+        &sampled
+    } else {
+        options
+    };
     let split = inputs.split.as_ref().map(read_split).transpose()?;
     let predicted_rows = prediction_rows(&inputs.predictions, options);
     let fits_before_reading = |labels: usize, genes: usize| match options.memory_limit {
@@ -264,9 +276,14 @@ pub fn evaluate_writing(
             select_genes(&ctx.dataset, &keep)
         };
         let pool = pools.remove(&i);
+        let samples = match ctx.samples {
+            Some(s) if keep.len() != cells.genes.len() => Some(s.select_genes(&keep)),
+            s => s,
+        };
         let r = evaluate_context(
             ctx.context.clone(),
             ds,
+            samples.as_ref(),
             pool.as_ref(),
             &files,
             &keep,
@@ -401,6 +418,7 @@ fn train_pools(contexts: &[io::ContextData], keep: &[usize]) -> BTreeMap<usize, 
 fn evaluate_context(
     context: Option<String>,
     mut ds: Dataset,
+    samples: Option<&crate::io::LabelSamples>,
     pool: Option<&TrainPool>,
     files: &[PredictionFile],
     keep: &[usize],
@@ -470,6 +488,10 @@ fn evaluate_context(
     // User models, matched to this context's evaluated perturbations.
     let evaluated: std::collections::BTreeSet<usize> = ds.evaluated().into_iter().collect();
     let mut models: Vec<ModelPredictions> = baselines.models.clone();
+    // Each model's predicted cells per label (cell-level predictions only).
+    let mut predicted_cells: Vec<BTreeMap<usize, std::borrow::Cow<'_, crate::io::GroupSample>>> =
+        models.iter().map(|_| BTreeMap::new()).collect();
+    let mut collapsed = Vec::new();
     let mut user = Vec::new();
     let mut ignored_rows = BTreeMap::new();
     for f in files {
@@ -478,10 +500,25 @@ fn evaluate_context(
                 continue;
             }
             let mut mp = ModelPredictions::new(m.name.clone());
+            let mut cells = BTreeMap::new();
             let mut ignored = 0;
-            for (label, profile, _) in &m.profiles {
+            for (i, (label, profile, _)) in m.profiles.iter().enumerate() {
                 match ds.label_index(label).filter(|l| evaluated.contains(l)) {
                     Some(l) => {
+                        if let Some(s) = m.samples.get(i).filter(|_| m.is_cell_level()) {
+                            cells.insert(
+                                l,
+                                if keep.len() == profile.len() {
+                                    std::borrow::Cow::Borrowed(s)
+                                } else {
+                                    std::borrow::Cow::Owned(crate::io::GroupSample {
+                                        rows: s.rows.clone(),
+                                        values: s.values.select(Axis(1), keep),
+                                        n_rows: s.n_rows,
+                                    })
+                                },
+                            );
+                        }
                         let p = if keep.len() == profile.len() {
                             profile.clone()
                         } else {
@@ -493,8 +530,12 @@ fn evaluate_context(
                 }
             }
             ignored_rows.insert(m.name.clone(), ignored);
+            if samples.is_some() && !m.is_cell_level() {
+                collapsed.push(m.name.clone());
+            }
             user.push(mp.clone());
             models.push(mp);
+            predicted_cells.push(cells);
         }
     }
 
@@ -507,9 +548,18 @@ fn evaluate_context(
     let mopts = MetricOptions {
         clip_r2_at: revision.then_some(-1.0),
     };
+    let cell_inputs = samples.map(|observed| CellInputs {
+        observed,
+        predicted: predicted_cells
+            .iter()
+            .map(|m| m.iter().map(|(&l, s)| (l, s.as_ref())).collect())
+            .collect(),
+        compat_gge: options.compat.as_deref() == Some("gge"),
+        max_cells: options.max_cells,
+    });
     progress(Stage::Metrics, 0.0);
     let (table, summary) = timer.time(Stage::Metrics, || {
-        let t = metric_table(&ds, &models, &refs, &mopts);
+        let t = metric_table(&ds, &models, &refs, &mopts, cell_inputs.as_ref());
         let s = summarize(&t);
         (t, s)
     });
@@ -537,6 +587,13 @@ fn evaluate_context(
         ));
     }
     notes.extend(additive_notes(&ds, context.as_deref()));
+    if !collapsed.is_empty() {
+        notes.push(format!(
+            "{}mean-level predictions of {}: the cell-level metrics compare their mean profile repeated K times (K = the GT sample's cells), a collapsed prediction",
+            context_prefix(context.as_deref()),
+            collapsed.join(", ")
+        ));
+    }
     Ok(ContextResult {
         context,
         dataset: ds,

@@ -48,7 +48,10 @@ fn every_metric_of_spec_6_has_exactly_one_spec() {
 fn directions_perfect_values_and_nulls_follow_spec() {
     // §6: mse and wmse lower-better (perfect 0), the rest higher-better (perfect 1);
     // §8: control_mean is the null of the Δpert metrics, dataset_mean of the others.
-    for s in registered_specs() {
+    for s in registered_specs()
+        .into_iter()
+        .filter(|s| s.family == "calibrated")
+    {
         let lower = s.name == "mse" || s.name == "wmse";
         assert_eq!(s.direction == Direction::LowerBetter, lower, "{}", s.name);
         assert_eq!(s.perfect, if lower { 0.0 } else { 1.0 }, "{}", s.name);
@@ -59,5 +62,30 @@ fn directions_perfect_values_and_nulls_follow_spec() {
         };
         assert_eq!(s.null, null, "{}", s.name);
         assert!(!s.doc.is_empty(), "{} has no doc", s.name);
+    }
+}
+
+#[test]
+fn distributional_distances_are_lower_better_and_correlations_higher() {
+    // §12.3: a distance's perfect value is 0; correlations and R² are perfect at 1; the null
+    // is the pooled cells of the train perturbations (the dataset mean's cell form).
+    let specs: Vec<_> = registered_specs()
+        .into_iter()
+        .filter(|s| s.family == "distributional")
+        .collect();
+    assert!(!specs.is_empty());
+    for s in specs {
+        let distance = ["mse", "wasserstein", "mmd", "energy"]
+            .iter()
+            .any(|d| s.name.starts_with(d));
+        assert_eq!(
+            s.direction == Direction::LowerBetter,
+            distance,
+            "{}",
+            s.name
+        );
+        assert_eq!(s.perfect, if distance { 0.0 } else { 1.0 }, "{}", s.name);
+        assert_eq!(s.null, NullModel::DatasetMean, "{}", s.name);
+        assert!(s.name.ends_with("_raw"), "{} names its space", s.name);
     }
 }

@@ -4,10 +4,12 @@
 //! batch; labels, halves and folds are validated on the way.
 
 use super::groups::{cell_key_parts, Labels, MetaColumns, RowGrouper};
-use super::ingest::{ingest_batches, ingest_gene_blocks, ingest_wide_units, Plan};
+use super::ingest::{
+    ingest_batches, ingest_gene_blocks, ingest_wide_units, BatchSink, Plan, SplitSink,
+};
 use super::layout::values::validate_values;
 use super::layout::{locate, ColumnNames, ExpressionLayout, TableLayout, TableRole};
-use super::sinks::Accumulator;
+use super::sinks::{Accumulator, CellSampler, GroupSample};
 use super::source::SharedSource;
 use super::table::{Format, ReadOptions, Table};
 use crate::data::{Dataset, FOLD_HELD_OUT, FOLD_TRAIN};
@@ -32,6 +34,10 @@ pub struct CellOptions {
     /// What to read from a file holding several matrices (h5ad).
     #[serde(skip_serializing_if = "ReadOptions::is_default")]
     pub read: ReadOptions,
+    /// Keep a seeded sample of at most this many cells per (context, label, half) for the
+    /// cell-level metrics (SPEC §12.1); `None`: no sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_cells: Option<usize>,
 }
 
 impl Default for CellOptions {
@@ -43,6 +49,7 @@ impl Default for CellOptions {
             seed: design::DEFAULT_SEED,
             batch_rows: 8192,
             read: ReadOptions::default(),
+            max_cells: None,
         }
     }
 }
@@ -59,6 +66,38 @@ pub struct ContextData {
     pub context: Option<String>,
     /// Its dataset.
     pub dataset: Dataset,
+    /// Seeded cell samples per label (the dataset's label order) and half, when asked for.
+    pub samples: Option<LabelSamples>,
+}
+
+/// Each label's cell samples, `[GT, TD]` (SPEC §12.1), in a dataset's label order.
+#[derive(Debug, Clone, Default)]
+pub struct LabelSamples {
+    /// `halves[label][half as usize]`.
+    pub halves: Vec<[GroupSample; 2]>,
+}
+
+impl LabelSamples {
+    /// The sample of a label's half.
+    pub fn get(&self, label: usize, half: crate::data::Half) -> &GroupSample {
+        &self.halves[label][half as usize]
+    }
+
+    /// The samples restricted to some genes (in the given order).
+    pub fn select_genes(&self, keep: &[usize]) -> LabelSamples {
+        let pick = |g: &GroupSample| GroupSample {
+            rows: g.rows.clone(),
+            values: g.values.select(ndarray::Axis(1), keep),
+            n_rows: g.n_rows,
+        };
+        LabelSamples {
+            halves: self
+                .halves
+                .iter()
+                .map(|[a, b]| [pick(a), pick(b)])
+                .collect(),
+        }
+    }
 }
 
 /// Everything read from the cells file.
@@ -146,6 +185,10 @@ pub fn read_cells(
     );
     let mut grouper = RowGrouper::new(file.clone(), labels, half_masks, meta);
     let mut acc = Accumulator::new(layout.genes.len());
+    let mut sampler = opts.max_cells.map(|max| {
+        let gene_of = (0..layout.genes.len()).map(Some).collect();
+        CellSampler::new(gene_of, layout.genes.len(), max, opts.seed)
+    });
     let checked = vec![true; layout.genes.len()];
     let plan = Plan {
         file: &file,
@@ -165,6 +208,13 @@ pub fn read_cells(
     let mut group = |keys: &RecordBatch, row: u64| grouper.group_rows(keys, row);
     let by_genes = table.gene_blocks()?;
     let read = if let Some(blocks) = by_genes {
+        if sampler.is_some() {
+            return Err(Error::in_file(
+                &file,
+                "cell-level metrics need the cells read by rows, and this matrix is stored by genes (CSC)",
+                "convert the matrix to CSR or dense (e.g. adata.X = adata.X.tocsr() in Python), or evaluate the calibrated metrics only",
+            ));
+        }
         ingest_gene_blocks(
             &table,
             blocks.as_ref(),
@@ -182,7 +232,10 @@ pub fn read_cells(
             &columns,
             &key_columns,
             &mut group,
-            &mut [&mut acc],
+            &mut match sampler.as_mut() {
+                Some(s) => vec![&mut acc as &mut dyn SplitSink, s],
+                None => vec![&mut acc as &mut dyn SplitSink],
+            },
             progress,
         )?
     } else {
@@ -192,10 +245,14 @@ pub fn read_cells(
             opts.batch_rows,
             &key_columns,
             &mut group,
-            &mut [&mut acc],
+            &mut match sampler.as_mut() {
+                Some(s) => vec![&mut acc as &mut dyn BatchSink, s],
+                None => vec![&mut acc as &mut dyn BatchSink],
+            },
             progress,
         )?
     };
+    let samples = sampler.map(CellSampler::into_samples);
     let (row, checks) = (read.rows, read.checks);
     let RowGrouper {
         labels, fold_of, ..
@@ -244,6 +301,7 @@ pub fn read_cells(
         &file,
         &labels,
         acc,
+        samples,
         &fold_of,
         design,
         &control_label,
@@ -398,6 +456,14 @@ enum Design<'s> {
     SplitFile(&'s SplitTable),
 }
 
+/// Moves group `k`'s sample out of `all` (an empty sample when the group had no rows).
+fn take_sample(all: &mut [GroupSample], k: usize, n_genes: usize) -> GroupSample {
+    all.get_mut(k).map_or_else(
+        || GroupSample::empty(n_genes),
+        |s| std::mem::replace(s, GroupSample::empty(n_genes)),
+    )
+}
+
 /// The GT/TD masks of every label id, from its number of cells ([`design::assign_halves`]).
 fn assign_halves(labels: &Labels, counts: &[u64], seed: u64) -> Vec<Vec<bool>> {
     let keys: Vec<(&str, &str)> = (0..counts.len() as u32)
@@ -416,6 +482,7 @@ fn build_contexts(
     file: &str,
     labels: &Labels,
     acc: Accumulator,
+    mut samples: Option<Vec<GroupSample>>,
     fold_of: &[Option<(i64, u64)>],
     design: Design<'_>,
     control_label: &str,
@@ -514,9 +581,22 @@ fn build_contexts(
             stats,
             warnings,
         );
+        let samples = samples.as_mut().map(|all| LabelSamples {
+            halves: part
+                .gid
+                .iter()
+                .map(|&g| {
+                    [
+                        take_sample(all, 2 * g, genes.len()),
+                        take_sample(all, 2 * g + 1, genes.len()),
+                    ]
+                })
+                .collect(),
+        });
         out.push(ContextData {
             context: context.map(str::to_string),
             dataset,
+            samples,
         });
     }
     Ok(out)

@@ -29,9 +29,10 @@ pub mod source;
 pub mod split_file;
 pub mod table;
 
-pub use cells::{read_cells, read_labels, CellOptions, ContextData, ObservedCells};
+pub use cells::{read_cells, read_labels, CellOptions, ContextData, LabelSamples, ObservedCells};
 pub use layout::{ColumnNames, ExpressionLayout, GENES_METADATA_KEY};
 pub use predictions::{read_predictions, PredictedModel, PredictionFile, PredictionOptions};
+pub use sinks::GroupSample;
 #[cfg(not(target_arch = "wasm32"))]
 pub use source::FileSource;
 pub use source::{ByteSource, MemorySource, SharedSource};

@@ -3,9 +3,10 @@
 //! grouped by (model, context, perturbation) and ingested into [`ProfileSums`].
 
 use super::groups::{GroupKeys, KeyPart};
+use super::ingest::BatchSink;
 use super::ingest::{ingest_batches, Plan};
 use super::layout::{locate, preview, ColumnNames, TableRole};
-use super::sinks::ProfileSums;
+use super::sinks::{CellSampler, GroupSample, ProfileSums};
 use super::source::SharedSource;
 use super::table::{ReadOptions, Table};
 use crate::error::{Error, Location, Result};
@@ -25,6 +26,10 @@ pub struct PredictionOptions {
     /// What to read from a file holding several matrices (h5ad).
     #[serde(skip_serializing_if = "ReadOptions::is_default")]
     pub read: ReadOptions,
+    /// Keep a seeded sample of at most `.0` predicted cells per (model, context,
+    /// perturbation), seed `.1` (SPEC §12.1); `None`: no sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_cells: Option<(usize, u64)>,
 }
 
 /// One model's predicted mean profiles from one file.
@@ -36,6 +41,16 @@ pub struct PredictedModel {
     pub context: Option<String>,
     /// (perturbation label, mean profile over the observed genes, number of rows averaged).
     pub profiles: Vec<(String, ArcArray1<f64>, u64)>,
+    /// With [`PredictionOptions::max_cells`]: each profile's sample of predicted cells (over
+    /// the observed genes, in `profiles` order); empty otherwise.
+    pub samples: Vec<GroupSample>,
+}
+
+impl PredictedModel {
+    /// True when some perturbation has more than one predicted row (cells, not a mean).
+    pub fn is_cell_level(&self) -> bool {
+        self.profiles.iter().any(|(_, _, n)| *n > 1)
+    }
 }
 
 /// Everything read from one predictions file.
@@ -125,6 +140,9 @@ pub fn read_predictions(
     });
     let mut keys = GroupKeys::<3>::new();
     let mut sums = ProfileSums::new(gene_of.clone(), genes.len());
+    let mut sampler = opts
+        .max_cells
+        .map(|(max, seed)| CellSampler::new(gene_of.clone(), genes.len(), max, seed));
     let checked: Vec<bool> = gene_of.iter().map(Option::is_some).collect();
     let plan = Plan {
         file: &file,
@@ -140,7 +158,10 @@ pub fn read_predictions(
         opts.batch_rows.max(1),
         &key_columns,
         &mut group,
-        &mut [&mut sums],
+        &mut match sampler.as_mut() {
+            Some(s) => vec![&mut sums as &mut dyn BatchSink, s],
+            None => vec![&mut sums as &mut dyn BatchSink],
+        },
         progress,
     )?;
     let (row, checks) = (read.rows, read.checks);
@@ -168,6 +189,7 @@ pub fn read_predictions(
     }
 
     let mut means = sums.into_means().into_iter();
+    let mut samples = sampler.map(|s| s.into_samples().into_iter());
     let mut models: Vec<PredictedModel> = Vec::new();
     for id in 0..keys.len() as u32 {
         let [m, c, p] = keys.key(id);
@@ -182,12 +204,19 @@ pub fn read_predictions(
                     name: m.to_string(),
                     context,
                     profiles: Vec::new(),
+                    samples: Vec::new(),
                 });
                 models.len() - 1
             }
         };
         let (n, mean) = means.next().expect("one mean per key");
         models[idx].profiles.push((p.to_string(), mean, n));
+        if let Some(samples) = samples.as_mut() {
+            let sample = samples
+                .next()
+                .unwrap_or_else(|| GroupSample::empty(genes.len()));
+            models[idx].samples.push(sample);
+        }
     }
     Ok(PredictionFile {
         file,

@@ -6,6 +6,7 @@
 //! is one module implementing [`MetricFamily`] plus one line in the registry.
 
 use super::calibrated::MetricOptions;
+use super::distributional::CellInputs;
 use super::spec::{MetricInput, MetricSpec};
 use super::References;
 use crate::data::{Dataset, ModelPredictions};
@@ -28,6 +29,9 @@ pub struct FamilyInputs<'a, 'r> {
     pub refs: &'a References<'r>,
     /// Metric variants (presets).
     pub options: &'a MetricOptions,
+    /// Cell samples, when cell-level metrics were asked for (families that need
+    /// [`MetricInput::Cells`] are left out without them).
+    pub cells: Option<&'a CellInputs<'a>>,
 }
 
 /// A family of metrics: what it needs, which metrics it yields, and how to compute them.

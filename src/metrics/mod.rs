@@ -4,6 +4,7 @@
 //! 12 per-perturbation metrics and NIR), and per-model summaries (§6.2, [`summary`]).
 
 pub mod calibrated;
+pub mod distributional;
 pub mod family;
 pub mod registry;
 pub mod spec;
@@ -68,12 +69,19 @@ pub fn metric_table(
     models: &[ModelPredictions],
     refs: &References<'_>,
     opts: &MetricOptions,
+    cells: Option<&distributional::CellInputs<'_>>,
 ) -> MetricTable {
     let evaluated = ds.evaluated();
     let (n_m, n_p) = (models.len(), evaluated.len());
     let truths = truth_profiles(ds, &evaluated);
     let covered = Array2::from_shape_fn((n_m, n_p), |(m, p)| models[m].get(evaluated[p]).is_some());
-    let specs = registered_specs();
+    // Families that need cells take part only when there are samples.
+    let families: Vec<&dyn MetricFamily> = FAMILIES
+        .iter()
+        .copied()
+        .filter(|f| cells.is_some() || !f.needs().contains(&MetricInput::Cells))
+        .collect();
+    let specs: Vec<&'static MetricSpec> = families.iter().flat_map(|f| f.specs().iter()).collect();
     let mut values = Array3::<f64>::from_elem((n_m, specs.len(), n_p), f64::NAN);
     let inputs = FamilyInputs {
         dataset: ds,
@@ -83,9 +91,10 @@ pub fn metric_table(
         covered: &covered,
         refs,
         options: opts,
+        cells,
     };
     let mut first = 0;
-    for family in FAMILIES.iter() {
+    for family in families {
         let k = family.specs().len();
         family.compute(&inputs, values.slice_mut(s![.., first..first + k, ..]));
         first += k;

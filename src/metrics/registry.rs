@@ -2,11 +2,12 @@
 //! here with one line; its metrics' specs come from the family itself.
 
 use super::calibrated::Calibrated;
+use super::distributional::Distributional;
 use super::family::MetricFamily;
 use super::spec::MetricSpec;
 
 /// Every registered metric family, in output order.
-pub static FAMILIES: [&dyn MetricFamily; 1] = [&Calibrated];
+pub static FAMILIES: [&dyn MetricFamily; 2] = [&Calibrated, &Distributional];
 
 /// Every registered metric's spec, families in [`FAMILIES`] order.
 pub fn registered_specs() -> Vec<&'static MetricSpec> {

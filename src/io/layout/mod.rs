@@ -56,6 +56,10 @@ pub const PERTURBATION_COLUMN_CANDIDATES: &[&str] = &[
 ];
 
 /// Context columns tried in order when none is named.
+/// Names of a cell-identifier column, skipped when it holds text (cell-level predictions and
+/// exported cells often keep their barcodes).
+pub const CELL_ID_COLUMNS: &[&str] = &["cell", "cell_id", "cell_barcode", "barcode", "obs_names"];
+
 pub const CONTEXT_COLUMN_CANDIDATES: &[&str] = &["cell_type", "cell_line"];
 
 /// Column names calibra looks for; configurable from the CLI / UI.
@@ -242,6 +246,11 @@ pub fn locate(
         .into_iter()
         .flatten()
         .collect();
+    // A cell identifier (string) is neither metadata nor a gene: skipped in both tables.
+    meta.extend((0..schema.fields().len()).filter(|&i| {
+        let f = schema.field(i);
+        CELL_ID_COLUMNS.contains(&f.name().as_str()) && !is_numeric(f.data_type())
+    }));
     // Predictions may carry half/fold/split columns copied from the cells table: not genes.
     if role == TableRole::Predictions {
         meta.extend(find(&names.half));

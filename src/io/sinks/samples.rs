@@ -63,6 +63,17 @@ pub struct GroupSample {
     pub n_rows: u64,
 }
 
+impl GroupSample {
+    /// A sample of no cell.
+    pub fn empty(n_genes: usize) -> Self {
+        GroupSample {
+            rows: Vec::new(),
+            values: Array2::zeros((0, n_genes)),
+            n_rows: 0,
+        }
+    }
+}
+
 impl CellSampler {
     /// No group yet; `gene_of[file position]` is the sample's gene of that position of a
     /// batch's view (`None`: ignored).

@@ -50,6 +50,7 @@ impl MetricFamily for Calibrated {
             covered,
             refs,
             options,
+            ..
         } = *inputs;
         let (n_m, n_p, g) = (models.len(), evaluated.len(), ds.n_genes());
         let zeros = Array1::<f64>::zeros(g);

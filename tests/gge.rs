@@ -1,0 +1,150 @@
+//! The distributional family against GGE 1.0.1's own outputs on calibra's inputs
+//! (`../shared/golden/peers/*/gge/`, README there): with `--compat gge`, every per-condition
+//! value of the raw space and of the extras equals GGE's.
+//!
+//! Tolerances (relative, floored at 1 for values near 0), from what GGE computes in float32:
+//! - W1, MMD, spearman (paired), mse, mean_spearman: float64 on both sides (measured ≤ 2e-15);
+//! - energy: geomloss's float32 distances, reproduced (`energy_geomloss`), summed in float64 by
+//!   calibra and float32 by torch (measured ≤ 7e-8; 1e-6);
+//! - pearson, mean_pearson, r_squared: scipy/numpy in float32 on float32 means (measured
+//!   ≤ 3e-7; 2e-6);
+//! - perturbation_effect_*: GGE's control mean is numpy's float32 row-by-row sum over every
+//!   control cell; calibra has the exact mean of those cells, rounded to float32, not their
+//!   float32 sum, and near-tied effects can rank apart (measured ≤ 7e-5; 1e-4).
+//!
+//! `wasserstein_2` is not compared: GGE's is geomloss's Sinkhorn divergence (blur 0.01),
+//! calibra's the exact W2 (README "Choices").
+
+mod common;
+
+use calibra::io;
+use calibra::metrics::MetricTable;
+use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
+use common::golden::{read_csv, Value};
+use std::path::Path;
+
+/// Evaluates `cells` with the generated cells of each model, GGE-compatible.
+fn table(cells: &Path, generated: &[std::path::PathBuf]) -> MetricTable {
+    let mut options = EvaluateOptions::default();
+    calibra::options::set(&mut options, "metrics", "calibrated,distributional").unwrap();
+    calibra::options::set(&mut options, "compat", "gge").unwrap();
+    options.per_gene_tables = false;
+    let inputs = Inputs {
+        cells: io::open_file(cells).expect("open cells"),
+        predictions: generated
+            .iter()
+            .map(|p| io::open_file(p).expect("open predictions"))
+            .collect(),
+        split: None,
+    };
+    let eval = evaluate(inputs, &options, &mut |_, _| {}).expect("evaluation succeeds");
+    assert_eq!(eval.contexts.len(), 1);
+    eval.contexts.into_iter().next().unwrap().table
+}
+
+/// (GGE column, calibra metric, relative tolerance).
+const RAW: [(&str, &str, f64); 5] = [
+    ("pearson", "pearson_raw", 1e-8),
+    ("spearman", "spearman_raw", 1e-9),
+    ("r_squared", "r_squared_raw", 2e-6),
+    ("wasserstein_1", "wasserstein_1_raw", 1e-9),
+    ("mmd", "mmd_raw", 1e-9),
+];
+const ENERGY: (&str, &str, f64) = ("energy", "energy_raw", 1e-6);
+const EXTRAS: [(&str, &str, f64); 5] = [
+    ("mse", "mse_raw", 1e-9),
+    ("mean_pearson", "mean_pearson_raw", 2e-6),
+    ("mean_spearman", "mean_spearman_raw", 1e-9),
+    (
+        "perturbation_effect_pearson_deg",
+        "perturbation_effect_pearson_raw",
+        1e-4,
+    ),
+    (
+        "perturbation_effect_spearman_deg",
+        "perturbation_effect_spearman_raw",
+        1e-4,
+    ),
+];
+
+fn compare(table: &MetricTable, model: &str, results: &Path, columns: &[(&str, &str, f64)]) {
+    let gge = read_csv(&std::fs::read_to_string(results).expect("GGE results.csv"));
+    let col = |name: &str| gge.columns.iter().position(|c| c == name).unwrap();
+    let m = table.model_index(model).expect("model evaluated");
+    let mut checked = 0;
+    let mut failures = Vec::new();
+    for &(theirs, ours, rtol) in columns {
+        let k = table.metric_index(ours).expect("metric computed");
+        let mut worst = 0.0f64;
+        let mut worst_at = String::new();
+        for row in &gge.rows {
+            let Value::Text(p) = &row[col("perturbation")] else {
+                panic!("perturbation name")
+            };
+            let p = table
+                .perturbations
+                .iter()
+                .position(|x| x == p)
+                .expect("evaluated");
+            let Value::Num(want) = row[col(theirs)] else {
+                panic!("{theirs} is a number")
+            };
+            let got = table.values[[m, k, p]];
+            // Relative, with an absolute floor of rtol for values near 0.
+            let err = (got - want).abs() / want.abs().max(1.0);
+            if err > worst {
+                worst = err;
+                worst_at = format!("{}: {got} vs GGE {want}", table.perturbations[p]);
+            }
+            checked += 1;
+        }
+        eprintln!("{model} {ours}: worst {worst:.2e} ({worst_at})");
+        if worst > rtol {
+            failures.push(format!(
+                "{model} {ours}: {worst:.2e} > {rtol:.0e} at {worst_at}"
+            ));
+        }
+    }
+    assert!(checked > 0);
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+fn check_input(tag: &str, cells: &Path, models: &[&str]) {
+    let peers = common::shared_dir()
+        .join("golden/peers")
+        .join(tag)
+        .join("gge");
+    let generated: Vec<_> = models
+        .iter()
+        .map(|m| peers.join(format!("inputs/generated_{m}.parquet")))
+        .collect();
+    let t = table(cells, &generated);
+    for m in models {
+        let name = format!("generated_{m}");
+        let mut raw = RAW.to_vec();
+        raw.push(ENERGY);
+        compare(&t, &name, &peers.join(m).join("raw/results.csv"), &raw);
+        compare(
+            &t,
+            &name,
+            &peers.join(m).join("extras/results.csv"),
+            &EXTRAS,
+        );
+    }
+}
+
+#[test]
+fn golden_single_equals_gge() {
+    let cells = common::shared_dir().join("golden/golden_single/data.parquet");
+    check_input("A_golden_single", &cells, &["collapsed", "noisy_truth"]);
+}
+
+#[test]
+fn norman19_subset_equals_gge() {
+    let cells = common::shared_dir().join("data/norman19_subset.parquet");
+    check_input(
+        "C_norman19_subset",
+        &cells,
+        &["additive_guess", "noisy_truth"],
+    );
+}
