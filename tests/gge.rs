@@ -148,3 +148,56 @@ fn norman19_subset_equals_gge() {
         &["additive_guess", "noisy_truth"],
     );
 }
+
+/// Every metric of a table, by (model, metric, perturbation), NaN as a fixed bit pattern.
+fn bits(values: &ndarray::Array2<f64>) -> Vec<u64> {
+    values
+        .iter()
+        .map(|v| if v.is_nan() { u64::MAX } else { v.to_bits() })
+        .collect()
+}
+
+#[test]
+fn samples_and_results_do_not_depend_on_the_thread_count() {
+    // Samples of 8 cells (most groups have more): the draw, and every value, is the same on 1
+    // and 2 threads.
+    let cells = common::shared_dir().join("golden/golden_single/data.parquet");
+    let predictions = common::shared_dir().join("golden/golden_single/predictions.parquet");
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut options = EvaluateOptions::default();
+            calibra::options::set(&mut options, "metrics", "distributional").unwrap();
+            calibra::options::set(&mut options, "max-cells", "8").unwrap();
+            options.per_gene_tables = false;
+            let inputs = Inputs {
+                cells: io::open_file(&cells).unwrap(),
+                predictions: vec![io::open_file(&predictions).unwrap()],
+                split: None,
+            };
+            let eval = evaluate(inputs, &options, &mut |_, _| {}).unwrap();
+            eval.contexts.into_iter().next().unwrap().table
+        })
+    };
+    let (one, two) = (run(1), run(2));
+    assert!(one.metric_index("mmd_raw").is_some());
+    assert_eq!(one.models, two.models);
+    for (m, name) in one.models.iter().enumerate() {
+        let a = bits(&one.values.index_axis(ndarray::Axis(0), m).to_owned());
+        let b = bits(&two.values.index_axis(ndarray::Axis(0), m).to_owned());
+        if name == "linear" {
+            // The linear baseline's matrix products (faer) split their sums by thread count:
+            // its profile, and so its values, may differ in the last bits.
+            for (x, y) in a.iter().zip(&b) {
+                let (x, y) = (f64::from_bits(*x), f64::from_bits(*y));
+                let same = (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-12 * x.abs().max(1.0);
+                assert!(same, "linear: {x} vs {y}");
+            }
+        } else {
+            assert_eq!(a, b, "{name}: values differ between 1 and 2 threads");
+        }
+    }
+}

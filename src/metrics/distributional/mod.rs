@@ -490,6 +490,60 @@ mod tests {
         assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 15.0]) - 0.5).abs() < 1e-15);
     }
 
+    /// Values of [`metrics`] for `predicted` against `truth` (one gene per column), with the
+    /// exact mean profiles and a zero control.
+    fn values_of(truth: &Array2<f64>, predicted: &Array2<f64>) -> [f64; 12] {
+        let t = truth.mean_axis(Axis(0)).unwrap();
+        let p = predicted.mean_axis(Axis(0)).unwrap();
+        let c = ndarray::Array1::zeros(t.len());
+        let means = Means {
+            truth: t.view(),
+            predicted: p.view(),
+            control: c.view(),
+        };
+        metrics(truth, &SortedColumns::new(truth), predicted, &means, false)
+    }
+
+    #[test]
+    fn a_collapsed_model_loses_on_distances_but_not_on_means() {
+        // Truth: 40 cells × 3 genes spread around per-gene means; "dispersed" = the truth
+        // reflected through its mean (same mean, same spread), "collapsed" = the mean repeated.
+        let truth = Array2::from_shape_fn((40, 3), |(i, g)| {
+            (g as f64 + 1.0) + ((i * 7 + g * 3) % 11) as f64 / 5.0 - 1.0
+        });
+        let mean = truth.mean_axis(Axis(0)).unwrap();
+        let dispersed = Array2::from_shape_fn((40, 3), |(i, g)| 2.0 * mean[g] - truth[[i, g]]);
+        let collapsed = collapsed(mean.view(), 40);
+        let (d, c) = (values_of(&truth, &dispersed), values_of(&truth, &collapsed));
+        let at = |name: &str| SPECS.iter().position(|s| s.name == name).unwrap();
+        assert!(d[at("mse_raw")] < 1e-24 && c[at("mse_raw")] < 1e-24);
+        for name in [
+            "mmd_raw",
+            "energy_raw",
+            "wasserstein_1_raw",
+            "wasserstein_2_raw",
+        ] {
+            assert!(
+                d[at(name)] < c[at(name)],
+                "{name}: {} vs {}",
+                d[at(name)],
+                c[at(name)]
+            );
+        }
+        // And the truth against itself is perfect.
+        let same = values_of(&truth, &truth);
+        for name in [
+            "mmd_raw",
+            "energy_raw",
+            "wasserstein_1_raw",
+            "wasserstein_2_raw",
+            "mse_raw",
+        ] {
+            // 0 up to the rounding of sums (energy: 2E|X−Y| − E|X−X'| − E|Y−Y'|).
+            assert!(same[at(name)].abs() <= 1e-12, "{name}: {}", same[at(name)]);
+        }
+    }
+
     #[test]
     fn pooled_cells_take_every_perturbation_in_turn() {
         let sample = |v: f32, n: usize| GroupSample {
