@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::io::{CellOptions, PredictionOptions};
+use crate::metrics::distributional::space::{DegRule, Space, GGE_DEG_LFC, GGE_DEG_PVAL};
 
 /// Named parameter sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
@@ -68,6 +69,14 @@ pub struct EvaluateOptions {
     /// Reproduce a peer's definitions where they differ from calibra's (`gge`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub compat: Option<String>,
+    /// Spaces of the cell-level metrics (SPEC §12.2).
+    pub spaces: Vec<Space>,
+    /// The `deg` space picks genes by GGE's rule rather than SPEC §3's DEGs.
+    pub gge_deg_rule: bool,
+    /// GGE's rule: |log2 fold change| threshold.
+    pub deg_lfc: f64,
+    /// GGE's rule: Welch p-value threshold.
+    pub deg_pval: f64,
 }
 
 /// Default cells per sample (SPEC §12.1).
@@ -79,6 +88,23 @@ impl EvaluateOptions {
         self.families
             .iter()
             .any(|f| f == crate::metrics::distributional::FAMILY)
+    }
+
+    /// True with `--compat gge`.
+    pub fn compat_gge(&self) -> bool {
+        self.compat.as_deref() == Some("gge")
+    }
+
+    /// How the `deg` space picks genes (GGE's rule with `--deg-rule gge` or `--compat gge`).
+    pub fn deg_rule(&self) -> DegRule {
+        if self.gge_deg_rule || self.compat_gge() {
+            DegRule::Gge {
+                lfc: self.deg_lfc,
+                pval: self.deg_pval,
+            }
+        } else {
+            DegRule::Sec3
+        }
     }
 }
 
@@ -100,6 +126,10 @@ impl Default for EvaluateOptions {
             families: Vec::new(),
             max_cells: DEFAULT_MAX_CELLS,
             compat: None,
+            spaces: Space::ALL.to_vec(),
+            gge_deg_rule: false,
+            deg_lfc: GGE_DEG_LFC,
+            deg_pval: GGE_DEG_PVAL,
         }
     }
 }
@@ -364,7 +394,8 @@ pub const OPTIONS: &[OptionSpec] = &[
             all.join(",")
         },
         set: |o, v| {
-            let known: Vec<&str> = crate::metrics::FAMILIES.iter().map(|f| f.name()).collect();
+            let mut known: Vec<&str> = crate::metrics::FAMILIES.iter().map(|f| f.name()).collect();
+            known.dedup();
             let mut families = Vec::new();
             for f in v.split(',').map(str::trim).filter(|f| !f.is_empty()) {
                 if !known.contains(&f) {
@@ -396,7 +427,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "compat",
         kind: OptionKind::Choice(&["", "gge"]),
-        doc: "Reproduce a peer's definitions: gge = GGE 1.0.1's paired-cell correlations and halved energy distance",
+        doc: "Reproduce a peer's definitions: gge = GGE 1.0.1's paired-cell correlations, halved energy distance, PCA and DEG genes of the first perturbation, space-blind r_squared",
         in_page: false,
         get: |o| text(&o.compat),
         set: |o, v| {
@@ -408,7 +439,82 @@ pub const OPTIONS: &[OptionSpec] = &[
             Ok(())
         },
     },
+    OptionSpec {
+        name: "spaces",
+        kind: OptionKind::Text,
+        doc: "Cell-level metrics: spaces, comma-separated: raw, pca (50 components of 2000 HVGs), deg",
+        in_page: false,
+        get: |o| {
+            o.spaces
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        },
+        set: |o, v| {
+            let mut spaces = Vec::new();
+            for name in v.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+                let s = Space::parse(name)
+                    .ok_or_else(|| format!("unknown space '{name}' (known: raw, pca, deg)"))?;
+                if !spaces.contains(&s) {
+                    spaces.push(s);
+                }
+            }
+            if spaces.is_empty() {
+                return Err("expected at least one of raw, pca, deg".into());
+            }
+            spaces.sort();
+            o.spaces = spaces;
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "deg-rule",
+        kind: OptionKind::Choice(&["sec3", "gge"]),
+        doc: "Cell-level deg space: sec3 = the GT-half DEGs (SPEC §3); gge = |log2FC| ≥ --deg-lfc and Welch p ≤ --deg-pval",
+        in_page: false,
+        get: |o| if o.gge_deg_rule { "gge" } else { "sec3" }.into(),
+        set: |o, v| {
+            o.gge_deg_rule = match v {
+                "sec3" => false,
+                "gge" => true,
+                _ => return Err("expected sec3 or gge".into()),
+            };
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "deg-lfc",
+        kind: OptionKind::Text,
+        doc: "GGE's DEG rule: |log2 fold change| threshold",
+        in_page: false,
+        get: |o| o.deg_lfc.to_string(),
+        set: |o, v| {
+            o.deg_lfc = threshold(v)?;
+            Ok(())
+        },
+    },
+    OptionSpec {
+        name: "deg-pval",
+        kind: OptionKind::Text,
+        doc: "GGE's DEG rule: Welch t-test p-value threshold",
+        in_page: false,
+        get: |o| o.deg_pval.to_string(),
+        set: |o, v| {
+            o.deg_pval = threshold(v)?;
+            Ok(())
+        },
+    },
 ];
+
+/// A non-negative number.
+fn threshold(v: &str) -> std::result::Result<f64, String> {
+    v.trim()
+        .parse()
+        .ok()
+        .filter(|x: &f64| x.is_finite() && *x >= 0.0)
+        .ok_or_else(|| format!("expected a non-negative number, got '{v}'"))
+}
 
 /// The option named `name` (CLI name or page key).
 pub fn option(name: &str) -> Option<&'static OptionSpec> {

@@ -11,7 +11,7 @@ use crate::data::{Dataset, GroupStats, Half, ModelPredictions};
 use crate::de::{deg_half, deg_mask, deg_mask_top_k, deg_weights, DegDetail, DegResults};
 use crate::error::{Error, Result};
 use crate::io::{self, PredictionFile, SharedSource};
-use crate::metrics::distributional::CellInputs;
+use crate::metrics::distributional::{space::SpaceGenes, CellInputs};
 use crate::metrics::summary::summarize;
 use crate::metrics::{metric_table, MetricOptions, References};
 use crate::significance::compare_to_null;
@@ -474,6 +474,8 @@ fn evaluate_context(
         }
         _ => false,
     };
+    // Gene choices of the cell-level spaces need Σx² too.
+    let space_genes = samples.map(|_| SpaceGenes::new(&ds, options.deg_rule()));
     if !options.per_gene_tables || written {
         ds.stats.release_sum_sq();
     }
@@ -511,11 +513,7 @@ fn evaluate_context(
                                 if keep.len() == profile.len() {
                                     std::borrow::Cow::Borrowed(s)
                                 } else {
-                                    std::borrow::Cow::Owned(crate::io::GroupSample {
-                                        rows: s.rows.clone(),
-                                        values: s.values.select(Axis(1), keep),
-                                        n_rows: s.n_rows,
-                                    })
+                                    std::borrow::Cow::Owned(s.select_genes(keep))
                                 },
                             );
                         }
@@ -548,15 +546,20 @@ fn evaluate_context(
     let mopts = MetricOptions {
         clip_r2_at: revision.then_some(-1.0),
     };
-    let cell_inputs = samples.map(|observed| CellInputs {
-        observed,
-        predicted: predicted_cells
-            .iter()
-            .map(|m| m.iter().map(|(&l, s)| (l, s.as_ref())).collect())
-            .collect(),
-        compat_gge: options.compat.as_deref() == Some("gge"),
-        max_cells: options.max_cells,
-    });
+    let cell_inputs = samples
+        .zip(space_genes.as_ref())
+        .map(|(observed, genes)| CellInputs {
+            observed,
+            predicted: predicted_cells
+                .iter()
+                .map(|m| m.iter().map(|(&l, s)| (l, s.as_ref())).collect())
+                .collect(),
+            compat_gge: options.compat_gge(),
+            max_cells: options.max_cells,
+            spaces: options.spaces.clone(),
+            deg_rule: options.deg_rule(),
+            genes,
+        });
     progress(Stage::Metrics, 0.0);
     let (table, summary) = timer.time(Stage::Metrics, || {
         let t = metric_table(&ds, &models, &refs, &mopts, cell_inputs.as_ref());

@@ -85,16 +85,11 @@ impl LabelSamples {
 
     /// The samples restricted to some genes (in the given order).
     pub fn select_genes(&self, keep: &[usize]) -> LabelSamples {
-        let pick = |g: &GroupSample| GroupSample {
-            rows: g.rows.clone(),
-            values: g.values.select(ndarray::Axis(1), keep),
-            n_rows: g.n_rows,
-        };
         LabelSamples {
             halves: self
                 .halves
                 .iter()
-                .map(|[a, b]| [pick(a), pick(b)])
+                .map(|[a, b]| [a.select_genes(keep), b.select_genes(keep)])
                 .collect(),
         }
     }

@@ -53,6 +53,12 @@ pub trait MetricFamily: Sync {
         needs
     }
 
+    /// True when it is computed for a context with these cell samples (default: always, or
+    /// only with samples when it needs cells).
+    fn takes_part(&self, cells: Option<&CellInputs<'_>>) -> bool {
+        cells.is_some() || !self.needs().contains(&MetricInput::Cells)
+    }
+
     /// Fills `values[[model, metric, perturbation]]` (metric in [`Self::specs`] order; the
     /// slice starts all-NaN) for every covered (model, perturbation).
     fn compute(&self, inputs: &FamilyInputs<'_, '_>, values: ArrayViewMut3<'_, f64>);

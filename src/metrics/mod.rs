@@ -75,11 +75,10 @@ pub fn metric_table(
     let (n_m, n_p) = (models.len(), evaluated.len());
     let truths = truth_profiles(ds, &evaluated);
     let covered = Array2::from_shape_fn((n_m, n_p), |(m, p)| models[m].get(evaluated[p]).is_some());
-    // Families that need cells take part only when there are samples.
     let families: Vec<&dyn MetricFamily> = FAMILIES
         .iter()
         .copied()
-        .filter(|f| cells.is_some() || !f.needs().contains(&MetricInput::Cells))
+        .filter(|f| f.takes_part(cells))
         .collect();
     let specs: Vec<&'static MetricSpec> = families.iter().flat_map(|f| f.specs().iter()).collect();
     let mut values = Array3::<f64>::from_elem((n_m, specs.len(), n_p), f64::NAN);

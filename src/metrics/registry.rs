@@ -2,12 +2,17 @@
 //! here with one line; its metrics' specs come from the family itself.
 
 use super::calibrated::Calibrated;
-use super::distributional::Distributional;
+use super::distributional::{DISTRIBUTIONAL_DEG, DISTRIBUTIONAL_PCA, DISTRIBUTIONAL_RAW};
 use super::family::MetricFamily;
 use super::spec::MetricSpec;
 
 /// Every registered metric family, in output order.
-pub static FAMILIES: [&dyn MetricFamily; 2] = [&Calibrated, &Distributional];
+pub static FAMILIES: [&dyn MetricFamily; 4] = [
+    &Calibrated,
+    &DISTRIBUTIONAL_RAW,
+    &DISTRIBUTIONAL_PCA,
+    &DISTRIBUTIONAL_DEG,
+];
 
 /// Every registered metric's spec, families in [`FAMILIES`] order.
 pub fn registered_specs() -> Vec<&'static MetricSpec> {

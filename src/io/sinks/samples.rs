@@ -72,6 +72,15 @@ impl GroupSample {
             n_rows: 0,
         }
     }
+
+    /// The same cells restricted to some genes (in the given order).
+    pub fn select_genes(&self, keep: &[usize]) -> GroupSample {
+        GroupSample {
+            rows: self.rows.clone(),
+            values: self.values.select(ndarray::Axis(1), keep),
+            n_rows: self.n_rows,
+        }
+    }
 }
 
 impl CellSampler {

@@ -1,5 +1,5 @@
-//! The distributional family (SPEC §12.3): GGE's metrics on samples of cells, in the raw gene
-//! space, calibrated like every other family.
+//! The distributional family (SPEC §12.3): GGE's metrics on samples of cells, in the spaces
+//! of SPEC §12.2 (`raw`, `pca50`, `deg`), calibrated like every other family.
 //!
 //! Each (model, perturbation) compares a sample of *predicted cells* with the perturbation's
 //! GT-half sample ([`CellInputs`]). Baselines have cell forms (SPEC §12.3's cell-level
@@ -9,12 +9,16 @@
 //! A model without cells (mean-only predictions, the linear and additive baselines) is its
 //! profile repeated K times, K = the GT sample's size: the collapsed form.
 //!
-//! GGE's per-gene distances are averaged over genes (NaN genes skipped, as its `nanmean`);
-//! `pearson`/`spearman` correlate mean profiles unless `compat_gge`, where, as GGE does, they
-//! correlate paired cells gene by gene when the samples have the same size, and the energy
-//! distance is geomloss's ([`onedim::energy_geomloss`]).
+//! Every cell and profile is taken into the space first ([`space::Mapper`]); GGE's per-feature
+//! distances (a feature is a gene or a component) are then averaged over features (NaN ones
+//! skipped, as its `nanmean`). `pearson`/`spearman` correlate mean profiles unless
+//! `compat_gge`, where, as GGE does, they correlate paired cells feature by feature when the
+//! samples have the same size, the energy distance is geomloss's
+//! ([`onedim::energy_geomloss`]), the PCA is fitted on the first perturbation's cells, and
+//! `r_squared` and `perturbation_effect_*` ignore the space.
 
 pub mod onedim;
+pub mod space;
 
 use super::calibrated::profile::pearson;
 use super::family::{FamilyInputs, MetricFamily};
@@ -23,6 +27,7 @@ use crate::data::Half;
 use crate::io::{GroupSample, LabelSamples};
 use ndarray::{Array2, ArrayView1, ArrayViewMut3, Axis};
 use rayon::prelude::*;
+use space::{DegRule, Mapper, Pca, Space, SpaceGenes};
 use std::collections::BTreeMap;
 
 /// The family's name.
@@ -35,10 +40,17 @@ pub struct CellInputs<'a> {
     /// Per model (the `models` order of [`FamilyInputs`]): its predicted cells per label, for
     /// models with cell-level predictions.
     pub predicted: Vec<BTreeMap<usize, &'a GroupSample>>,
-    /// Reproduce GGE 1.0.1's paired-cell correlations and its halved energy distance.
+    /// Reproduce GGE 1.0.1: paired-cell correlations, its halved energy distance, spaces fitted
+    /// on the first perturbation, space-blind `r_squared` and `perturbation_effect_*`.
     pub compat_gge: bool,
     /// At most this many cells in a pooled sample.
     pub max_cells: usize,
+    /// The spaces to compute.
+    pub spaces: Vec<Space>,
+    /// How the `deg` space picks genes.
+    pub deg_rule: DegRule,
+    /// Genes chosen from the sufficient statistics.
+    pub genes: &'a SpaceGenes,
 }
 
 const fn spec(name: &'static str, doc: &'static str, direction: Direction) -> MetricSpec {
@@ -58,68 +70,202 @@ const fn spec(name: &'static str, doc: &'static str, direction: Direction) -> Me
 
 use Direction::{HigherBetter as Up, LowerBetter as Down};
 
-/// The family's metrics, in output order.
-pub static SPECS: [MetricSpec; 12] = [
-    spec(
-        "pearson_raw",
-        "Pearson of the mean profiles (GGE pairs cells with --compat gge)",
-        Up,
-    ),
-    spec(
-        "spearman_raw",
-        "Spearman of the mean profiles (GGE pairs cells with --compat gge)",
-        Up,
-    ),
-    spec(
-        "mean_pearson_raw",
-        "Pearson of the predicted and GT mean profiles",
-        Up,
-    ),
-    spec(
-        "mean_spearman_raw",
-        "Spearman of the predicted and GT mean profiles",
-        Up,
-    ),
-    spec(
-        "r_squared_raw",
-        "R² of the GT mean profile by the predicted one, across genes",
-        Up,
-    ),
-    spec(
-        "perturbation_effect_pearson_raw",
-        "Pearson of μ_pred − μ_ctrl and μ_GT − μ_ctrl (real control)",
-        Up,
-    ),
-    spec(
-        "perturbation_effect_spearman_raw",
-        "Spearman of μ_pred − μ_ctrl and μ_GT − μ_ctrl (real control)",
-        Up,
-    ),
-    spec("mse_raw", "mean over genes of (μ_pred − μ_GT)²", Down),
-    spec(
-        "wasserstein_1_raw",
-        "W1 between predicted and GT cells, per gene, averaged",
-        Down,
-    ),
-    spec(
-        "wasserstein_2_raw",
-        "exact W2 between predicted and GT cells, per gene, averaged",
-        Down,
-    ),
-    spec(
-        "mmd_raw",
-        "unbiased RBF MMD² (median-heuristic bandwidth), per gene, averaged",
-        Down,
-    ),
-    spec(
-        "energy_raw",
-        "energy distance between predicted and GT cells, per gene, averaged",
-        Down,
-    ),
-];
+/// The twelve metrics of one space, named GGE's way with the space as suffix.
+macro_rules! space_specs {
+    ($space:literal) => {
+        [
+            spec(
+                concat!("pearson_", $space),
+                "Pearson of the mean profiles (GGE pairs cells with --compat gge)",
+                Up,
+            ),
+            spec(
+                concat!("spearman_", $space),
+                "Spearman of the mean profiles (GGE pairs cells with --compat gge)",
+                Up,
+            ),
+            spec(
+                concat!("mean_pearson_", $space),
+                "Pearson of the predicted and GT mean profiles",
+                Up,
+            ),
+            spec(
+                concat!("mean_spearman_", $space),
+                "Spearman of the predicted and GT mean profiles",
+                Up,
+            ),
+            spec(
+                concat!("r_squared_", $space),
+                "R² of the GT mean profile by the predicted one, across features",
+                Up,
+            ),
+            spec(
+                concat!("perturbation_effect_pearson_", $space),
+                "Pearson of μ_pred − μ_ctrl and μ_GT − μ_ctrl (real control)",
+                Up,
+            ),
+            spec(
+                concat!("perturbation_effect_spearman_", $space),
+                "Spearman of μ_pred − μ_ctrl and μ_GT − μ_ctrl (real control)",
+                Up,
+            ),
+            spec(
+                concat!("mse_", $space),
+                "mean over features of (μ_pred − μ_GT)²",
+                Down,
+            ),
+            spec(
+                concat!("wasserstein_1_", $space),
+                "W1 between predicted and GT cells, per feature, averaged",
+                Down,
+            ),
+            spec(
+                concat!("wasserstein_2_", $space),
+                "exact W2 between predicted and GT cells, per feature, averaged",
+                Down,
+            ),
+            spec(
+                concat!("mmd_", $space),
+                "unbiased RBF MMD² (median-heuristic bandwidth), per feature, averaged",
+                Down,
+            ),
+            spec(
+                concat!("energy_", $space),
+                "energy distance between predicted and GT cells, per feature, averaged",
+                Down,
+            ),
+        ]
+    };
+}
 
-/// The distributional family.
-pub struct Distributional;
+/// Metrics per space.
+const N_METRICS: usize = 12;
+/// The raw space's metrics, in output order.
+pub static SPECS_RAW: [MetricSpec; N_METRICS] = space_specs!("raw");
+/// The PCA space's metrics.
+pub static SPECS_PCA: [MetricSpec; N_METRICS] = space_specs!("pca50");
+/// The DEG space's metrics.
+pub static SPECS_DEG: [MetricSpec; N_METRICS] = space_specs!("deg");
+
+/// Where the space-blind metrics of `--compat gge` sit in a space's specs.
+const R_SQUARED: usize = 4;
+const EFFECT_PEARSON: usize = 5;
+const EFFECT_SPEARMAN: usize = 6;
+
+/// The distributional family in one space (registered once per space).
+pub struct Distributional {
+    /// Its space.
+    pub space: Space,
+}
+
+/// The family in the raw space.
+pub static DISTRIBUTIONAL_RAW: Distributional = Distributional { space: Space::Raw };
+/// The family in the PCA space.
+pub static DISTRIBUTIONAL_PCA: Distributional = Distributional { space: Space::Pca };
+/// The family in the DEG space.
+pub static DISTRIBUTIONAL_DEG: Distributional = Distributional { space: Space::Deg };
+
+/// The context-wide part of a space: its PCA or its gene sets.
+enum SpaceFit<'a> {
+    Raw,
+    Pca(Option<Pca>),
+    Deg(BTreeMap<usize, std::borrow::Cow<'a, [usize]>>),
+}
+
+impl SpaceFit<'_> {
+    /// The mapper for `label` (`None`: the space is empty for it; its values stay NaN).
+    fn mapper(&self, label: usize) -> Option<Mapper<'_>> {
+        match self {
+            SpaceFit::Raw => Some(Mapper::Raw),
+            SpaceFit::Pca(p) => p.as_ref().map(Mapper::Pca),
+            SpaceFit::Deg(genes) => genes
+                .get(&label)
+                .filter(|g| !g.is_empty())
+                .map(|g| Mapper::Genes(g)),
+        }
+    }
+}
+
+impl Distributional {
+    /// Fits the space for a context: the PCA on a pooled sample of every label's cells
+    /// (GGE: the first evaluated perturbation's GT cells), the DEG gene sets per perturbation.
+    fn fit<'a>(&self, inputs: &'a FamilyInputs<'_, '_>, cells: &'a CellInputs<'a>) -> SpaceFit<'a> {
+        let first = inputs.evaluated.first().copied();
+        match self.space {
+            Space::Raw => SpaceFit::Raw,
+            Space::Pca if cells.compat_gge => SpaceFit::Pca(first.and_then(|l| {
+                let truth = to_f64(&cells.observed.get(l, Half::Gt).values);
+                let center = ndarray::Array1::from(float32_mean(&truth));
+                let n_genes = truth.ncols();
+                Pca::fit(
+                    &truth,
+                    (0..n_genes).collect(),
+                    space::PCA_COMPONENTS,
+                    n_genes.saturating_sub(1),
+                    Some(center),
+                )
+                .map(|mut p| {
+                    p.float32_cells = true;
+                    p
+                })
+            })),
+            Space::Pca => {
+                let every: Vec<usize> = (0..cells.observed.halves.len()).collect();
+                let pool = pooled_cells(cells.observed, &every, space::PCA_FIT_CELLS);
+                SpaceFit::Pca(Pca::fit(
+                    &pool,
+                    cells.genes.hvg.clone(),
+                    space::PCA_COMPONENTS,
+                    usize::MAX,
+                    None,
+                ))
+            }
+            Space::Deg => {
+                let of = |l: usize| -> std::borrow::Cow<'a, [usize]> {
+                    match cells.deg_rule {
+                        DegRule::Sec3 => inputs.refs.deg_mask.get(&l).map_or_else(
+                            || std::borrow::Cow::Owned(Vec::new()),
+                            |m| {
+                                std::borrow::Cow::Owned(
+                                    m.iter()
+                                        .enumerate()
+                                        .filter(|(_, &d)| d)
+                                        .map(|(g, _)| g)
+                                        .collect(),
+                                )
+                            },
+                        ),
+                        DegRule::Gge { .. } => cells
+                            .genes
+                            .gge_degs
+                            .get(&l)
+                            .map_or(std::borrow::Cow::Owned(Vec::new()), |g| {
+                                std::borrow::Cow::Borrowed(g.as_slice())
+                            }),
+                    }
+                };
+                if cells.compat_gge {
+                    // GGE: the first perturbation's genes for every perturbation, all genes
+                    // when it has none.
+                    let n_genes = inputs.dataset.n_genes();
+                    let genes = first
+                        .map(of)
+                        .filter(|g| !g.is_empty())
+                        .unwrap_or_else(|| (0..n_genes).collect::<Vec<_>>().into());
+                    SpaceFit::Deg(
+                        inputs
+                            .evaluated
+                            .iter()
+                            .map(|&l| (l, genes.clone()))
+                            .collect(),
+                    )
+                } else {
+                    SpaceFit::Deg(inputs.evaluated.iter().map(|&l| (l, of(l))).collect())
+                }
+            }
+        }
+    }
+}
 
 impl MetricFamily for Distributional {
     fn name(&self) -> &'static str {
@@ -127,7 +273,15 @@ impl MetricFamily for Distributional {
     }
 
     fn specs(&self) -> &'static [MetricSpec] {
-        &SPECS
+        match self.space {
+            Space::Raw => &SPECS_RAW,
+            Space::Pca => &SPECS_PCA,
+            Space::Deg => &SPECS_DEG,
+        }
+    }
+
+    fn takes_part(&self, cells: Option<&CellInputs<'_>>) -> bool {
+        cells.is_some_and(|c| c.spaces.contains(&self.space))
     }
 
     fn compute(&self, inputs: &FamilyInputs<'_, '_>, mut values: ArrayViewMut3<'_, f64>) {
@@ -135,6 +289,7 @@ impl MetricFamily for Distributional {
             return;
         };
         let ds = inputs.dataset;
+        let fit = self.fit(inputs, cells);
         let pooled: BTreeMap<i64, Array2<f64>> = ds
             .folds()
             .into_iter()
@@ -148,24 +303,28 @@ impl MetricFamily for Distributional {
         let control = cells.observed.get(ds.control, Half::Gt);
         let control_cells = to_f64(&control.values);
         let control_mean = inputs.refs.control_mean;
-        let rows: Vec<(usize, Vec<[f64; 12]>)> = inputs
+        let space_blind = cells.compat_gge && self.space != Space::Raw;
+        let rows: Vec<(usize, Vec<[f64; N_METRICS]>)> = inputs
             .evaluated
             .par_iter()
             .enumerate()
-            .map(|(p, &l)| {
-                let truth = to_f64(&cells.observed.get(l, Half::Gt).values);
+            .filter_map(|(p, &l)| {
+                let map = fit.mapper(l)?;
+                let truth_raw = to_f64(&cells.observed.get(l, Half::Gt).values);
+                let truth = map.cells(&truth_raw);
                 let k = truth.nrows();
                 let truth_cols = SortedColumns::new(&truth);
-                let mean_truth = inputs.truths.row(p);
+                let mean_truth = map.profile(inputs.truths.row(p));
+                let mean_control = map.profile(control_mean);
                 let out = inputs
                     .models
                     .iter()
                     .enumerate()
                     .map(|(m, model)| {
                         let Some(profile) = model.get(l) else {
-                            return [f64::NAN; 12];
+                            return [f64::NAN; N_METRICS];
                         };
-                        let predicted = match model.name.as_str() {
+                        let predicted_raw = match model.name.as_str() {
                             "technical_duplicate" => {
                                 to_f64(&cells.observed.get(l, Half::Td).values)
                             }
@@ -177,18 +336,35 @@ impl MetricFamily for Distributional {
                             }
                             _ => match cells.predicted[m].get(&l) {
                                 Some(s) => to_f64(&s.values),
-                                None => collapsed(profile, truth.nrows()),
+                                None => collapsed(profile, k),
                             },
                         };
+                        let predicted = map.cells(&predicted_raw);
                         let means = Means {
-                            truth: mean_truth,
-                            predicted: profile,
-                            control: control_mean,
+                            truth: &mean_truth,
+                            predicted: &map.profile(profile),
+                            control: &mean_control,
                         };
-                        metrics(&truth, &truth_cols, &predicted, &means, cells.compat_gge)
+                        let mut v =
+                            metrics(&truth, &truth_cols, &predicted, &means, cells.compat_gge);
+                        if space_blind {
+                            // GGE's RSquared and PerturbationEffectCorrelation use every gene
+                            // whatever their space.
+                            let raw = Means {
+                                truth: &inputs.truths.row(p).to_vec(),
+                                predicted: &profile.to_vec(),
+                                control: &control_mean.to_vec(),
+                            };
+                            let [r2, ep, es] =
+                                mean_metrics(&truth_raw, &predicted_raw, &raw, true).space_blind();
+                            v[R_SQUARED] = r2;
+                            v[EFFECT_PEARSON] = ep;
+                            v[EFFECT_SPEARMAN] = es;
+                        }
+                        v
                     })
                     .collect();
-                (p, out)
+                Some((p, out))
             })
             .collect();
         for (p, per_model) in rows {
@@ -201,11 +377,28 @@ impl MetricFamily for Distributional {
     }
 }
 
-/// The mean profiles a comparison uses (exact, from every row, not from the samples).
+/// The mean profiles a comparison uses, in its space (exact, from every row, not from the
+/// samples).
 struct Means<'a> {
-    truth: ArrayView1<'a, f64>,
-    predicted: ArrayView1<'a, f64>,
-    control: ArrayView1<'a, f64>,
+    truth: &'a [f64],
+    predicted: &'a [f64],
+    control: &'a [f64],
+}
+
+/// The metrics of mean profiles.
+struct MeanMetrics {
+    pearson: f64,
+    spearman: f64,
+    r_squared: f64,
+    effect_pearson: f64,
+    effect_spearman: f64,
+}
+
+impl MeanMetrics {
+    /// The three GGE computes on every gene whatever the space.
+    fn space_blind(&self) -> [f64; 3] {
+        [self.r_squared, self.effect_pearson, self.effect_spearman]
+    }
 }
 
 /// A sample as f64.
@@ -372,15 +565,13 @@ fn r_squared(truth: &[f64], pred: &[f64]) -> f64 {
     }
 }
 
-/// The family's twelve values (in [`SPECS`] order) for one sample of predicted cells against
-/// the GT sample.
-fn metrics(
+/// The metrics of mean profiles for `predicted` cells against `truth` cells.
+fn mean_metrics(
     truth: &Array2<f64>,
-    truth_sorted: &SortedColumns,
     predicted: &Array2<f64>,
     means: &Means<'_>,
     compat_gge: bool,
-) -> [f64; 12] {
+) -> MeanMetrics {
     // GGE takes its means of float32 cells in float32 (numpy: row by row, then ÷ n), and its
     // near-tied genes rank by those roundings: reproduced with --compat gge.
     let (t, p, c): (Vec<f64>, Vec<f64>, Vec<f64>) = if compat_gge {
@@ -407,10 +598,27 @@ fn metrics(
         }
     };
     let (dt, dp) = (effect(&t), effect(&p));
-    let mean_pearson = pearson(&p, &t);
-    let mean_spearman = spearman(&p, &t);
+    MeanMetrics {
+        pearson: pearson(&p, &t),
+        spearman: spearman(&p, &t),
+        r_squared: r_squared(&t, &p),
+        effect_pearson: pearson(&dp, &dt),
+        effect_spearman: spearman(&dp, &dt),
+    }
+}
+
+/// The family's twelve values (in a space's spec order) for one sample of predicted cells
+/// against the GT sample, both in the space.
+fn metrics(
+    truth: &Array2<f64>,
+    truth_sorted: &SortedColumns,
+    predicted: &Array2<f64>,
+    means: &Means<'_>,
+    compat_gge: bool,
+) -> [f64; N_METRICS] {
+    let mm = mean_metrics(truth, predicted, means, compat_gge);
     let paired = compat_gge && truth.nrows() == predicted.nrows();
-    let per_gene_corr = |f: fn(&[f64], &[f64]) -> f64| {
+    let per_feature_corr = |f: fn(&[f64], &[f64]) -> f64| {
         nanmean(
             truth
                 .columns()
@@ -420,9 +628,9 @@ fn metrics(
         )
     };
     let (pearson_v, spearman_v) = if paired {
-        (per_gene_corr(pearson), per_gene_corr(spearman))
+        (per_feature_corr(pearson), per_feature_corr(spearman))
     } else {
-        (mean_pearson, mean_spearman)
+        (mm.pearson, mm.spearman)
     };
     // GGE's MSEDistance casts to float64 first: exact means, compat or not.
     let mse = means
@@ -431,7 +639,7 @@ fn metrics(
         .zip(means.predicted)
         .map(|(a, b)| (a - b) * (a - b))
         .sum::<f64>()
-        / t.len() as f64;
+        / means.truth.len() as f64;
     let mut dists = [0.0f64; 4];
     let mut counts = [0usize; 4];
     for (g, x) in truth_sorted.columns.iter().enumerate() {
@@ -464,11 +672,11 @@ fn metrics(
     [
         pearson_v,
         spearman_v,
-        mean_pearson,
-        mean_spearman,
-        r_squared(&t, &p),
-        pearson(&dp, &dt),
-        spearman(&dp, &dt),
+        mm.pearson,
+        mm.spearman,
+        mm.r_squared,
+        mm.effect_pearson,
+        mm.effect_spearman,
         mse,
         avg(0),
         avg(1),
@@ -492,14 +700,14 @@ mod tests {
 
     /// Values of [`metrics`] for `predicted` against `truth` (one gene per column), with the
     /// exact mean profiles and a zero control.
-    fn values_of(truth: &Array2<f64>, predicted: &Array2<f64>) -> [f64; 12] {
-        let t = truth.mean_axis(Axis(0)).unwrap();
-        let p = predicted.mean_axis(Axis(0)).unwrap();
-        let c = ndarray::Array1::zeros(t.len());
+    fn values_of(truth: &Array2<f64>, predicted: &Array2<f64>) -> [f64; N_METRICS] {
+        let t = truth.mean_axis(Axis(0)).unwrap().to_vec();
+        let p = predicted.mean_axis(Axis(0)).unwrap().to_vec();
+        let c = vec![0.0; t.len()];
         let means = Means {
-            truth: t.view(),
-            predicted: p.view(),
-            control: c.view(),
+            truth: &t,
+            predicted: &p,
+            control: &c,
         };
         metrics(truth, &SortedColumns::new(truth), predicted, &means, false)
     }
@@ -515,7 +723,7 @@ mod tests {
         let dispersed = Array2::from_shape_fn((40, 3), |(i, g)| 2.0 * mean[g] - truth[[i, g]]);
         let collapsed = collapsed(mean.view(), 40);
         let (d, c) = (values_of(&truth, &dispersed), values_of(&truth, &collapsed));
-        let at = |name: &str| SPECS.iter().position(|s| s.name == name).unwrap();
+        let at = |name: &str| SPECS_RAW.iter().position(|s| s.name == name).unwrap();
         assert!(d[at("mse_raw")] < 1e-24 && c[at("mse_raw")] < 1e-24);
         for name in [
             "mmd_raw",
