@@ -128,27 +128,65 @@ pub fn energy_geomloss(x: &[f64], y: &[f64]) -> f64 {
 /// The median of |zᵢ − zⱼ| > 0 over the pooled sample (the median heuristic; GGE's `sigma`);
 /// 1 when every value is equal (then the samples are one point and the MMD is 0 anyway).
 pub fn median_heuristic(x: &[f64], y: &[f64]) -> f64 {
-    let z: Vec<f64> = x.iter().chain(y).copied().collect();
-    let mut d: Vec<f64> = Vec::with_capacity(z.len() * (z.len().saturating_sub(1)) / 2);
-    for i in 0..z.len() {
-        for j in i + 1..z.len() {
-            let v = (z[i] - z[j]).abs();
-            if v > 0.0 {
-                d.push(v);
-            }
+    let mut pooled: Vec<f64> = x.iter().chain(y).copied().collect();
+    pooled.sort_by(f64::total_cmp);
+    let runs = runs(&pooled);
+    // Distinct values r < s stand for c_r·c_s equal distances; equal values for none (> 0 only).
+    let mut d: Vec<(f64, f64)> = Vec::with_capacity(runs.len() * runs.len().saturating_sub(1) / 2);
+    for (i, &(u, cu)) in runs.iter().enumerate() {
+        for &(v, cv) in &runs[i + 1..] {
+            d.push(((u - v).abs(), cu * cv));
         }
     }
+    let total: f64 = d.iter().map(|p| p.1).sum();
     if d.is_empty() {
         return 1.0;
     }
-    let k = d.len() / 2;
-    let (_, &mut hi, _) = d.select_nth_unstable_by(k, f64::total_cmp);
-    if d.len() % 2 == 1 {
+    // The k-th smallest (0-based) of the multiset, k = ⌊total/2⌋, and for an even total the
+    // mean with the (k−1)-th (numpy's median).
+    let k = (total / 2.0).floor();
+    let at = |rank: f64, d: &[(f64, f64)]| -> f64 {
+        let mut seen = 0.0;
+        for &(v, w) in d.iter() {
+            seen += w;
+            if seen > rank {
+                return v;
+            }
+        }
+        d.last().map_or(f64::NAN, |p| p.0)
+    };
+    if d.iter().all(|p| p.1 == 1.0) {
+        // No tie: a selection, not a sort.
+        let mut v: Vec<f64> = d.iter().map(|p| p.0).collect();
+        let k = k as usize;
+        let (_, &mut hi, _) = v.select_nth_unstable_by(k, f64::total_cmp);
+        return if v.len() % 2 == 1 {
+            hi
+        } else {
+            let lo = v[..k].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (lo + hi) / 2.0
+        };
+    }
+    d.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let hi = at(k, &d);
+    if total % 2.0 == 1.0 {
         hi
     } else {
-        let lo = d[..k].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        (lo + hi) / 2.0
+        (at(k - 1.0, &d) + hi) / 2.0
     }
+}
+
+/// Runs of equal consecutive values: (value, count). Samples of expression data hold many
+/// equal values (zeros above all), and kernel sums over runs weigh each once.
+fn runs(a: &[f64]) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for &v in a {
+        match out.last_mut() {
+            Some((u, c)) if *u == v => *c += 1.0,
+            _ => out.push((v, 1.0)),
+        }
+    }
+    out
 }
 
 /// Kernel arguments beyond this give exp(−arg) < 1e-307 (subnormal or 0): nothing a sum of
@@ -167,21 +205,25 @@ fn rbf(u: f64, v: f64, inv: f64) -> f64 {
     }
 }
 
-/// Σ over ordered pairs i ≠ j of `a` (twice the pairs i < j).
+/// Σ over ordered pairs i ≠ j of `a` (twice the pairs i < j), by runs of equal values.
 fn rbf_within(a: &[f64], inv: f64) -> f64 {
+    let runs = runs(a);
     let mut s = 0.0;
-    for (i, &u) in a.iter().enumerate() {
-        for &v in &a[i + 1..] {
-            s += rbf(u, v, inv);
+    let mut same = 0.0;
+    for (i, &(u, cu)) in runs.iter().enumerate() {
+        same += cu * (cu - 1.0);
+        for &(v, cv) in &runs[i + 1..] {
+            s += cu * cv * rbf(u, v, inv);
         }
     }
-    2.0 * s
+    same + 2.0 * s
 }
 
-/// Σ over all pairs (aᵢ, bⱼ).
+/// Σ over all pairs (aᵢ, bⱼ), by runs of equal values.
 fn rbf_across(a: &[f64], b: &[f64], inv: f64) -> f64 {
-    a.iter()
-        .map(|&u| b.iter().map(|&v| rbf(u, v, inv)).sum::<f64>())
+    let (ra, rb) = (runs(a), runs(b));
+    ra.iter()
+        .map(|&(u, cu)| cu * rb.iter().map(|&(v, cv)| cv * rbf(u, v, inv)).sum::<f64>())
         .sum()
 }
 
@@ -260,6 +302,54 @@ mod tests {
             wasserstein_2(&[0.0, 1.0, 2.0], &[0.0, 2.0]),
             (1.0f64 / 3.0).sqrt(),
         );
+    }
+
+    /// Brute-force unbiased MMD² with the median of every positive pairwise distance.
+    fn mmd_brute(x: &[f64], y: &[f64]) -> f64 {
+        let z: Vec<f64> = x.iter().chain(y).copied().collect();
+        let mut d: Vec<f64> = Vec::new();
+        for i in 0..z.len() {
+            for j in i + 1..z.len() {
+                if z[i] != z[j] {
+                    d.push((z[i] - z[j]).abs());
+                }
+            }
+        }
+        d.sort_by(f64::total_cmp);
+        let sigma = if d.len() % 2 == 1 {
+            d[d.len() / 2]
+        } else {
+            (d[d.len() / 2 - 1] + d[d.len() / 2]) / 2.0
+        };
+        let k = |u: f64, v: f64| (-(u - v) * (u - v) / (2.0 * sigma * sigma)).exp();
+        let within = |a: &[f64]| {
+            let mut s = 0.0;
+            for i in 0..a.len() {
+                for j in 0..a.len() {
+                    if i != j {
+                        s += k(a[i], a[j]);
+                    }
+                }
+            }
+            s / (a.len() * (a.len() - 1)) as f64
+        };
+        let across = x
+            .iter()
+            .flat_map(|&u| y.iter().map(move |&v| k(u, v)))
+            .sum::<f64>()
+            / (x.len() * y.len()) as f64;
+        (within(x) + within(y) - 2.0 * across).max(0.0)
+    }
+
+    #[test]
+    fn mmd_by_runs_of_ties_equals_brute_force() {
+        // Zero-inflated, with ties across the samples, odd and even numbers of distances.
+        let x = [0.0, 0.0, 0.0, 0.0, 0.5, 1.25, 1.25, 3.0];
+        let y = [0.0, 0.0, 0.25, 1.25, 2.0, 2.0];
+        close(mmd_rbf(&x, &y), mmd_brute(&x, &y));
+        close(mmd_rbf(&x[1..], &y), mmd_brute(&x[1..], &y));
+        let (u, v) = ([0.1, 0.7, 1.9], [0.3, 2.2, 2.5, 4.0]);
+        close(mmd_rbf(&u, &v), mmd_brute(&u, &v));
     }
 
     #[test]
