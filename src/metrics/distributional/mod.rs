@@ -17,6 +17,7 @@
 //! ([`onedim::energy_geomloss`]), the PCA is fitted on the first perturbation's cells, and
 //! `r_squared` and `perturbation_effect_*` ignore the space.
 
+pub mod kernel;
 pub mod onedim;
 pub mod space;
 
@@ -489,7 +490,7 @@ impl SortedColumns {
                 .into_iter()
                 .map(|c| {
                     let mut v = c.to_vec();
-                    v.sort_by(f64::total_cmp);
+                    v.sort_unstable_by(f64::total_cmp);
                     v
                 })
                 .collect(),
@@ -644,7 +645,7 @@ fn metrics(
     let mut counts = [0usize; 4];
     for (g, x) in truth_sorted.columns.iter().enumerate() {
         let mut y = predicted.column(g).to_vec();
-        y.sort_by(f64::total_cmp);
+        y.sort_unstable_by(f64::total_cmp);
         let v = [
             onedim::wasserstein_1(x, &y),
             onedim::wasserstein_2(x, &y),

@@ -3,7 +3,9 @@
 //!
 //! Every function takes the samples **sorted ascending** (the caller sorts each gene once and
 //! reuses it for every distance), so W1, W2 and the energy distance are O(n + m) merges; only
-//! the RBF MMD is quadratic.
+//! the RBF MMD is quadratic (its kernel sums: [`super::kernel`]).
+
+use super::kernel::weighted_rbf_sum;
 
 /// Wasserstein-1 between the empirical distributions of `x` and `y`: ∫|F − G| (scipy's
 /// `wasserstein_distance`). NaN when either is empty.
@@ -127,103 +129,165 @@ pub fn energy_geomloss(x: &[f64], y: &[f64]) -> f64 {
 
 /// The median of |zᵢ − zⱼ| > 0 over the pooled sample (the median heuristic; GGE's `sigma`);
 /// 1 when every value is equal (then the samples are one point and the MMD is 0 anyway).
+///
+/// Exact, without listing the O(N²) distances ([`kth_distances`]).
 pub fn median_heuristic(x: &[f64], y: &[f64]) -> f64 {
-    let mut pooled: Vec<f64> = x.iter().chain(y).copied().collect();
-    pooled.sort_by(f64::total_cmp);
-    let runs = runs(&pooled);
-    // Distinct values r < s stand for c_r·c_s equal distances; equal values for none (> 0 only).
-    let mut d: Vec<(f64, f64)> = Vec::with_capacity(runs.len() * runs.len().saturating_sub(1) / 2);
-    for (i, &(u, cu)) in runs.iter().enumerate() {
-        for &(v, cv) in &runs[i + 1..] {
-            d.push(((u - v).abs(), cu * cv));
-        }
-    }
-    let total: f64 = d.iter().map(|p| p.1).sum();
-    if d.is_empty() {
+    let pooled = merge_sorted(x, y);
+    let runs = Runs::of(&pooled);
+    if runs.values.len() < 2 {
         return 1.0;
     }
-    // The k-th smallest (0-based) of the multiset, k = ⌊total/2⌋, and for an even total the
-    // mean with the (k−1)-th (numpy's median).
+    // Distinct values r < s stand for c_r·c_s equal distances; equal values for none (> 0 only).
+    let c = &runs.counts;
+    let all: f64 = c.iter().sum();
+    let total = (all * all - c.iter().map(|k| k * k).sum::<f64>()) / 2.0;
+    // numpy's median: the k-th (0-based), k = ⌊total/2⌋, and for an even total the mean with
+    // the (k−1)-th.
     let k = (total / 2.0).floor();
-    let at = |rank: f64, d: &[(f64, f64)]| -> f64 {
-        let mut seen = 0.0;
-        for &(v, w) in d.iter() {
-            seen += w;
-            if seen > rank {
-                return v;
-            }
-        }
-        d.last().map_or(f64::NAN, |p| p.0)
-    };
-    if d.iter().all(|p| p.1 == 1.0) {
-        // No tie: a selection, not a sort.
-        let mut v: Vec<f64> = d.iter().map(|p| p.0).collect();
-        let k = k as usize;
-        let (_, &mut hi, _) = v.select_nth_unstable_by(k, f64::total_cmp);
-        return if v.len() % 2 == 1 {
-            hi
-        } else {
-            let lo = v[..k].iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (lo + hi) / 2.0
-        };
-    }
-    d.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let hi = at(k, &d);
     if total % 2.0 == 1.0 {
-        hi
+        kth_distances(&runs, [k, k])[1]
     } else {
-        (at(k - 1.0, &d) + hi) / 2.0
+        let [below, at] = kth_distances(&runs, [k - 1.0, k]);
+        (below + at) / 2.0
     }
 }
 
-/// Runs of equal consecutive values: (value, count). Samples of expression data hold many
-/// equal values (zeros above all), and kernel sums over runs weigh each once.
-fn runs(a: &[f64]) -> Vec<(f64, f64)> {
-    let mut out: Vec<(f64, f64)> = Vec::new();
-    for &v in a {
-        match out.last_mut() {
-            Some((u, c)) if *u == v => *c += 1.0,
-            _ => out.push((v, 1.0)),
+/// Two sorted samples merged into one sorted sample.
+fn merge_sorted(x: &[f64], y: &[f64]) -> Vec<f64> {
+    let mut out = Vec::with_capacity(x.len() + y.len());
+    let (mut i, mut j) = (0, 0);
+    while i < x.len() && j < y.len() {
+        if y[j] < x[i] {
+            out.push(y[j]);
+            j += 1;
+        } else {
+            out.push(x[i]);
+            i += 1;
+        }
+    }
+    out.extend_from_slice(&x[i..]);
+    out.extend_from_slice(&y[j..]);
+    out
+}
+
+/// The ks[0]-th and ks[1]-th smallest (0-based, ks[0] ≤ ks[1]) of the positive distances
+/// v_s − v_r (r < s) between distinct values, each weighing c_r·c_s.
+///
+/// The weight of distances ≤ t is an O(R) two-pointer count (floating subtraction is monotone
+/// in each argument). Bisecting t keeps both answers in a window (lo, hi] until the window
+/// holds few pairs of runs (at most R share one distance value, so it always ends), which are
+/// then listed and selected: O(R log R) in practice instead of sorting N²/2 distances.
+fn kth_distances(runs: &Runs, ks: [f64; 2]) -> [f64; 2] {
+    let (v, c) = (&runs.values, &runs.counts);
+    let r_len = v.len();
+    // (weight, run pairs) of distances ≤ t.
+    let count = |t: f64| -> (f64, usize) {
+        let (mut r, mut below, mut weight, mut pairs) = (0usize, 0.0, 0.0, 0usize);
+        let mut prefix = 0.0; // Σ c over runs before s
+        for s in 0..r_len {
+            while v[s] - v[r] > t {
+                below += c[r];
+                r += 1;
+            }
+            weight += c[s] * (prefix - below);
+            pairs += s - r;
+            prefix += c[s];
+        }
+        (weight, pairs)
+    };
+    let (mut lo, mut hi) = (0.0f64, v[r_len - 1] - v[0]);
+    // Invariant: weight(lo) ≤ ks[0] ≤ ks[1] < weight(hi).
+    let (mut pairs_lo, mut pairs_hi) = (0usize, r_len * (r_len - 1) / 2);
+    let mut weight_lo = 0.0;
+    let few = r_len + 32;
+    while pairs_hi - pairs_lo > few {
+        let mid = lo + (hi - lo) / 2.0;
+        if mid <= lo || mid >= hi {
+            break;
+        }
+        let (w, p) = count(mid);
+        if w > ks[1] {
+            (hi, pairs_hi) = (mid, p);
+        } else if w <= ks[0] {
+            (lo, pairs_lo, weight_lo) = (mid, p, w);
+        } else {
+            break; // mid separates the two ranks: list the window as it is
+        }
+    }
+    // List the pairs of runs at distances in (lo, hi] and select among them.
+    let mut window: Vec<(f64, f64)> = Vec::with_capacity(pairs_hi - pairs_lo);
+    let (mut r_near, mut r_far) = (0usize, 0usize);
+    for s in 0..r_len {
+        // r in [r_far, r_near): lo < v_s − v_r ≤ hi.
+        while v[s] - v[r_far] > hi {
+            r_far += 1;
+        }
+        r_near = r_near.max(r_far);
+        while r_near < s && v[s] - v[r_near] > lo {
+            r_near += 1;
+        }
+        for r in r_far..r_near {
+            window.push((v[s] - v[r], c[r] * c[s]));
+        }
+    }
+    window.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
+    let mut out = [hi; 2];
+    let mut seen = weight_lo;
+    let mut next = 0;
+    for &(d, w) in &window {
+        seen += w;
+        while next < 2 && seen > ks[next] {
+            out[next] = d;
+            next += 1;
+        }
+        if next == 2 {
+            break;
         }
     }
     out
 }
 
-/// Kernel arguments beyond this give exp(−arg) < 1e-307 (subnormal or 0): nothing a sum of
-/// kernel values can notice, and glibc's slow path for them dominated the run.
-const NEGLIGIBLE_ARG: f64 = 707.0;
+/// Runs of equal consecutive values of a sorted sample: distinct values and their counts.
+/// Samples of expression data hold many equal values (zeros above all), and kernel sums over
+/// runs weigh each value once.
+struct Runs {
+    values: Vec<f64>,
+    counts: Vec<f64>,
+}
 
-/// exp(−(u − v)²·inv), 0 when negligible.
-#[inline(always)]
-fn rbf(u: f64, v: f64, inv: f64) -> f64 {
-    let d = u - v;
-    let arg = d * d * inv;
-    if arg > NEGLIGIBLE_ARG {
-        0.0
-    } else {
-        (-arg).exp()
+impl Runs {
+    fn of(a: &[f64]) -> Self {
+        let (mut values, mut counts): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+        for &v in a {
+            match (values.last(), counts.last_mut()) {
+                (Some(&u), Some(c)) if u == v => *c += 1.0,
+                _ => {
+                    values.push(v);
+                    counts.push(1.0);
+                }
+            }
+        }
+        Runs { values, counts }
     }
 }
 
 /// Σ over ordered pairs i ≠ j of `a` (twice the pairs i < j), by runs of equal values.
 fn rbf_within(a: &[f64], inv: f64) -> f64 {
-    let runs = runs(a);
-    let mut s = 0.0;
-    let mut same = 0.0;
-    for (i, &(u, cu)) in runs.iter().enumerate() {
-        same += cu * (cu - 1.0);
-        for &(v, cv) in &runs[i + 1..] {
-            s += cu * cv * rbf(u, v, inv);
-        }
-    }
+    let Runs { values, counts } = Runs::of(a);
+    let same: f64 = counts.iter().map(|c| c * (c - 1.0)).sum();
+    let s: f64 = (0..values.len())
+        .map(|i| counts[i] * weighted_rbf_sum(values[i], &values[i + 1..], &counts[i + 1..], inv))
+        .sum();
     same + 2.0 * s
 }
 
 /// Σ over all pairs (aᵢ, bⱼ), by runs of equal values.
 fn rbf_across(a: &[f64], b: &[f64], inv: f64) -> f64 {
-    let (ra, rb) = (runs(a), runs(b));
-    ra.iter()
-        .map(|&(u, cu)| cu * rb.iter().map(|&(v, cv)| cv * rbf(u, v, inv)).sum::<f64>())
+    let (ra, rb) = (Runs::of(a), Runs::of(b));
+    ra.values
+        .iter()
+        .zip(&ra.counts)
+        .map(|(&u, &cu)| cu * weighted_rbf_sum(u, &rb.values, &rb.counts, inv))
         .sum()
 }
 
@@ -350,6 +414,52 @@ mod tests {
         close(mmd_rbf(&x[1..], &y), mmd_brute(&x[1..], &y));
         let (u, v) = ([0.1, 0.7, 1.9], [0.3, 2.2, 2.5, 4.0]);
         close(mmd_rbf(&u, &v), mmd_brute(&u, &v));
+    }
+
+    #[test]
+    fn median_by_counting_equals_the_sorted_list_of_distances() {
+        // Deterministic pseudo-random samples, with and without ties, odd and even totals.
+        let mut state = 12345u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        for trial in 0..200 {
+            let (n, m) = (2 + trial % 7, 1 + trial % 11);
+            let mut draw = |k: usize| -> Vec<f64> {
+                let mut v: Vec<f64> = (0..k)
+                    .map(|_| {
+                        let u = next();
+                        if trial % 2 == 0 && u < 0.4 {
+                            0.0
+                        } else {
+                            (u * 8.0).floor() / 4.0 + if trial % 3 == 0 { u * 1e-3 } else { 0.0 }
+                        }
+                    })
+                    .collect();
+                v.sort_by(f64::total_cmp);
+                v
+            };
+            let (x, y) = (draw(n), draw(m));
+            let z: Vec<f64> = x.iter().chain(&y).copied().collect();
+            let mut d: Vec<f64> = Vec::new();
+            for i in 0..z.len() {
+                for j in i + 1..z.len() {
+                    if z[i] != z[j] {
+                        d.push((z[i] - z[j]).abs());
+                    }
+                }
+            }
+            d.sort_by(f64::total_cmp);
+            let want = match d.len() {
+                0 => 1.0,
+                l if l % 2 == 1 => d[l / 2],
+                l => (d[l / 2 - 1] + d[l / 2]) / 2.0,
+            };
+            assert_eq!(median_heuristic(&x, &y), want, "{x:?} {y:?}");
+        }
     }
 
     #[test]
