@@ -2,8 +2,9 @@
 //! places the positive control between the negative control (0) and perfect (1) — in three
 //! versions, with censoring and a per-metric summary.
 
+use crate::baselines::COLLAPSED_DUPLICATE;
 use crate::error::{Error, Result};
-use crate::metrics::{MetricSpec, MetricTable};
+use crate::metrics::{MetricInput, MetricSpec, MetricTable};
 use crate::stats::descriptive::{mean, median, percentile_linear, std};
 
 /// Added to DRF denominators (as published).
@@ -21,11 +22,25 @@ pub enum DrfType {
     Ctrl,
     /// Positive: interpolated duplicate; negative: the metric's null. The headline number.
     Interpolated,
+    /// Cell-level metrics only (SPEC §12.3): positive: technical duplicate (the TD-half
+    /// cells); negative: the collapsed duplicate (the TD mean repeated, mode collapse) — can
+    /// the metric see the distribution beyond the mean?
+    Collapsed,
 }
 
 impl DrfType {
-    /// All versions in output order.
+    /// The versions of every metric, in output order.
     pub const ALL: [DrfType; 3] = [DrfType::Mean, DrfType::Ctrl, DrfType::Interpolated];
+
+    /// The versions of a metric in a table (`drf_collapsed` for cell-level metrics when the
+    /// table has the collapsed duplicate).
+    pub fn of(spec: &MetricSpec, table: &MetricTable) -> Vec<DrfType> {
+        let mut out = Self::ALL.to_vec();
+        if spec.input == MetricInput::Cells && table.model_index(COLLAPSED_DUPLICATE).is_some() {
+            out.push(DrfType::Collapsed);
+        }
+        out
+    }
 
     /// The name used in outputs.
     pub fn as_str(self) -> &'static str {
@@ -33,6 +48,7 @@ impl DrfType {
             DrfType::Mean => "drf_mean",
             DrfType::Ctrl => "drf_ctrl",
             DrfType::Interpolated => "drf_interpolated",
+            DrfType::Collapsed => "drf_collapsed",
         }
     }
 
@@ -40,6 +56,7 @@ impl DrfType {
     pub fn negative(self, spec: &MetricSpec) -> &'static str {
         match self {
             DrfType::Ctrl => "control_mean",
+            DrfType::Collapsed => COLLAPSED_DUPLICATE,
             _ => spec.null_baseline(),
         }
     }
@@ -194,7 +211,7 @@ pub fn calibrate(table: &MetricTable, opts: &CalibrationOptions) -> Result<Calib
         };
         let td = get("technical_duplicate");
         let ip = get("interpolated_duplicate");
-        for drf_type in DrfType::ALL {
+        for drf_type in DrfType::of(spec, table) {
             let neg = get(drf_type.negative(spec));
             let pos = if drf_type == DrfType::Interpolated {
                 &ip
@@ -248,6 +265,55 @@ pub fn calibrate(table: &MetricTable, opts: &CalibrationOptions) -> Result<Calib
 mod tests {
     use super::*;
     use crate::metrics::metric_spec;
+
+    #[test]
+    fn collapsed_drf_only_for_cell_level_metrics_with_the_collapsed_duplicate() {
+        let specs = vec![metric_spec("mse").unwrap(), metric_spec("mmd_raw").unwrap()];
+        let models = [
+            "control_mean",
+            "dataset_mean",
+            "technical_duplicate",
+            "interpolated_duplicate",
+            COLLAPSED_DUPLICATE,
+        ];
+        let n_p = 12;
+        // mse: TD 0.1, others 1; mmd: TD 0.1, collapsed 0.6, others 1.
+        let values = ndarray::Array3::from_shape_fn((models.len(), 2, n_p), |(m, k, _)| {
+            match (models[m], k) {
+                ("technical_duplicate" | "interpolated_duplicate", _) => 0.1,
+                (COLLAPSED_DUPLICATE, 1) => 0.6,
+                _ => 1.0,
+            }
+        });
+        let table = MetricTable {
+            specs,
+            models: models.iter().map(|m| m.to_string()).collect(),
+            perturbations: (0..n_p).map(|p| format!("p{p}")).collect(),
+            values,
+            covered: ndarray::Array2::from_elem((models.len(), n_p), true),
+        };
+        let cal = calibrate(&table, &CalibrationOptions::default()).unwrap();
+        let kinds = |metric: &str| -> Vec<&str> {
+            cal.summary
+                .iter()
+                .filter(|r| r.metric == metric)
+                .map(|r| r.drf_type.as_str())
+                .collect()
+        };
+        assert_eq!(kinds("mse"), ["drf_mean", "drf_ctrl", "drf_interpolated"]);
+        assert_eq!(
+            kinds("mmd_raw"),
+            ["drf_mean", "drf_ctrl", "drf_interpolated", "drf_collapsed"]
+        );
+        let row = cal
+            .summary
+            .iter()
+            .find(|r| r.drf_type == DrfType::Collapsed)
+            .unwrap();
+        assert_eq!(row.negative_control, COLLAPSED_DUPLICATE);
+        // (0.6 − 0.1)/(0.6 + ε).
+        assert!((row.mean_drf - 0.5 / (0.6 + DRF_EPS)).abs() < 1e-12);
+    }
 
     #[test]
     fn spec_worked_examples() {

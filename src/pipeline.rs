@@ -5,7 +5,9 @@
 pub use crate::evaluation::{ContextResult, DegTableInputs, Evaluation, PerturbationRow};
 pub use crate::options::{EvaluateOptions, Preset};
 
-use crate::baselines::{build_baselines, Baselines, TrainPool, BASELINES, GROUND_TRUTH};
+use crate::baselines::{
+    build_baselines, Baselines, TrainPool, BASELINES, COLLAPSED_DUPLICATE, GROUND_TRUTH,
+};
 use crate::calibration::{calibrate, CalibrationOptions};
 use crate::data::{Dataset, GroupStats, Half, ModelPredictions};
 use crate::de::{deg_half, deg_mask, deg_mask_top_k, deg_weights, DegDetail, DegResults};
@@ -336,7 +338,10 @@ fn check_model_names(files: &[PredictionFile]) -> Result<()> {
     let mut seen: BTreeMap<(&str, Option<&str>), &str> = BTreeMap::new();
     for f in files {
         for m in &f.models {
-            if BASELINES.contains(&m.name.as_str()) || m.name == GROUND_TRUTH {
+            if BASELINES.contains(&m.name.as_str())
+                || m.name == GROUND_TRUTH
+                || m.name == COLLAPSED_DUPLICATE
+            {
                 return Err(Error::in_file(
                     &f.file,
                     format!("model name '{}' is reserved for a calibra baseline", m.name),
@@ -490,6 +495,15 @@ fn evaluate_context(
     // User models, matched to this context's evaluated perturbations.
     let evaluated: std::collections::BTreeSet<usize> = ds.evaluated().into_iter().collect();
     let mut models: Vec<ModelPredictions> = baselines.models.clone();
+    if samples.is_some() {
+        // The cell-level negative control: the technical duplicate's profile, whose cells the
+        // distributional family takes collapsed.
+        if let Some(td) = models.iter().find(|m| m.name == "technical_duplicate") {
+            let mut c = td.clone();
+            c.name = COLLAPSED_DUPLICATE.to_string();
+            models.push(c);
+        }
+    }
     // Each model's predicted cells per label (cell-level predictions only).
     let mut predicted_cells: Vec<BTreeMap<usize, std::borrow::Cow<'_, crate::io::GroupSample>>> =
         models.iter().map(|_| BTreeMap::new()).collect();

@@ -50,9 +50,11 @@ export function verdicts(files) {
 
 export function drfHeatmap(files) {
   const rows = files['drf_summary.csv'].map((r) => ({ ...r, label: r.censored ? 'censored' : fmt(r.mean_drf, 2) }));
+  // drf_collapsed (cell-level metrics only): does the metric see beyond the mean?
+  const hasCollapsed = rows.some((r) => r.drf_type === 'drf_collapsed');
   return Plot.plot({
-    marginLeft: 170, width: 520, height: 30 + 22 * files.metrics.length, padding: 0.05,
-    x: { domain: ['drf_interpolated', 'drf_mean', 'drf_ctrl'], label: null, axis: 'top' },
+    marginLeft: 170, width: hasCollapsed ? 640 : 520, height: 30 + 22 * files.metrics.length, padding: 0.05,
+    x: { domain: ['drf_interpolated', 'drf_mean', 'drf_ctrl', ...(hasCollapsed ? ['drf_collapsed'] : [])], label: null, axis: 'top' },
     y: { domain: metricNames(files), label: null },
     color: { type: 'linear', domain: [-1, 1], scheme: 'rdbu', legend: true, label: 'mean DRF' },
     marks: [

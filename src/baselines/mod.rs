@@ -19,6 +19,11 @@ pub const BASELINES: [&str; 6] = [
     "additive",
 ];
 
+/// The cell-level negative control (SPEC §12.3): the technical duplicate collapsed to its mean
+/// profile, repeated as many times as the GT sample has cells (mode collapse). A baseline only
+/// when cell-level metrics are computed; on mean-level metrics it equals the technical duplicate.
+pub const COLLAPSED_DUPLICATE: &str = "collapsed_duplicate";
+
 /// Name of the GT-half mean rows in `baselines.parquet`; reserved like the baselines.
 pub const GROUND_TRUTH: &str = "ground_truth";
 

@@ -18,6 +18,7 @@
 //! `r_squared` and `perturbation_effect_*` ignore the space.
 
 pub mod kernel;
+pub mod multivariate;
 pub mod onedim;
 pub mod space;
 
@@ -26,6 +27,7 @@ use super::family::{FamilyInputs, MetricFamily};
 use super::spec::{Direction, MetricInput, MetricSpec, NullModel};
 use crate::data::Half;
 use crate::io::{GroupSample, LabelSamples};
+use multivariate::WithinDistances;
 use ndarray::{Array2, ArrayView1, ArrayViewMut3, Axis};
 use rayon::prelude::*;
 use space::{DegRule, Mapper, Pca, Space, SpaceGenes};
@@ -71,7 +73,7 @@ const fn spec(name: &'static str, doc: &'static str, direction: Direction) -> Me
 
 use Direction::{HigherBetter as Up, LowerBetter as Down};
 
-/// The twelve metrics of one space, named GGE's way with the space as suffix.
+/// The fifteen metrics of one space, named GGE's way with the space as suffix.
 macro_rules! space_specs {
     ($space:literal) => {
         [
@@ -135,12 +137,27 @@ macro_rules! space_specs {
                 "energy distance between predicted and GT cells, per feature, averaged",
                 Down,
             ),
+            spec(
+                concat!("multivariate_mmd_", $space),
+                "unbiased RBF MMD² between the cells as points of the space (σ² = median squared distance)",
+                Down,
+            ),
+            spec(
+                concat!("multivariate_mmd_multiscale_", $space),
+                "unbiased MMD² of Σ exp(−γ‖x−y‖²), γ ∈ logspace(1, −3, 5), cells as points of the space",
+                Down,
+            ),
+            spec(
+                concat!("multivariate_energy_", $space),
+                "energy distance 2E‖X−Y‖ − E‖X−X'‖ − E‖Y−Y'‖ between the cells as points of the space",
+                Down,
+            ),
         ]
     };
 }
 
 /// Metrics per space.
-const N_METRICS: usize = 12;
+const N_METRICS: usize = 15;
 /// The raw space's metrics, in output order.
 pub static SPECS_RAW: [MetricSpec; N_METRICS] = space_specs!("raw");
 /// The PCA space's metrics.
@@ -315,6 +332,7 @@ impl MetricFamily for Distributional {
                 let truth = map.cells(&truth_raw);
                 let k = truth.nrows();
                 let truth_cols = SortedColumns::new(&truth);
+                let truth_within = WithinDistances::new(&truth);
                 let mean_truth = map.profile(inputs.truths.row(p));
                 let mean_control = map.profile(control_mean);
                 let out = inputs
@@ -346,8 +364,14 @@ impl MetricFamily for Distributional {
                             predicted: &map.profile(profile),
                             control: &mean_control,
                         };
-                        let mut v =
-                            metrics(&truth, &truth_cols, &predicted, &means, cells.compat_gge);
+                        let mut v = metrics(
+                            &truth,
+                            &truth_cols,
+                            &truth_within,
+                            &predicted,
+                            &means,
+                            cells.compat_gge,
+                        );
                         if space_blind {
                             // GGE's RSquared and PerturbationEffectCorrelation use every gene
                             // whatever their space.
@@ -608,11 +632,12 @@ fn mean_metrics(
     }
 }
 
-/// The family's twelve values (in a space's spec order) for one sample of predicted cells
+/// The family's fifteen values (in a space's spec order) for one sample of predicted cells
 /// against the GT sample, both in the space.
 fn metrics(
     truth: &Array2<f64>,
     truth_sorted: &SortedColumns,
+    truth_within: &WithinDistances,
     predicted: &Array2<f64>,
     means: &Means<'_>,
     compat_gge: bool,
@@ -663,6 +688,7 @@ fn metrics(
             }
         }
     }
+    let whole = multivariate::multivariate(truth, truth_within, predicted);
     let avg = |k: usize| {
         if counts[k] == 0 {
             f64::NAN
@@ -683,6 +709,9 @@ fn metrics(
         avg(1),
         avg(2),
         avg(3),
+        whole.mmd,
+        whole.mmd_multiscale,
+        whole.energy,
     ]
 }
 
@@ -710,7 +739,14 @@ mod tests {
             predicted: &p,
             control: &c,
         };
-        metrics(truth, &SortedColumns::new(truth), predicted, &means, false)
+        metrics(
+            truth,
+            &SortedColumns::new(truth),
+            &WithinDistances::new(truth),
+            predicted,
+            &means,
+            false,
+        )
     }
 
     #[test]
@@ -731,6 +767,9 @@ mod tests {
             "energy_raw",
             "wasserstein_1_raw",
             "wasserstein_2_raw",
+            "multivariate_mmd_raw",
+            "multivariate_mmd_multiscale_raw",
+            "multivariate_energy_raw",
         ] {
             assert!(
                 d[at(name)] < c[at(name)],
@@ -747,6 +786,9 @@ mod tests {
             "wasserstein_1_raw",
             "wasserstein_2_raw",
             "mse_raw",
+            "multivariate_mmd_raw",
+            "multivariate_mmd_multiscale_raw",
+            "multivariate_energy_raw",
         ] {
             // 0 up to the rounding of sums (energy: 2E|X−Y| − E|X−X'| − E|Y−Y'|).
             assert!(same[at(name)].abs() <= 1e-12, "{name}: {}", same[at(name)]);
