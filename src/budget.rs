@@ -22,6 +22,37 @@ pub struct Shape {
     pub predicted_profiles: usize,
     /// The DEG tests keep what only the per-gene tables need (not `--light`).
     pub per_gene_tables: bool,
+    /// Cells held in the seeded samples of the cell-level metrics (0 without them).
+    pub sampled_cells: usize,
+}
+
+/// Bytes per sampled value: the f32 sample and the f64 copies the cell-level metrics work on.
+const SAMPLED_VALUE_BYTES: u64 = 8;
+
+/// An upper bound of the cells sampled for the cell-level metrics before reading: at most
+/// `max_cells` per label and half of the observed cells, and per predicted profile — and never
+/// more than the tables' rows when their metadata says (`None`: a stream).
+pub fn sampled_cells(
+    max_cells: usize,
+    labels: usize,
+    cell_rows: Option<u64>,
+    predicted_profiles: usize,
+    prediction_rows: &[Option<u64>],
+) -> usize {
+    let cap = |rows: Option<u64>, bound: usize| {
+        rows.map_or(bound, |r| {
+            usize::try_from(r).unwrap_or(usize::MAX).min(bound)
+        })
+    };
+    let observed = cap(
+        cell_rows,
+        labels.saturating_mul(2).saturating_mul(max_cells),
+    );
+    let predicted_rows = prediction_rows
+        .iter()
+        .try_fold(0u64, |a, r| r.map(|r| a + r));
+    let predicted = cap(predicted_rows, predicted_profiles.saturating_mul(max_cells));
+    observed.saturating_add(predicted)
 }
 
 /// Bytes outside the per-gene arrays: decoding buffers, the browser's read cache (64 MiB), one
@@ -43,7 +74,8 @@ pub fn peak_bytes(shape: &Shape) -> u64 {
     let deg_arrays = if shape.per_gene_tables { 4 } else { 3 };
     let deg = 2 * deg_arrays * labels * genes * 8 + labels * genes * 9;
     let baselines = BASELINE_PROFILES * labels * genes * 8;
-    FIXED_BYTES + statistics + predictions + deg + baselines
+    let samples = shape.sampled_cells as u64 * genes * SAMPLED_VALUE_BYTES;
+    FIXED_BYTES + statistics + predictions + deg + baselines + samples
 }
 
 /// Predicted profiles expected from prediction tables of `rows` rows (`None`: unknown, a
@@ -63,9 +95,18 @@ pub fn check(shape: &Shape, limit: u64) -> Result<()> {
         return Ok(());
     }
     let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    let samples = if shape.sampled_cells > 0 {
+        format!(
+            ", {} sampled cells for the cell-level metrics: a smaller --max-cells or fewer \
+             perturbations lowers it",
+            shape.sampled_cells
+        )
+    } else {
+        String::new()
+    };
     Err(Error::Resources(format!(
         "this evaluation needs about {:.1} GiB of memory ({} labels × {} genes, {} predicted \
-         profiles) but only {:.1} GiB is available here",
+         profiles{samples}) but only {:.1} GiB is available here",
         gib(need),
         shape.labels,
         shape.genes,
@@ -85,6 +126,7 @@ mod tests {
             genes: 2000,
             predicted_profiles: 600,
             per_gene_tables: true,
+            sampled_cells: 0,
         };
         let light = Shape {
             per_gene_tables: false,
@@ -99,6 +141,37 @@ mod tests {
         };
         let msg = check(&large, 4 << 30).unwrap_err().to_string();
         assert!(msg.contains("20000 labels × 8192 genes"), "{msg}");
+    }
+
+    #[test]
+    fn sampled_cells_count_against_the_budget_and_are_capped_by_rows() {
+        // 300 labels × 2 halves × 512 = 307,200, capped by the 60,000 cell rows; predictions:
+        // 600 profiles × 512, capped by 60,000 rows.
+        assert_eq!(
+            sampled_cells(512, 300, Some(60_000), 600, &[Some(60_000)]),
+            120_000
+        );
+        assert_eq!(
+            sampled_cells(512, 300, None, 600, &[None]),
+            307_200 + 307_200
+        );
+        let shape = Shape {
+            labels: 300,
+            genes: 8192,
+            predicted_profiles: 600,
+            per_gene_tables: false,
+            sampled_cells: 120_000,
+        };
+        let msg = check(&shape, 4 << 30).unwrap_err().to_string();
+        assert!(msg.contains("120000 sampled cells"), "{msg}");
+        assert!(check(
+            &Shape {
+                sampled_cells: 0,
+                ..shape
+            },
+            4 << 30
+        )
+        .is_ok());
     }
 
     #[test]

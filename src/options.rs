@@ -387,7 +387,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         name: "metrics",
         kind: OptionKind::Text,
         doc: "Metric families, comma-separated: calibrated (always computed), distributional (cell-level, SPEC §12.3)",
-        in_page: false,
+        in_page: true,
         get: |o| {
             let mut all = vec!["calibrated".to_string()];
             all.extend(o.families.iter().cloned());
@@ -413,7 +413,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         name: "max-cells",
         kind: OptionKind::Integer,
         doc: "Cell-level metrics: at most this many cells per perturbation, half and model (seeded sample)",
-        in_page: false,
+        in_page: true,
         get: |o| o.max_cells.to_string(),
         set: |o, v| {
             let n: usize = integer(v)?;
@@ -428,7 +428,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         name: "compat",
         kind: OptionKind::Choice(&["", "gge"]),
         doc: "Reproduce a peer's definitions: gge = GGE 1.0.1's paired-cell correlations, halved energy distance, PCA and DEG genes of the first perturbation, space-blind r_squared",
-        in_page: false,
+        in_page: true,
         get: |o| text(&o.compat),
         set: |o, v| {
             o.compat = match v {
@@ -443,7 +443,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         name: "spaces",
         kind: OptionKind::Text,
         doc: "Cell-level metrics: spaces, comma-separated: raw, pca (50 components of 2000 HVGs), deg",
-        in_page: false,
+        in_page: true,
         get: |o| {
             o.spaces
                 .iter()
@@ -472,7 +472,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         name: "deg-rule",
         kind: OptionKind::Choice(&["sec3", "gge"]),
         doc: "Cell-level deg space: sec3 = the GT-half DEGs (SPEC §3); gge = |log2FC| ≥ --deg-lfc and Welch p ≤ --deg-pval",
-        in_page: false,
+        in_page: true,
         get: |o| if o.gge_deg_rule { "gge" } else { "sec3" }.into(),
         set: |o, v| {
             o.gge_deg_rule = match v {
@@ -487,7 +487,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         name: "deg-lfc",
         kind: OptionKind::Text,
         doc: "GGE's DEG rule: |log2 fold change| threshold",
-        in_page: false,
+        in_page: true,
         get: |o| o.deg_lfc.to_string(),
         set: |o, v| {
             o.deg_lfc = threshold(v)?;
@@ -498,7 +498,7 @@ pub const OPTIONS: &[OptionSpec] = &[
         name: "deg-pval",
         kind: OptionKind::Text,
         doc: "GGE's DEG rule: Welch t-test p-value threshold",
-        in_page: false,
+        in_page: true,
         get: |o| o.deg_pval.to_string(),
         set: |o, v| {
             o.deg_pval = threshold(v)?;

@@ -188,16 +188,37 @@ pub fn evaluate_writing(
     };
     let split = inputs.split.as_ref().map(read_split).transpose()?;
     let predicted_rows = prediction_rows(&inputs.predictions, options);
+    let cell_rows = (options.memory_limit.is_some() && options.cell_level())
+        .then(|| {
+            io::Table::open(inputs.cells.clone(), &options.cells.read)
+                .ok()
+                .and_then(|t| t.num_rows)
+        })
+        .flatten();
     let fits_before_reading = |labels: usize, genes: usize| match options.memory_limit {
-        Some(limit) => crate::budget::check(
-            &crate::budget::Shape {
-                labels,
-                genes,
-                predicted_profiles: crate::budget::predicted_profiles(&predicted_rows, labels),
-                per_gene_tables: options.per_gene_tables,
-            },
-            limit,
-        ),
+        Some(limit) => {
+            let predicted_profiles = crate::budget::predicted_profiles(&predicted_rows, labels);
+            crate::budget::check(
+                &crate::budget::Shape {
+                    labels,
+                    genes,
+                    predicted_profiles,
+                    per_gene_tables: options.per_gene_tables,
+                    sampled_cells: if options.cell_level() {
+                        crate::budget::sampled_cells(
+                            options.max_cells,
+                            labels,
+                            cell_rows,
+                            predicted_profiles,
+                            &predicted_rows,
+                        )
+                    } else {
+                        0
+                    },
+                },
+                limit,
+            )
+        }
         None => Ok(()),
     };
     let mut cells = timer.time(Stage::ReadCells, || {
@@ -248,6 +269,19 @@ pub fn evaluate_writing(
                 .map(|m| m.profiles.len())
                 .sum(),
             per_gene_tables: options.per_gene_tables,
+            sampled_cells: cells
+                .contexts
+                .iter()
+                .filter_map(|c| c.samples.as_ref())
+                .flat_map(|s| s.halves.iter().flatten())
+                .chain(
+                    files
+                        .iter()
+                        .flat_map(|f| &f.models)
+                        .flat_map(|m| &m.samples),
+                )
+                .map(|g| g.values.nrows())
+                .sum(),
         };
         crate::budget::check(&shape, limit)?;
     }

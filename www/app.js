@@ -1,7 +1,7 @@
 // calibra's page controller: collects files and options, drives the Web Worker, renders results.
 // Test contract: input[name=cells], input[name=predictions], input[name=split], #run; body.dataset.state is
 // "done" or "error" (message in #error); window.calibraReport holds the report.
-import { el, flattenReport, verdicts, drfHeatmap, modelTable, forestPlots, perturbationTable, scatter, userModels, pooledTable, agreementHeatmap } from './render.js';
+import { el, flattenReport, verdicts, drfHeatmap, modelTable, forestPlots, perturbationTable, scatter, userModels, pooledTable, agreementHeatmap, metricGroup, onlyGroup, groupParameters } from './render.js';
 import { Evaluator, Cancelled } from './protocol.js';
 
 const $ = (s) => document.querySelector(s);
@@ -139,6 +139,9 @@ function render(report, summary, seconds, memoryBytes) {
   document.body.dataset.state = 'done';
 }
 
+/** The metric tab on show (kept across contexts). */
+let currentGroup = null;
+
 function renderContext(report, context, seconds, memoryBytes) {
   const files = flattenReport(report, context);
   window.calibraReport = files;
@@ -147,20 +150,34 @@ function renderContext(report, context, seconds, memoryBytes) {
     ...files.judgements.notes.map((n) => el('p', { class: 'note' }, n)),
     ...files.notes.map((n) => el('p', { class: 'note' }, n)),
     el('p', { class: 'sub' }, `Evaluated in ${seconds.toFixed(2)} s on this machine (WebAssembly memory ${(memoryBytes / 2 ** 20).toFixed(0)} MiB). Calibrated metrics: not censored and mean DRF (interpolated) > 0: ${files.judgements.trusted.join(', ') || 'none'}.`));
-  $('#drf').replaceChildren(drfHeatmap(files));
-  $('#models').replaceChildren(modelTable(files));
-  $('#forest').replaceChildren(forestPlots(files));
+  // A tab per metric family (and space): the heatmap, model table, forest plots and the
+  // per-perturbation table show the chosen tab's metrics.
+  const groups = [...new Set(files.metrics.map(metricGroup))];
+  if (!groups.includes(currentGroup)) currentGroup = groups[0];
+  const drawGroup = () => {
+    const part = onlyGroup(files, currentGroup);
+    $('#family-tabs').replaceChildren(...groups.map((g) => el('button', {
+      role: 'tab', 'aria-selected': String(g === currentGroup), 'data-group': g,
+      onclick: () => { currentGroup = g; drawGroup(); },
+    }, g)));
+    $('#family-tabs').hidden = groups.length < 2;
+    $('#family-note').textContent = groupParameters(files, currentGroup);
+    $('#drf').replaceChildren(drfHeatmap(part));
+    $('#models').replaceChildren(modelTable(part));
+    $('#forest').replaceChildren(forestPlots(part));
+    drawPerts();
+  };
   $('#agreement').replaceChildren(agreementHeatmap(files));
   const models = userModels(files);
   const all = [...new Set(files['stats.csv'].map((r) => r.model))];
   const pick = $('#pmodel');
   pick.replaceChildren(...(models.length ? models : all).concat(models.length ? all.filter((m) => !models.includes(m)) : []).map((m) => el('option', { value: m }, m)));
-  const drawPerts = () => $('#perts').replaceChildren(perturbationTable(files, pick.value, async (p) => {
+  const drawPerts = () => $('#perts').replaceChildren(perturbationTable(onlyGroup(files, currentGroup), pick.value, async (p) => {
     const profiles = await evaluator.profiles(context, p);
     $('#scatter').replaceChildren(scatter(profiles, pick.value, p));
   }));
   pick.onchange = drawPerts;
-  drawPerts();
+  drawGroup();
   const names = files.outputs.map(([name]) => name);
   $('#downloads').replaceChildren(...names.map((n) => el('a', { href: '#', onclick: (e) => { e.preventDefault(); download(context, n); } }, n)));
 }

@@ -29,6 +29,31 @@ export function flattenReport(report, context = 0) {
 }
 
 const metricNames = (files) => files.metrics.map((m) => m.name);
+
+/**
+ * The tab a metric is shown under: its family, and for a cell-level metric its space too (the
+ * suffix every cell-level metric's name carries, GGE style: mmd_pca50).
+ */
+export function metricGroup(spec) {
+  const space = spec.input === 'cells' && /_(raw|pca\d+|deg)$/.exec(spec.name);
+  return space ? `${spec.family} · ${space[1]}` : spec.family;
+}
+
+/** The report restricted to the metrics of one tab. */
+export function onlyGroup(files, group) {
+  return { ...files, metrics: files.metrics.filter((m) => metricGroup(m) === group) };
+}
+
+/** What a tab's numbers depend on: the space and the parameters of the run (from its manifest). */
+export function groupParameters(files, group) {
+  const o = files['manifest.json']?.options || {};
+  const space = group.split(' · ')[1];
+  if (!space) return '';
+  const what = space === 'raw' ? 'every gene'
+    : space.startsWith('pca') ? `${space.slice(3)} principal components of the 2,000 most dispersed genes, fitted on a pooled sample of every perturbation`
+      : (o.gge_deg_rule ? `per perturbation, the genes with |log2FC| ≥ ${o.deg_lfc} and Welch p ≤ ${o.deg_pval} against control` : "per perturbation, its GT-half DEGs (SPEC §3)");
+  return `Space ${space}: ${what}. Cells: a seeded sample of at most ${o.max_cells} per perturbation and half (and per model); baselines in cell form, collapsed_duplicate = the technical duplicate's mean repeated.`;
+}
 const specOf = (files, name) => files.metrics.find((m) => m.name === name);
 
 /** Metrics the DRF says can separate signal from null on this dataset (computed by calibra). */
@@ -49,7 +74,8 @@ export function verdicts(files) {
 }
 
 export function drfHeatmap(files) {
-  const rows = files['drf_summary.csv'].map((r) => ({ ...r, label: r.censored ? 'censored' : fmt(r.mean_drf, 2) }));
+  const shown = new Set(metricNames(files));
+  const rows = files['drf_summary.csv'].filter((r) => shown.has(r.metric)).map((r) => ({ ...r, label: r.censored ? 'censored' : fmt(r.mean_drf, 2) }));
   // drf_collapsed (cell-level metrics only): does the metric see beyond the mean?
   const hasCollapsed = rows.some((r) => r.drf_type === 'drf_collapsed');
   return Plot.plot({

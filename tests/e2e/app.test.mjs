@@ -354,3 +354,38 @@ test('a split file picked beside the cells: the held-out context is tested, its 
   await page.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('cell-level predictions in the page: a tab per family and space, the numbers of the CLI', async () => {
+  // GGE's inputs for golden_single: two models of generated cells (noisy truth, mode collapse).
+  const cells = golden('golden_single', 'data.parquet');
+  const inputs = path.join(shared, 'golden', 'peers', 'A_golden_single', 'gge', 'inputs');
+  const predictions = ['generated_noisy_truth.parquet', 'generated_collapsed.parquet'].map((f) => path.join(inputs, f));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'calibra-cells-'));
+  const cli = process.env.CALIBRA_CLI || path.join(repo, 'target', 'debug', 'calibra');
+  execFileSync(cli, ['evaluate', '--cells', cells, ...predictions.flatMap((p) => ['--predictions', p]),
+    '--metrics', 'calibrated,distributional', '--light', '--out', path.join(dir, 'out')], { stdio: 'inherit' });
+  const { origin } = servers.threaded;
+  const { page, requests } = await open(origin);
+  await page.waitForSelector('#run:not([disabled])', { timeout: 120_000 });
+  await page.setInputFiles('input[name=cells]', cells);
+  await page.setInputFiles('input[name=predictions]', predictions);
+  await page.fill('#opt-metrics', 'calibrated,distributional');
+  const before = requests.length;
+  await page.click('#run');
+  assert.equal(await waitForState(page), 'done', await page.textContent('#error'));
+  assert.equal(requests.length, before, 'no request while evaluating');
+  const tabs = await page.$$eval('#family-tabs button', (bs) => bs.map((b) => b.textContent));
+  assert.deepEqual(tabs, ['calibrated', 'distributional · raw', 'distributional · pca50', 'distributional · deg']);
+  await page.click('#family-tabs button[data-group="distributional · pca50"]');
+  await page.waitForFunction(() => document.querySelector('#models tbody th')?.textContent.endsWith('_pca50'));
+  assert.match(await page.textContent('#family-note'), /Space pca50: 50 principal components/);
+  const heat = await page.textContent('#drf');
+  assert.match(heat, /drf_collapsed/);
+  const report = await page.evaluate(() => window.calibraReport);
+  const problems = await compareReport(report, path.join(dir, 'out'), ['metrics.csv', 'summary.csv', 'drf_summary.csv', 'stats.csv']);
+  assert.deepEqual(problems, []);
+  await page.screenshot({ path: path.join(artifacts, 'cell-level-pca50.png'), fullPage: true });
+  assertPrivate(requests, origin);
+  await page.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
