@@ -78,14 +78,15 @@ export function drfHeatmap(files) {
   const rows = files['drf_summary.csv'].filter((r) => shown.has(r.metric)).map((r) => ({ ...r, label: r.censored ? 'censored' : fmt(r.mean_drf, 2) }));
   // drf_collapsed (cell-level metrics only): does the metric see beyond the mean?
   const hasCollapsed = rows.some((r) => r.drf_type === 'drf_collapsed');
+  const labelWidth = Math.max(170, 7 * Math.max(0, ...[...shown].map((m) => m.length)));
   return Plot.plot({
-    marginLeft: 170, width: hasCollapsed ? 640 : 520, height: 30 + 22 * files.metrics.length, padding: 0.05,
+    marginLeft: labelWidth, width: labelWidth + (hasCollapsed ? 470 : 350), height: 30 + 22 * files.metrics.length, padding: 0.05,
     x: { domain: ['drf_interpolated', 'drf_mean', 'drf_ctrl', ...(hasCollapsed ? ['drf_collapsed'] : [])], label: null, axis: 'top' },
     y: { domain: metricNames(files), label: null },
     color: { type: 'linear', domain: [-1, 1], scheme: 'rdbu', legend: true, label: 'mean DRF' },
     marks: [
       Plot.cell(rows, { x: 'drf_type', y: 'metric', fill: (d) => (d.censored ? null : d.mean_drf), stroke: '#ccc', title: (d) => `${d.metric} ${d.drf_type}: ${d.label} (n=${d.n_perturbations})\n${specOf(files, d.metric)?.doc || ''}` }),
-      Plot.text(rows, { x: 'drf_type', y: 'metric', text: 'label', fill: (d) => (d.censored ? '#888' : 'black') }),
+      Plot.text(rows, { x: 'drf_type', y: 'metric', text: 'label', fill: (d) => (d.censored ? '#888' : Math.abs(d.mean_drf) > 0.7 ? 'white' : 'black') }),
     ],
   });
 }

@@ -369,7 +369,9 @@ test('cell-level predictions in the page: a tab per family and space, the number
   await page.waitForSelector('#run:not([disabled])', { timeout: 120_000 });
   await page.setInputFiles('input[name=cells]', cells);
   await page.setInputFiles('input[name=predictions]', predictions);
+  await page.click('details:has(#options) > summary');
   await page.fill('#opt-metrics', 'calibrated,distributional');
+  await page.screenshot({ path: path.join(artifacts, 'cell-level-options.png'), fullPage: true });
   const before = requests.length;
   await page.click('#run');
   assert.equal(await waitForState(page), 'done', await page.textContent('#error'));
