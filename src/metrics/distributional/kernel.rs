@@ -8,8 +8,19 @@
 //! the same lane order everywhere, so a sum is bit-identical natively and in the browser,
 //! whatever the vector width. Accuracy: ≤ 2 ulp of the true exp (tested on a dense grid).
 
-/// Lanes of the vector loop: partial sums are kept per lane, then added in lane order.
-const LANES: usize = 8;
+/// Lanes of the vector loops: partial sums are kept per lane, then added in lane order.
+pub const LANES: usize = 8;
+
+/// The lanes' partial sums added in lane order: the same order for every vector width, so a
+/// sum has the same bits natively and in WASM.
+#[inline(always)]
+pub fn add_lanes(acc: [f64; LANES]) -> f64 {
+    let mut total = 0.0;
+    for a in acc {
+        total += a;
+    }
+    total
+}
 
 /// Kernel arguments beyond this give exp(−arg) < 1e-307 (subnormal or 0): counted as 0,
 /// nothing a sum of kernel values can notice.
@@ -70,12 +81,7 @@ fn weighted_sum_lanes(u: f64, values: &[f64], weights: &[f64], s: f64) -> f64 {
     for (l, (&v, &w)) in vr.iter().zip(wr).enumerate() {
         acc[l] += w * rbf(u, v, s);
     }
-    // Lane order, the same for every vector width.
-    let mut total = 0.0;
-    for a in acc {
-        total += a;
-    }
-    total
+    add_lanes(acc)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -121,11 +127,7 @@ fn rbf_sum_lanes(squared: &[f64], gamma: f64) -> f64 {
     for (l, &d) in rest.iter().enumerate() {
         acc[l] += kernel_of(d * gamma);
     }
-    let mut total = 0.0;
-    for a in acc {
-        total += a;
-    }
-    total
+    add_lanes(acc)
 }
 
 #[cfg(target_arch = "x86_64")]

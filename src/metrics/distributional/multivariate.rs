@@ -8,7 +8,7 @@
 //! tiny positive distances and move the median); the GT sample's own distances are shared by
 //! every model compared with it ([`WithinDistances`]).
 
-use super::kernel::rbf_sum;
+use super::kernel::{add_lanes, rbf_sum, LANES};
 use ndarray::Array2;
 
 /// The bandwidths γ of the multi-bandwidth MMD: numpy's `logspace(1, -3, 5)`.
@@ -17,7 +17,6 @@ pub const MULTISCALE_GAMMAS: [f64; 5] = [10.0, 1.0, 0.1, 0.01, 0.001];
 /// Squared Euclidean distance of two cells, summed in fixed lanes (vectorised; the same order
 /// everywhere).
 fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
-    const LANES: usize = 8;
     let mut acc = [0.0; LANES];
     let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ar, br) = (ac.remainder(), bc.remainder());
@@ -31,11 +30,7 @@ fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
         let d = x - y;
         acc[l] += d * d;
     }
-    let mut total = 0.0;
-    for v in acc {
-        total += v;
-    }
-    total
+    add_lanes(acc)
 }
 
 /// The squared distances of a sample's pairs i < j (row-major triangle).

@@ -368,9 +368,8 @@ mod tests {
         );
     }
 
-    /// Brute-force unbiased MMD² with the median of every positive pairwise distance.
-    fn mmd_brute(x: &[f64], y: &[f64]) -> f64 {
-        let z: Vec<f64> = x.iter().chain(y).copied().collect();
+    /// Every positive |zᵢ − zⱼ|, i < j, listed and sorted (the brute-force side of the median).
+    fn positive_distances_sorted(z: &[f64]) -> Vec<f64> {
         let mut d: Vec<f64> = Vec::new();
         for i in 0..z.len() {
             for j in i + 1..z.len() {
@@ -380,6 +379,13 @@ mod tests {
             }
         }
         d.sort_by(f64::total_cmp);
+        d
+    }
+
+    /// Brute-force unbiased MMD² with the median of every positive pairwise distance.
+    fn mmd_brute(x: &[f64], y: &[f64]) -> f64 {
+        let z: Vec<f64> = x.iter().chain(y).copied().collect();
+        let d = positive_distances_sorted(&z);
         let sigma = if d.len() % 2 == 1 {
             d[d.len() / 2]
         } else {
@@ -444,15 +450,7 @@ mod tests {
             };
             let (x, y) = (draw(n), draw(m));
             let z: Vec<f64> = x.iter().chain(&y).copied().collect();
-            let mut d: Vec<f64> = Vec::new();
-            for i in 0..z.len() {
-                for j in i + 1..z.len() {
-                    if z[i] != z[j] {
-                        d.push((z[i] - z[j]).abs());
-                    }
-                }
-            }
-            d.sort_by(f64::total_cmp);
+            let d = positive_distances_sorted(&z);
             let want = match d.len() {
                 0 => 1.0,
                 l if l % 2 == 1 => d[l / 2],
