@@ -64,6 +64,9 @@ pub struct EvaluateOptions {
     /// Metric families to compute besides the calibrated core (SPEC §12), e.g.
     /// `distributional`.
     pub families: Vec<String>,
+    /// `--metrics auto` (the default): the calibrated core, and the distributional family too
+    /// when some predictions file holds cells (several rows per model and perturbation).
+    pub auto_families: bool,
     /// Cells per sample for the cell-level families (SPEC §12.1).
     pub max_cells: usize,
     /// Reproduce a peer's definitions where they differ from calibra's (`gge`).
@@ -124,6 +127,7 @@ impl Default for EvaluateOptions {
             per_gene_tables: true,
             memory_limit: None,
             families: Vec::new(),
+            auto_families: true,
             max_cells: DEFAULT_MAX_CELLS,
             compat: None,
             spaces: Space::ALL.to_vec(),
@@ -386,14 +390,22 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "metrics",
         kind: OptionKind::Text,
-        doc: "Metric families, comma-separated: calibrated (always computed), distributional (cell-level, SPEC §12.3)",
+        doc: "Metric families, comma-separated: calibrated (always computed), distributional (cell-level, SPEC §12.3); auto: calibrated, plus distributional when a predictions file holds cells",
         in_page: true,
         get: |o| {
+            if o.auto_families {
+                return "auto".to_string();
+            }
             let mut all = vec!["calibrated".to_string()];
             all.extend(o.families.iter().cloned());
             all.join(",")
         },
         set: |o, v| {
+            o.auto_families = v.trim() == "auto";
+            if o.auto_families {
+                o.families.clear();
+                return Ok(());
+            }
             let mut known: Vec<&str> = crate::metrics::FAMILIES.iter().map(|f| f.name()).collect();
             known.dedup();
             let mut families = Vec::new();

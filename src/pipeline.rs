@@ -175,6 +175,29 @@ pub fn evaluate_writing(
         timings: BTreeMap::new(),
     };
     let t_start = now();
+    // `--metrics auto`: generated cells bring the cell-level family along.
+    let with_cells;
+    let mut auto_note = None;
+    let options = if options.auto_families
+        && !options.cell_level()
+        && inputs
+            .predictions
+            .iter()
+            .any(|p| io::has_cell_rows(p.clone(), &options.predictions).unwrap_or(false))
+    {
+        let mut o = options.clone();
+        o.families
+            .push(crate::metrics::distributional::FAMILY.to_string());
+        auto_note = Some(
+            "predictions hold cells (several rows per model and perturbation): the cell-level \
+             distributional family is computed too (--metrics calibrated leaves it out)"
+                .to_string(),
+        );
+        with_cells = o;
+        &with_cells
+    } else {
+        options
+    };
     let sampled;
     let options = if options.cell_level() {
         // The cell-level families read seeded samples, taken while the statistics are read.
@@ -286,6 +309,7 @@ pub fn evaluate_writing(
         crate::budget::check(&shape, limit)?;
     }
     let mut notes: Vec<String> = cells.warnings.clone();
+    notes.extend(auto_note);
     if !dropped.is_empty() {
         notes.push(format!(
             "{} observed gene(s) missing from some predictions were dropped from the evaluation",

@@ -31,7 +31,9 @@ pub mod table;
 
 pub use cells::{read_cells, read_labels, CellOptions, ContextData, LabelSamples, ObservedCells};
 pub use layout::{ColumnNames, ExpressionLayout, GENES_METADATA_KEY};
-pub use predictions::{read_predictions, PredictedModel, PredictionFile, PredictionOptions};
+pub use predictions::{
+    has_cell_rows, read_predictions, PredictedModel, PredictionFile, PredictionOptions,
+};
 pub use sinks::GroupSample;
 #[cfg(not(target_arch = "wasm32"))]
 pub use source::FileSource;

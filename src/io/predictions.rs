@@ -5,10 +5,10 @@
 use super::groups::{GroupKeys, KeyPart};
 use super::ingest::BatchSink;
 use super::ingest::{ingest_batches, Plan};
-use super::layout::{locate, preview, ColumnNames, TableRole};
+use super::layout::{locate, preview, ColumnNames, TableLayout, TableRole};
 use super::sinks::{CellSampler, GroupSample, ProfileSums};
 use super::source::SharedSource;
-use super::table::{ReadOptions, Table};
+use super::table::{read_error, ReadOptions, Table};
 use crate::error::{Error, Location, Result};
 use arrow::record_batch::RecordBatch;
 use ndarray::ArcArray1;
@@ -78,6 +78,66 @@ pub fn model_name_from_file(file: &str) -> String {
         .to_string()
 }
 
+/// Rows keyed by (model, context, perturbation), each read from its column when the table has
+/// one: the key columns (schema indices) and the key's parts.
+fn row_keys<'a>(layout: &TableLayout, default_model: &'a str) -> (Vec<usize>, [KeyPart<'a>; 3]) {
+    let mut key_columns: Vec<usize> = Vec::new();
+    let parts: [KeyPart<'_>; 3] = [
+        (layout.model, default_model),
+        (layout.context, ""),
+        (Some(layout.label), ""),
+    ]
+    .map(|(column, default)| match column {
+        Some(c) => {
+            key_columns.push(c);
+            KeyPart::Column {
+                at: key_columns.len() - 1,
+                empty: None,
+            }
+        }
+        None => KeyPart::Constant(default),
+    });
+    (key_columns, parts)
+}
+
+/// True when a predictions table holds several rows for some (model, context, perturbation):
+/// generated cells, not mean profiles. Reads only the key columns and stops at the first
+/// repeated key.
+pub fn has_cell_rows(source: SharedSource, opts: &PredictionOptions) -> Result<bool> {
+    let table = Table::open(source, &opts.read)?;
+    let file = table.name().to_string();
+    let layout = locate(&file, &table.schema, &opts.columns, TableRole::Predictions)?;
+    let default_model = model_name_from_file(&file);
+    let (key_columns, parts) = row_keys(&layout, &default_model);
+    let mut sorted = key_columns.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let order: Vec<usize> = key_columns
+        .iter()
+        .map(|c| sorted.iter().position(|x| x == c).expect("projected"))
+        .collect();
+    let mut keys = GroupKeys::<3>::new();
+    let mut seen: Vec<bool> = Vec::new();
+    let mut row = 0u64;
+    for item in table.batches(Some(&sorted), opts.batch_rows.max(1))? {
+        let (batch, _) = item?;
+        let batch = batch
+            .project(&order)
+            .map_err(|e| read_error(&file, "Arrow", e))?;
+        for id in keys.batch_ids(&batch, &parts, &file, row)? {
+            let id = id as usize;
+            if id >= seen.len() {
+                seen.resize(id + 1, false);
+            }
+            if std::mem::replace(&mut seen[id], true) {
+                return Ok(true);
+            }
+        }
+        row += batch.num_rows() as u64;
+    }
+    Ok(false)
+}
+
 /// Reads predictions for the observed `genes` (SPEC §1.2).
 pub fn read_predictions(
     source: SharedSource,
@@ -120,24 +180,7 @@ pub fn read_predictions(
         .collect();
 
     let default_model = model_name_from_file(&file);
-    // Rows keyed by (model, context, perturbation), each read from its column when the table
-    // has one.
-    let mut key_columns: Vec<usize> = Vec::new();
-    let parts: [KeyPart<'_>; 3] = [
-        (layout.model, default_model.as_str()),
-        (layout.context, ""),
-        (Some(layout.label), ""),
-    ]
-    .map(|(column, default)| match column {
-        Some(c) => {
-            key_columns.push(c);
-            KeyPart::Column {
-                at: key_columns.len() - 1,
-                empty: None,
-            }
-        }
-        None => KeyPart::Constant(default),
-    });
+    let (key_columns, parts) = row_keys(&layout, &default_model);
     let mut keys = GroupKeys::<3>::new();
     let mut sums = ProfileSums::new(gene_of.clone(), genes.len());
     let mut sampler = opts
