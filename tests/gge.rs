@@ -251,3 +251,38 @@ fn samples_and_results_do_not_depend_on_the_thread_count() {
         }
     }
 }
+
+/// `--metrics auto` (the default): generated cells bring the distributional family along,
+/// mean profiles do not, and `--metrics calibrated` leaves it out.
+#[test]
+fn metrics_auto_adds_the_cell_level_family_for_generated_cells() {
+    let shared = common::shared_dir();
+    let cells = shared.join("golden/golden_single/data.parquet");
+    let generated =
+        shared.join("golden/peers/A_golden_single/gge/inputs/generated_collapsed.parquet");
+    let means = shared.join("golden/golden_single/predictions.parquet");
+    let run = |predictions: &Path, metrics: Option<&str>| {
+        let mut options = EvaluateOptions::default();
+        if let Some(m) = metrics {
+            calibra::options::set(&mut options, "metrics", m).unwrap();
+        }
+        calibra::options::set(&mut options, "spaces", "deg").unwrap();
+        options.per_gene_tables = false;
+        let inputs = Inputs {
+            cells: io::open_file(&cells).expect("open cells"),
+            predictions: vec![io::open_file(predictions).expect("open predictions")],
+            split: None,
+        };
+        let eval = evaluate(inputs, &options, &mut |_, _| {}).expect("evaluation succeeds");
+        let has = eval.contexts[0].table.metric_index("mmd_deg").is_some();
+        (
+            has,
+            eval.notes
+                .iter()
+                .any(|n| n.contains("predictions hold cells")),
+        )
+    };
+    assert_eq!(run(&generated, None), (true, true));
+    assert_eq!(run(&means, None), (false, false));
+    assert_eq!(run(&generated, Some("calibrated")), (false, false));
+}
