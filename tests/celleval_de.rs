@@ -96,9 +96,9 @@ fn build_inputs(data: &Path, predictions: &Path, model: &str) -> Inputs {
     let p_pert = strings(&p, "perturbation");
     let p_cols = float_columns(&p, &genes); // re-ordered to the data's gene order
     let mut mean_of: HashMap<&str, usize> = HashMap::new();
-    for i in 0..p.num_rows() {
-        if p_model[i] == model && evaluated.contains(p_pert[i].as_str()) {
-            assert!(mean_of.insert(p_pert[i].as_str(), i).is_none());
+    for (i, (m, pp)) in p_model.iter().zip(&p_pert).enumerate() {
+        if m == model && evaluated.contains(pp.as_str()) {
+            assert!(mean_of.insert(pp.as_str(), i).is_none());
         }
     }
     // Every evaluated perturbation is covered for A and C (no restriction of real needed).
@@ -146,7 +146,7 @@ fn parse(s: &str) -> f64 {
 fn close(got: f64, want: f64, what: &str) -> f64 {
     if want.is_nan() || want.is_infinite() {
         assert!(
-            got.is_nan() && want.is_nan() || got == want,
+            (got.is_nan() && want.is_nan()) || got == want,
             "{what}: got {got}, pdex {want}"
         );
         return 0.0;
@@ -259,7 +259,10 @@ fn check_input(tag: &str, data: &Path, predictions: &Path, models: &[&str]) {
                 &dir.join(format!("{which}_de.csv")),
                 &mut errors,
             );
-            eprintln!("{tag} {model} {which}_de: max relative error {:?}", errors.0);
+            eprintln!(
+                "{tag} {model} {which}_de: max relative error {:?}",
+                errors.0
+            );
         }
     }
 }

@@ -52,11 +52,29 @@ fn from_rank_sum(r1: f64, n1: usize, n2: usize, tie_term: f64) -> MannWhitney {
     }
     let z = (u - mu - 0.5) / s_sq.sqrt();
     // 2·Φ(−z) = erfc(z/√2); numba-mwu halves and doubles, both exact.
-    let p = statrs::function::erf::erfc(z / std::f64::consts::SQRT_2);
+    let p = erfc(z / std::f64::consts::SQRT_2);
     MannWhitney {
         statistic: u1,
         p_value: p.clamp(0.0, 1.0),
     }
+}
+
+/// erfc as numba calls it: the C library's (glibc's on Linux, as under numba; statrs' erfc
+/// differs from it by up to 1e-10 relative, which is why it is not used natively).
+#[cfg(not(target_arch = "wasm32"))]
+fn erfc(x: f64) -> f64 {
+    extern "C" {
+        #[link_name = "erfc"]
+        fn c_erfc(x: f64) -> f64;
+    }
+    // SAFETY: a pure C99 math function of one double, in the C library std links anyway.
+    unsafe { c_erfc(x) }
+}
+
+/// erfc in the browser (no C library): statrs', within ~1e-10 relative of glibc's.
+#[cfg(target_arch = "wasm32")]
+fn erfc(x: f64) -> f64 {
+    statrs::function::erf::erfc(x)
 }
 
 /// Adds one tie group (`t` equal values, `cx` of them from the target, starting at 0-based
@@ -261,7 +279,13 @@ pub fn mann_whitney_u(target: &[f32], reference: &[f32]) -> Result<MannWhitney> 
     }
     let (mut scratch, mut x, mut y) = (Vec::new(), Vec::new(), Vec::new());
     sorted_runs(target.iter().copied(), 0, "perturbed", &mut scratch, &mut x)?;
-    sorted_runs(reference.iter().copied(), 0, "control", &mut scratch, &mut y)?;
+    sorted_runs(
+        reference.iter().copied(),
+        0,
+        "control",
+        &mut scratch,
+        &mut y,
+    )?;
     // Plain two-run merge.
     let (mut i, mut j, mut pos, mut r1, mut tie) = (0, 0, 0u64, 0.0, 0.0);
     while i < x.len() || j < y.len() {
@@ -401,7 +425,13 @@ impl PdexOptions {
             t - r
         };
         let pc = diff / (r + e);
-        let fix = |v: f64| if self.nan_to_zero && v.is_nan() { 0.0 } else { v };
+        let fix = |v: f64| {
+            if self.nan_to_zero && v.is_nan() {
+                0.0
+            } else {
+                v
+            }
+        };
         (fix(lfc), fix(pc))
     }
 }
@@ -523,9 +553,9 @@ pub fn pdex_ref<S: AsRef<str> + Sync>(
             rows.entry(l).or_default().push(i);
         }
     }
-    let ref_rows = rows.remove(reference).ok_or_else(|| {
-        Error::Options(format!("the reference label '{reference}' has no cell"))
-    })?;
+    let ref_rows = rows
+        .remove(reference)
+        .ok_or_else(|| Error::Options(format!("the reference label '{reference}' has no cell")))?;
     let refr = PdexReference::new(x.select(Axis(0), &ref_rows).view(), options)?;
     let rows: Vec<(&str, Vec<usize>)> = rows.into_iter().collect();
     let groups = rows
@@ -575,9 +605,21 @@ mod tests {
     fn all_equal_gives_half_u_and_p_one() {
         // Zero variance: numba-mwu returns U1 (= n1·n2/2) and p = 1.
         let r = mann_whitney_u(&[3.; 3], &[3.; 2]).unwrap();
-        assert_eq!(r, MannWhitney { statistic: 3.0, p_value: 1.0 });
+        assert_eq!(
+            r,
+            MannWhitney {
+                statistic: 3.0,
+                p_value: 1.0
+            }
+        );
         let r = mann_whitney_u(&[0.; 3], &[-0.0; 4]).unwrap();
-        assert_eq!(r, MannWhitney { statistic: 6.0, p_value: 1.0 });
+        assert_eq!(
+            r,
+            MannWhitney {
+                statistic: 6.0,
+                p_value: 1.0
+            }
+        );
     }
 
     #[test]
@@ -601,7 +643,9 @@ mod tests {
         // Deterministic pseudo-random columns with many ties and zeros.
         let mut state = 12345u64;
         let mut next = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let v = (state >> 33) % 9;
             if v < 4 {
                 0.0
