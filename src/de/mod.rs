@@ -3,9 +3,14 @@
 //! The test is scanpy's `t-test_overestim_var` against the rest, computed from sufficient
 //! statistics (no second pass over cells).
 
+pub mod mannwhitney;
 pub mod ttest;
 pub mod weights;
 
+pub use mannwhitney::{
+    mann_whitney_u, pdex_ref, MannWhitney, PdexGroup, PdexOptions, PdexReference, PdexTable,
+    SortedControls,
+};
 pub use ttest::{
     deg_half, deg_half_rows, ttest_overestim_var, DegDetail, DegHalf, CALLS_T_BOUND, MIN_CELLS_DEG,
 };

@@ -1,0 +1,290 @@
+//! calibra's pdex engine (`de::mannwhitney`) against the DE tables cell-eval 0.8.1 wrote with
+//! pdex 0.3.0 (`shared/golden/peers/<input>/cell-eval/<model>/results/{real,pred}_de.csv`).
+//!
+//! The h5ad inputs are not kept; they are rebuilt here from the Parquet files as
+//! `shared/golden/peers/build_celleval_inputs.py` builds them:
+//! * real: every cell (both halves) of the evaluated perturbations E (fold ≥ 0) and every
+//!   control cell, in Parquet row order;
+//! * pred: the same rows, the control rows unchanged, each other row replaced by the model's
+//!   predicted mean of its perturbation (so K identical cells for K real ones).
+//!
+//! Every row (target, feature) and every column is compared: `target_mean` and `ref_mean` are
+//! float32 in pdex and must be the same float32; the float64 columns must agree to 1e-6
+//! relative (see [`ABS_FLOOR`]); ±inf must sit where pdex has them.
+
+mod common;
+
+use arrow::array::{Array, Float32Array, Int64Array, StringArray};
+use arrow::compute::cast;
+use arrow::datatypes::DataType;
+use arrow::record_batch::RecordBatch;
+use calibra::de::mannwhitney::{pdex_ref, PdexOptions, PdexTable};
+use ndarray::Array2;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+const CONTROL: &str = "control";
+const REL_TOL: f64 = 1e-6;
+/// Absolute floor of the relative comparison: |a − b| ≤ max(REL_TOL·|b|, ABS_FLOOR). Only
+/// log2 fold changes and percent changes can be near 0 without being 0 (nearly equal means);
+/// they are computed in float64 from float32 means that must match exactly, so 1e-12 only
+/// absorbs the CSV's decimal round trip, never a real difference.
+const ABS_FLOOR: f64 = 1e-12;
+
+fn peers() -> PathBuf {
+    common::shared_dir().join("golden").join("peers")
+}
+
+/// A Parquet file as one record batch.
+fn read_parquet(path: &Path) -> RecordBatch {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet")
+        .build()
+        .expect("reader");
+    let batches: Vec<RecordBatch> = reader.map(|b| b.expect("batch")).collect();
+    arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat")
+}
+
+fn strings(batch: &RecordBatch, name: &str) -> Vec<String> {
+    let col = cast(batch.column_by_name(name).expect(name), &DataType::Utf8).expect("utf8");
+    let a = col.as_any().downcast_ref::<StringArray>().expect("strings");
+    (0..a.len()).map(|i| a.value(i).to_string()).collect()
+}
+
+fn float_columns(batch: &RecordBatch, genes: &[String]) -> Vec<Vec<f32>> {
+    genes
+        .iter()
+        .map(|g| {
+            let col = cast(batch.column_by_name(g).expect("gene"), &DataType::Float32).unwrap();
+            let a = col.as_any().downcast_ref::<Float32Array>().expect("f32");
+            assert_eq!(a.null_count(), 0, "gene {g} has nulls");
+            a.values().to_vec()
+        })
+        .collect()
+}
+
+/// The real and pred matrices (cells × genes) and their perturbation labels.
+struct Inputs {
+    labels: Vec<String>,
+    real: Array2<f32>,
+    pred: Array2<f32>,
+}
+
+fn build_inputs(data: &Path, predictions: &Path, model: &str) -> Inputs {
+    let d = read_parquet(data);
+    let meta = ["perturbation", "half", "fold"];
+    let genes: Vec<String> = d
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| !meta.contains(&n.as_str()))
+        .collect();
+    let pert = strings(&d, "perturbation");
+    let fold_col = cast(d.column_by_name("fold").unwrap(), &DataType::Int64).unwrap();
+    let fold = fold_col.as_any().downcast_ref::<Int64Array>().unwrap();
+    let evaluated: std::collections::BTreeSet<&str> = (0..d.num_rows())
+        .filter(|&i| fold.value(i) >= 0)
+        .map(|i| pert[i].as_str())
+        .collect();
+    assert!(!evaluated.contains(CONTROL));
+
+    let p = read_parquet(predictions);
+    let p_model = strings(&p, "model");
+    let p_pert = strings(&p, "perturbation");
+    let p_cols = float_columns(&p, &genes); // re-ordered to the data's gene order
+    let mut mean_of: HashMap<&str, usize> = HashMap::new();
+    for (i, (m, pp)) in p_model.iter().zip(&p_pert).enumerate() {
+        if m == model && evaluated.contains(pp.as_str()) {
+            assert!(mean_of.insert(pp.as_str(), i).is_none());
+        }
+    }
+    // Every evaluated perturbation is covered for A and C (no restriction of real needed).
+    assert_eq!(mean_of.len(), evaluated.len(), "{model} covers E");
+
+    let cols = float_columns(&d, &genes);
+    let rows: Vec<usize> = (0..d.num_rows())
+        .filter(|&i| pert[i] == CONTROL || evaluated.contains(pert[i].as_str()))
+        .collect();
+    let g = genes.len();
+    let real = Array2::from_shape_fn((rows.len(), g), |(r, j)| cols[j][rows[r]]);
+    let pred = Array2::from_shape_fn((rows.len(), g), |(r, j)| {
+        let i = rows[r];
+        if pert[i] == CONTROL {
+            cols[j][i]
+        } else {
+            p_cols[j][mean_of[pert[i].as_str()]]
+        }
+    });
+    Inputs {
+        labels: rows.iter().map(|&i| pert[i].clone()).collect(),
+        real,
+        pred,
+    }
+}
+
+/// Largest error per column, for the report.
+#[derive(Default)]
+struct Errors(BTreeMap<&'static str, f64>);
+
+impl Errors {
+    fn note(&mut self, col: &'static str, e: f64) {
+        let m = self.0.entry(col).or_insert(0.0);
+        *m = m.max(e);
+    }
+}
+
+fn parse(s: &str) -> f64 {
+    s.parse::<f64>()
+        .unwrap_or_else(|_| panic!("not a number: {s}"))
+}
+
+/// Compares a float64 column: same ±inf / NaN, else within tolerance; returns the relative
+/// error (absolute error below the floor counts as 0).
+fn close(got: f64, want: f64, what: &str) -> f64 {
+    if want.is_nan() || want.is_infinite() {
+        assert!(
+            (got.is_nan() && want.is_nan()) || got == want,
+            "{what}: got {got}, pdex {want}"
+        );
+        return 0.0;
+    }
+    let err = (got - want).abs();
+    assert!(
+        err <= (REL_TOL * want.abs()).max(ABS_FLOOR),
+        "{what}: got {got}, pdex {want}"
+    );
+    if err <= ABS_FLOOR && want == 0.0 {
+        0.0
+    } else if want == 0.0 {
+        err
+    } else {
+        err / want.abs()
+    }
+}
+
+fn compare(table: &PdexTable, genes: &[String], csv: &Path, errors: &mut Errors) {
+    let gene_index: HashMap<&str, usize> = genes
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.as_str(), i))
+        .collect();
+    let group_index: HashMap<&str, usize> = table
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (g.target.as_str(), i))
+        .collect();
+    let mut rdr = csv::Reader::from_path(csv).expect("csv");
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(
+        header,
+        [
+            "target",
+            "feature",
+            "target_mean",
+            "ref_mean",
+            "target_membership",
+            "ref_membership",
+            "log2_fold_change",
+            "percent_change",
+            "p_value",
+            "statistic",
+            "fdr"
+        ]
+    );
+    let mut seen = 0usize;
+    for rec in rdr.records() {
+        let rec = rec.expect("record");
+        let (target, feature) = (&rec[0], &rec[1]);
+        let what = |c: &str| format!("{}: {target}/{feature} {c}", csv.display());
+        let g = &table.groups[group_index[target]];
+        let j = gene_index[feature];
+        // float32 columns: the very same float32.
+        for (col, got, text) in [
+            ("target_mean", g.target_mean[j], &rec[2]),
+            ("ref_mean", table.ref_mean[j], &rec[3]),
+        ] {
+            let want = text.parse::<f32>().expect("f32");
+            assert_eq!(got, f64::from(want), "{}", what(col));
+            errors.note(col, 0.0);
+        }
+        assert_eq!(g.target_membership, rec[4].parse::<usize>().unwrap());
+        assert_eq!(table.ref_membership, rec[5].parse::<usize>().unwrap());
+        for (col, got, idx) in [
+            ("log2_fold_change", g.log2_fold_change[j], 6),
+            ("percent_change", g.percent_change[j], 7),
+            ("p_value", g.p_value[j], 8),
+            ("statistic", g.statistic[j], 9),
+            ("fdr", g.fdr[j], 10),
+        ] {
+            let e = close(got, parse(&rec[idx]), &what(col));
+            errors.note(col, e);
+        }
+        seen += 1;
+    }
+    let n_rows: usize = table.groups.iter().map(|g| g.p_value.len()).sum();
+    assert_eq!(seen, n_rows, "{}: every row once", csv.display());
+}
+
+fn check_input(tag: &str, data: &Path, predictions: &Path, models: &[&str]) {
+    let genes: Vec<String> = read_parquet(data)
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| !["perturbation", "half", "fold"].contains(&n.as_str()))
+        .collect();
+    for model in models {
+        let inputs = build_inputs(data, predictions, model);
+        let dir = peers()
+            .join(tag)
+            .join("cell-eval")
+            .join(model)
+            .join("results");
+        for (which, x) in [("real", &inputs.real), ("pred", &inputs.pred)] {
+            let table = pdex_ref(
+                x.view(),
+                &inputs.labels,
+                CONTROL,
+                PdexOptions::cell_eval_081(),
+            )
+            .expect("pdex_ref");
+            let mut errors = Errors::default();
+            compare(
+                &table,
+                &genes,
+                &dir.join(format!("{which}_de.csv")),
+                &mut errors,
+            );
+            eprintln!(
+                "{tag} {model} {which}_de: max relative error {:?}",
+                errors.0
+            );
+        }
+    }
+}
+
+#[test]
+fn golden_single_matches_pdex() {
+    let g = common::shared_dir().join("golden").join("golden_single");
+    check_input(
+        "A_golden_single",
+        &g.join("data.parquet"),
+        &g.join("predictions.parquet"),
+        &["collapsed", "noisy_truth"],
+    );
+}
+
+#[test]
+fn norman19_subset_matches_pdex() {
+    let d = common::shared_dir().join("data");
+    check_input(
+        "C_norman19_subset",
+        &d.join("norman19_subset.parquet"),
+        &d.join("norman19_subset_predictions.parquet"),
+        &["additive_guess", "noisy_truth"],
+    );
+}
