@@ -59,22 +59,11 @@ fn from_rank_sum(r1: f64, n1: usize, n2: usize, tie_term: f64) -> MannWhitney {
     }
 }
 
-/// erfc as numba calls it: the C library's (glibc's on Linux, as under numba; statrs' erfc
-/// differs from it by up to 1e-10 relative, which is why it is not used natively).
-#[cfg(not(target_arch = "wasm32"))]
+/// erfc as numba calls it: fdlibm's, as glibc's (statrs' erfc differs from it by up to 1e-10
+/// relative). The `libm` crate's port is used on every target, so the page's p-values are the
+/// CLI's bit for bit.
 fn erfc(x: f64) -> f64 {
-    extern "C" {
-        #[link_name = "erfc"]
-        fn c_erfc(x: f64) -> f64;
-    }
-    // SAFETY: a pure C99 math function of one double, in the C library std links anyway.
-    unsafe { c_erfc(x) }
-}
-
-/// erfc in the browser (no C library): statrs', within ~1e-10 relative of glibc's.
-#[cfg(target_arch = "wasm32")]
-fn erfc(x: f64) -> f64 {
-    statrs::function::erf::erfc(x)
+    libm::erfc(x)
 }
 
 /// Adds one tie group (`t` equal values, `cx` of them from the target, starting at 0-based
@@ -383,7 +372,11 @@ impl PdexOptions {
                 .map(|&v| {
                     let m = v / n as f32;
                     // expm1 in float32 (glibc's expm1f under numba).
-                    f64::from(if self.geometric_mean { m.exp_m1() } else { m })
+                    f64::from(if self.geometric_mean {
+                        libm::expm1f(m)
+                    } else {
+                        m
+                    })
                 })
                 .collect()
         } else {
