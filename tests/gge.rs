@@ -240,11 +240,21 @@ fn samples_and_results_do_not_depend_on_the_thread_count() {
         let b = bits(&two.values.index_axis(ndarray::Axis(0), m).to_owned());
         if name == "linear" {
             // The linear baseline's matrix products (faer) split their sums by thread count:
-            // its profile, and so its values, may differ in the last bits.
-            for (x, y) in a.iter().zip(&b) {
+            // its profile, and so its values, may differ in the last bits. pertpy's
+            // ε-regularised statistics divide by (σ + 1e-8)² and variances + 1e-8: a collapsed
+            // profile's last-bit noise on a gene whose GT cells are all 0 is amplified by up to
+            // 1e16 in one term (up to 1.5e-8 relative on the mean over features here).
+            for (k, (x, y)) in a.iter().zip(&b).enumerate() {
+                let metric = one.specs[k / one.perturbations.len()].name;
+                let tolerance = if metric.starts_with("sym_kldiv") || metric.starts_with("t_test") {
+                    1e-6
+                } else {
+                    1e-12
+                };
                 let (x, y) = (f64::from_bits(*x), f64::from_bits(*y));
-                let same = (x.is_nan() && y.is_nan()) || (x - y).abs() <= 1e-12 * x.abs().max(1.0);
-                assert!(same, "linear: {x} vs {y}");
+                let same =
+                    (x.is_nan() && y.is_nan()) || (x - y).abs() <= tolerance * x.abs().max(1.0);
+                assert!(same, "linear {metric}: {x} vs {y}");
             }
         } else {
             assert_eq!(a, b, "{name}: values differ between 1 and 2 threads");

@@ -73,7 +73,7 @@ const fn spec(name: &'static str, doc: &'static str, direction: Direction) -> Me
 
 use Direction::{HigherBetter as Up, LowerBetter as Down};
 
-/// The fifteen metrics of one space, named GGE's way with the space as suffix.
+/// The twenty metrics of one space, named GGE's way with the space as suffix.
 macro_rules! space_specs {
     ($space:literal) => {
         [
@@ -149,7 +149,32 @@ macro_rules! space_specs {
             ),
             spec(
                 concat!("multivariate_energy_", $space),
-                "energy distance 2E‖X−Y‖ − E‖X−X'‖ − E‖Y−Y'‖ between the cells as points of the space",
+                "energy distance 2E‖X−Y‖ − E‖X−X'‖ − E‖Y−Y'‖ between the cells as points of the space (ReconEval's energy_distance)",
+                Down,
+            ),
+            spec(
+                concat!("mmd_rbf_", $space),
+                "ReconEval's mmd_rbf: MMD² of exp(−‖x−y‖²) (γ = 1), V-statistics, cells as points of the space",
+                Down,
+            ),
+            spec(
+                concat!("knn_purity_", $space),
+                "ReconEval's knn_purity: share of each predicted cell's 20 nearest real cells that are perturbed, not control (as many control as GT cells: 0.5 = chance)",
+                Up,
+            ),
+            spec(
+                concat!("sym_kldiv_", $space),
+                "pertpy's sym_kldiv: symmetric KL divergence of per-feature normal fits (σ + 1e-8), averaged",
+                Down,
+            ),
+            spec(
+                concat!("ks_test_", $space),
+                "pertpy's ks_test: two-sample Kolmogorov–Smirnov statistic per feature, averaged",
+                Down,
+            ),
+            spec(
+                concat!("t_test_", $space),
+                "pertpy's t_test: |Welch t| per feature (variances + 1e-8), averaged",
                 Down,
             ),
         ]
@@ -157,7 +182,7 @@ macro_rules! space_specs {
 }
 
 /// Metrics per space.
-const N_METRICS: usize = 15;
+const N_METRICS: usize = 20;
 /// The raw space's metrics, in output order.
 pub static SPECS_RAW: [MetricSpec; N_METRICS] = space_specs!("raw");
 /// The PCA space's metrics.
@@ -320,6 +345,9 @@ impl MetricFamily for Distributional {
             .collect();
         let control = cells.observed.get(ds.control, Half::Gt);
         let control_cells = to_f64(&control.values);
+        // KNN purity's negative pool: the other half's control cells, so that the control
+        // baseline's cells (GT half) are not in the pool they are looked up in.
+        let control_pool = to_f64(&cells.observed.get(ds.control, Half::Td).values);
         let control_mean = inputs.refs.control_mean;
         let space_blind = cells.compat_gge && self.space != Space::Raw;
         let rows: Vec<(usize, Vec<[f64; N_METRICS]>)> = inputs
@@ -333,6 +361,8 @@ impl MetricFamily for Distributional {
                 let k = truth.nrows();
                 let truth_cols = SortedColumns::new(&truth);
                 let truth_within = WithinDistances::new(&truth);
+                let control_drawn = subset(&control_pool, k, l);
+                let control_pool = map.cells(&control_drawn);
                 let mean_truth = map.profile(inputs.truths.row(p));
                 let mean_control = map.profile(control_mean);
                 let out = inputs
@@ -368,6 +398,7 @@ impl MetricFamily for Distributional {
                             &truth,
                             &truth_cols,
                             &truth_within,
+                            &control_pool,
                             &predicted,
                             &means,
                             cells.compat_gge,
@@ -632,12 +663,13 @@ fn mean_metrics(
     }
 }
 
-/// The family's fifteen values (in a space's spec order) for one sample of predicted cells
-/// against the GT sample, both in the space.
+/// The family's values (in a space's spec order) for one sample of predicted cells against
+/// the GT sample (and, for KNN purity, a control pool), all in the space.
 fn metrics(
     truth: &Array2<f64>,
     truth_sorted: &SortedColumns,
     truth_within: &WithinDistances,
+    control_pool: &Array2<f64>,
     predicted: &Array2<f64>,
     means: &Means<'_>,
     compat_gge: bool,
@@ -666,8 +698,9 @@ fn metrics(
         .map(|(a, b)| (a - b) * (a - b))
         .sum::<f64>()
         / means.truth.len() as f64;
-    let mut dists = [0.0f64; 4];
-    let mut counts = [0usize; 4];
+    const PER_FEATURE: usize = 7;
+    let mut dists = [0.0f64; PER_FEATURE];
+    let mut counts = [0usize; PER_FEATURE];
     for (g, x) in truth_sorted.columns.iter().enumerate() {
         let mut y = predicted.column(g).to_vec();
         y.sort_unstable_by(f64::total_cmp);
@@ -680,15 +713,18 @@ fn metrics(
             } else {
                 onedim::energy(x, &y)
             },
+            onedim::sym_kldiv(x, &y),
+            onedim::ks_statistic(x, &y),
+            onedim::welch_abs_t(x, &y),
         ];
-        for k in 0..4 {
+        for k in 0..PER_FEATURE {
             if !v[k].is_nan() {
                 dists[k] += v[k];
                 counts[k] += 1;
             }
         }
     }
-    let whole = multivariate::multivariate(truth, truth_within, predicted);
+    let whole = multivariate::multivariate(truth, truth_within, predicted, control_pool);
     let avg = |k: usize| {
         if counts[k] == 0 {
             f64::NAN
@@ -712,6 +748,11 @@ fn metrics(
         whole.mmd,
         whole.mmd_multiscale,
         whole.energy,
+        whole.mmd_rbf,
+        whole.knn_purity,
+        avg(4),
+        avg(5),
+        avg(6),
     ]
 }
 
@@ -743,6 +784,7 @@ mod tests {
             truth,
             &SortedColumns::new(truth),
             &WithinDistances::new(truth),
+            &Array2::zeros((0, truth.ncols())),
             predicted,
             &means,
             false,
@@ -770,6 +812,8 @@ mod tests {
             "multivariate_mmd_raw",
             "multivariate_mmd_multiscale_raw",
             "multivariate_energy_raw",
+            "mmd_rbf_raw",
+            "sym_kldiv_raw",
         ] {
             assert!(
                 d[at(name)] < c[at(name)],
@@ -789,6 +833,10 @@ mod tests {
             "multivariate_mmd_raw",
             "multivariate_mmd_multiscale_raw",
             "multivariate_energy_raw",
+            "mmd_rbf_raw",
+            "sym_kldiv_raw",
+            "ks_test_raw",
+            "t_test_raw",
         ] {
             // 0 up to the rounding of sums (energy: 2E|X−Y| − E|X−X'| − E|Y−Y'|).
             assert!(same[at(name)].abs() <= 1e-12, "{name}: {}", same[at(name)]);

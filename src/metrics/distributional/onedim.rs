@@ -306,9 +306,91 @@ pub fn mmd_rbf(x: &[f64], y: &[f64]) -> f64 {
     (kxx + kyy - 2.0 * kxy).max(0.0)
 }
 
+/// pertpy's ε added to standard deviations and variances (its `epsilon=1e-8`).
+const PERTPY_EPSILON: f64 = 1e-8;
+
+/// Mean and standard deviation (ddof 0) of a sample, as numpy's `mean()` and `std()`.
+fn mean_std(a: &[f64]) -> (f64, f64) {
+    let n = a.len() as f64;
+    let mean = a.iter().sum::<f64>() / n;
+    let var = a.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / n;
+    (mean, var.sqrt())
+}
+
+/// The two-sample Kolmogorov–Smirnov statistic sup |F_x − F_y| over the pooled values (scipy's
+/// `kstest(x, y).statistic`, pertpy's `ks_test` per feature). NaN when a sample is empty.
+pub fn ks_statistic(x: &[f64], y: &[f64]) -> f64 {
+    if x.is_empty() || y.is_empty() {
+        return f64::NAN;
+    }
+    let (n, m) = (x.len() as f64, y.len() as f64);
+    let (mut i, mut j, mut sup) = (0usize, 0usize, 0.0f64);
+    while i < x.len() && j < y.len() {
+        // Step both empirical CDFs past the next value (ties in both samples together).
+        let v = x[i].min(y[j]);
+        while i < x.len() && x[i] <= v {
+            i += 1;
+        }
+        while j < y.len() && y[j] <= v {
+            j += 1;
+        }
+        sup = sup.max((i as f64 / n - j as f64 / m).abs());
+    }
+    sup
+}
+
+/// pertpy's `sym_kldiv` for one feature: KL(N_x ‖ N_y) + KL(N_y ‖ N_x) of the normals fitted to
+/// each sample (standard deviations ddof 0, plus ε). NaN when a sample is empty.
+pub fn sym_kldiv(x: &[f64], y: &[f64]) -> f64 {
+    if x.is_empty() || y.is_empty() {
+        return f64::NAN;
+    }
+    let ((mx, sx), (my, sy)) = (mean_std(x), mean_std(y));
+    let (sx, sy) = (sx + PERTPY_EPSILON, sy + PERTPY_EPSILON);
+    let d2 = (mx - my) * (mx - my);
+    let kl_xy = (sy / sx).ln() + (sx * sx + d2) / (2.0 * sy * sy) - 0.5;
+    let kl_yx = (sx / sy).ln() + (sy * sy + d2) / (2.0 * sx * sx) - 0.5;
+    kl_xy + kl_yx
+}
+
+/// pertpy's `t_test` for one feature: |Welch's t| with unbiased variances plus ε. NaN when a
+/// sample has fewer than 2 values.
+pub fn welch_abs_t(x: &[f64], y: &[f64]) -> f64 {
+    if x.len() < 2 || y.len() < 2 {
+        return f64::NAN;
+    }
+    let (n1, n2) = (x.len() as f64, y.len() as f64);
+    let ((m1, s1), (m2, s2)) = (mean_std(x), mean_std(y));
+    let v1 = s1 * s1 * n1 / (n1 - 1.0) + PERTPY_EPSILON;
+    let v2 = s2 * s2 * n2 / (n2 - 1.0) + PERTPY_EPSILON;
+    ((m1 - m2) / (v1 / n1 + v2 / n2).sqrt()).abs()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pertpy_feature_distances_match_scipy_and_hand_values() {
+        // scipy.stats.kstest([1, 2, 2, 5], [2, 3, 4]).statistic = 5/12: the sup is at 2, where
+        // F_x = 3/4 and F_y = 1/3.
+        let ks = ks_statistic(&[1.0, 2.0, 2.0, 5.0], &[2.0, 3.0, 4.0]);
+        assert!((ks - 5.0 / 12.0).abs() < 1e-15, "{ks}");
+        assert_eq!(ks_statistic(&[1.0, 2.0], &[1.0, 2.0]), 0.0);
+        assert_eq!(ks_statistic(&[1.0, 2.0], &[3.0, 4.0]), 1.0);
+        // Normals N(0, 1) and N(1, 2²) (σ ddof 0 of the samples): KL both ways by hand.
+        let x = [-1.0, 1.0];
+        let y = [-1.0, 3.0];
+        let (sx, sy): (f64, f64) = (1.0 + 1e-8, 2.0 + 1e-8);
+        let want = (sy / sx).ln() + (sx * sx + 1.0) / (2.0 * sy * sy) - 0.5
+            + (sx / sy).ln()
+            + (sy * sy + 1.0) / (2.0 * sx * sx)
+            - 0.5;
+        assert!((sym_kldiv(&x, &y) - want).abs() < 1e-15);
+        // Welch: means 0 and 1, unbiased variances 2 and 8: |t| = 1/√(1 + 4).
+        let t = welch_abs_t(&x, &y);
+        assert!((t - 1.0 / (5.0f64 + 1e-8).sqrt()).abs() < 1e-15, "{t}");
+    }
 
     fn close(a: f64, b: f64) {
         assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
