@@ -1,6 +1,7 @@
 //! Ranking agreement across metrics (VCBench, 2026: model rankings change with the metric): for
 //! every pair of metrics, Kendall's τ-b between the rankings of all models and baselines by
-//! their mean over perturbations, each metric oriented so that better ranks higher.
+//! their mean over perturbations, each metric oriented so that better ranks higher; and
+//! ReconEval's rank percentiles of the same means.
 
 use super::table::{Column, Table};
 use crate::evaluation::ContextResult;
@@ -30,18 +31,18 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> f64 {
     (concordant - discordant) as f64 / denominator
 }
 
-/// One row per ordered pair of metrics (the diagonal included): `metric_a`, `metric_b`,
-/// `kendall_tau` over the models and baselines with a finite mean on both, and their number.
-pub fn agreement_table(r: &ContextResult) -> Table {
-    let specs = &r.table.specs;
+/// The models and baselines with statistics, and for each metric (in spec order) their
+/// means over perturbations oriented so that larger is better (NaN when missing).
+fn oriented_means(r: &ContextResult) -> (Vec<&str>, Vec<Vec<f64>>) {
     let mut models: Vec<&str> = Vec::new();
     for row in &r.stats {
         if !models.contains(&row.model.as_str()) {
             models.push(&row.model);
         }
     }
-    // Oriented means per metric and model (NaN when missing): larger is better on every metric.
-    let scores: Vec<Vec<f64>> = specs
+    let scores = r
+        .table
+        .specs
         .iter()
         .map(|spec| {
             let sign = if spec.higher_is_better() { 1.0 } else { -1.0 };
@@ -56,6 +57,14 @@ pub fn agreement_table(r: &ContextResult) -> Table {
                 .collect()
         })
         .collect();
+    (models, scores)
+}
+
+/// One row per ordered pair of metrics (the diagonal included): `metric_a`, `metric_b`,
+/// `kendall_tau` over the models and baselines with a finite mean on both, and their number.
+pub fn agreement_table(r: &ContextResult) -> Table {
+    let specs = &r.table.specs;
+    let (_, scores) = oriented_means(r);
     let (mut a_names, mut b_names, mut taus, mut counts) = (vec![], vec![], vec![], vec![]);
     for (a, score_a) in specs.iter().zip(&scores) {
         for (b, score_b) in specs.iter().zip(&scores) {
@@ -78,9 +87,73 @@ pub fn agreement_table(r: &ContextResult) -> Table {
         .with("n_models", Column::I64(counts))
 }
 
+/// ReconEval's rank percentiles of oriented scores: rp = (n − rank)/(n − 1), rank 1 the best
+/// (ties share their average rank), over the n finite scores; NaN for every model when n < 2 or
+/// all scores are equal, and for a model without a finite score.
+pub fn rank_percentiles(oriented: &[f64]) -> Vec<f64> {
+    let finite: Vec<f64> = oriented.iter().copied().filter(|x| x.is_finite()).collect();
+    let n = finite.len();
+    if n < 2 || finite.iter().all(|&x| x == finite[0]) {
+        return vec![f64::NAN; oriented.len()];
+    }
+    oriented
+        .iter()
+        .map(|&x| {
+            if !x.is_finite() {
+                return f64::NAN;
+            }
+            let better = finite.iter().filter(|&&y| y > x).count();
+            let tied = finite.iter().filter(|&&y| y == x).count();
+            // The average of the ranks better + 1 ..= better + tied.
+            let rank = better as f64 + (tied as f64 + 1.0) / 2.0;
+            (n as f64 - rank) / (n as f64 - 1.0)
+        })
+        .collect()
+}
+
+/// `rank_percentile.csv`: for every metric and model or baseline, its mean over perturbations
+/// and its rank percentile among all models and baselines (ReconEval's aggregation: 1 the best,
+/// 0 the worst); `family` lets a reader average a family's percentiles.
+pub fn rank_percentile_table(r: &ContextResult) -> Table {
+    let (models, scores) = oriented_means(r);
+    let (mut family, mut metric, mut model, mut mean, mut rp) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for (spec, oriented) in r.table.specs.iter().zip(&scores) {
+        let sign = if spec.higher_is_better() { 1.0 } else { -1.0 };
+        for (&m, (&x, p)) in models
+            .iter()
+            .zip(oriented.iter().zip(rank_percentiles(oriented)))
+        {
+            family.push(spec.family.to_string());
+            metric.push(spec.name.to_string());
+            model.push(m.to_string());
+            mean.push(sign * x);
+            rp.push(p);
+        }
+    }
+    Table::new()
+        .with("family", Column::Str(family))
+        .with("metric", Column::Str(metric))
+        .with("model", Column::Str(model))
+        .with("mean", Column::F64(mean))
+        .with("rank_percentile", Column::F64(rp))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::kendall_tau_b;
+    use super::{kendall_tau_b, rank_percentiles};
+
+    #[test]
+    fn rank_percentiles_match_reconevals_formula() {
+        // pandas rank(method="average", ascending=False): [2, 1, 3.5, 3.5] → (4 − r)/3.
+        let rp = rank_percentiles(&[3.0, 5.0, 1.0, 1.0]);
+        assert_eq!(rp, vec![2.0 / 3.0, 1.0, 1.0 / 6.0, 1.0 / 6.0]);
+        let with_nan = rank_percentiles(&[f64::NAN, 2.0, 1.0]);
+        assert!(with_nan[0].is_nan());
+        assert_eq!(&with_nan[1..], &[1.0, 0.0]);
+        assert!(rank_percentiles(&[1.0, 1.0]).iter().all(|x| x.is_nan()));
+        assert!(rank_percentiles(&[1.0]).iter().all(|x| x.is_nan()));
+    }
 
     #[test]
     fn kendall_tau_b_matches_scipy() {

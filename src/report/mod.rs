@@ -373,7 +373,7 @@ pub const POOLED_SUMMARY: &str = "pooled_summary.csv";
 
 /// Every output file of a context, in SPEC §9 order (then calibra's own additions);
 /// `manifest.json` is written beside them.
-pub const OUTPUTS: [OutputFile; 10] = [
+pub const OUTPUTS: [OutputFile; 11] = [
     output("metrics.csv", false, |r, s| s(metrics_table(r))),
     output("summary.csv", false, |r, s| s(summary_table(r))),
     output("drf.csv", false, |r, s| s(drf_table(r))),
@@ -389,6 +389,9 @@ pub const OUTPUTS: [OutputFile; 10] = [
     output("baselines.parquet", true, baselines_table),
     output("ranking_agreement.csv", false, |r, s| {
         s(agreement::agreement_table(r))
+    }),
+    output("rank_percentile.csv", false, |r, s| {
+        s(agreement::rank_percentile_table(r))
     }),
 ];
 
