@@ -162,10 +162,10 @@ impl Default for CalibrationOptions {
 }
 
 /// DRF of one value: higher-better (pos − neg)/((perfect − neg) + ε), lower-better
-/// (neg − pos)/(neg + ε), clipped to [−1, 1]; NaN when neg is NaN. A negative control better
+/// (neg − pos)/(neg + ε), clipped to [−1, 1]; NaN when neg is NaN or the metric is descriptive. A negative control better
 /// than perfect is an error.
 pub fn drf_value(neg: f64, pos: f64, spec: &MetricSpec) -> Result<f64> {
-    if neg.is_nan() {
+    if neg.is_nan() || spec.is_descriptive() {
         return Ok(f64::NAN);
     }
     let v = if spec.higher_is_better() {

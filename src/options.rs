@@ -86,16 +86,22 @@ pub struct EvaluateOptions {
 pub const DEFAULT_MAX_CELLS: usize = 512;
 
 impl EvaluateOptions {
-    /// True when the cell-level (distributional) family is asked for.
+    /// True when a family that compares cells is asked for (distributional, celleval): the
+    /// run then takes seeded cell samples.
     pub fn cell_level(&self) -> bool {
-        self.families
-            .iter()
-            .any(|f| f == crate::metrics::distributional::FAMILY)
+        self.families.iter().any(|f| {
+            f == crate::metrics::distributional::FAMILY || f == crate::metrics::celleval::FAMILY
+        })
     }
 
     /// True with `--compat gge`.
     pub fn compat_gge(&self) -> bool {
         self.compat.as_deref() == Some("gge")
+    }
+
+    /// True with `--compat celleval`.
+    pub fn compat_celleval(&self) -> bool {
+        self.compat.as_deref() == Some("celleval")
     }
 
     /// How the `deg` space picks genes (GGE's rule with `--deg-rule gge` or `--compat gge`).
@@ -390,7 +396,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "metrics",
         kind: OptionKind::Text,
-        doc: "Metric families, comma-separated: calibrated (always computed), distributional (cell-level, SPEC §12.3); auto: calibrated, plus distributional when a predictions file holds cells",
+        doc: "Metric families, comma-separated: calibrated (always computed), distributional (cell-level, SPEC §12.3), celleval (cell-eval 0.8.1's DE and profile metrics, SPEC §12.4); auto: calibrated, plus distributional when a predictions file holds cells",
         in_page: true,
         get: |o| {
             if o.auto_families {
@@ -438,15 +444,15 @@ pub const OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "compat",
-        kind: OptionKind::Choice(&["", "gge"]),
-        doc: "Reproduce a peer's definitions: gge = GGE 1.0.1's paired-cell correlations, halved energy distance, PCA and DEG genes of the first perturbation, space-blind r_squared",
+        kind: OptionKind::Choice(&["", "gge", "celleval"]),
+        doc: "Reproduce a peer's definitions: gge = GGE 1.0.1's paired-cell correlations, halved energy distance, PCA and DEG genes of the first perturbation, space-blind r_squared; celleval = cell-eval 0.8.1's real cells of both halves",
         in_page: true,
         get: |o| text(&o.compat),
         set: |o, v| {
             o.compat = match v {
                 "" => None,
-                "gge" => Some("gge".into()),
-                _ => return Err("expected gge or nothing".into()),
+                "gge" | "celleval" => Some(v.into()),
+                _ => return Err("expected gge, celleval or nothing".into()),
             };
             Ok(())
         },

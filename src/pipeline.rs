@@ -627,6 +627,7 @@ fn evaluate_context(
                 .map(|m| m.iter().map(|(&l, s)| (l, s.as_ref())).collect())
                 .collect(),
             compat_gge: options.compat_gge(),
+            compat_celleval: options.compat_celleval(),
             max_cells: options.max_cells,
             spaces: options.spaces.clone(),
             deg_rule: options.deg_rule(),
@@ -634,7 +635,14 @@ fn evaluate_context(
         });
     progress(Stage::Metrics, 0.0);
     let (table, summary) = timer.time(Stage::Metrics, || {
-        let t = metric_table(&ds, &models, &refs, &mopts, cell_inputs.as_ref());
+        let t = metric_table(
+            &ds,
+            &models,
+            &refs,
+            &mopts,
+            &options.families,
+            cell_inputs.as_ref(),
+        );
         let s = summarize(&t);
         (t, s)
     });

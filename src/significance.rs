@@ -102,7 +102,9 @@ pub fn compare_to_null(table: &MetricTable, n_resamples: usize, seed: u32) -> Ve
             Alternative::Less
         };
         let null_idx = table.model_index(null);
-        let null_covers_any = null_idx.is_some_and(|ni| (0..n_p).any(|p| table.covered[[ni, p]]));
+        // A descriptive metric has no better side to test.
+        let null_covers_any = !spec.is_descriptive()
+            && null_idx.is_some_and(|ni| (0..n_p).any(|p| table.covered[[ni, p]]));
         let first = rows.len();
         for (mi, model) in table.models.iter().enumerate() {
             let own: Vec<f64> = (0..n_p)
@@ -114,7 +116,11 @@ pub fn compare_to_null(table: &MetricTable, n_resamples: usize, seed: u32) -> Ve
                 model: model.clone(),
                 metric: spec.name,
                 null_model: null,
-                alternative: alternative.as_str(),
+                alternative: if spec.is_descriptive() {
+                    "none"
+                } else {
+                    alternative.as_str()
+                },
                 n,
                 mean: if n > 0 { pandas_mean(&own) } else { f64::NAN },
                 sem: if n > 0 { pandas_sem(&own) } else { f64::NAN },

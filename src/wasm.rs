@@ -224,6 +224,7 @@ fn table_to_js(t: &report::Table) -> Array {
             let v = match col {
                 report::Column::Str(v) => JsValue::from_str(&v[r]),
                 report::Column::F64(v) => JsValue::from_f64(v[r]),
+                report::Column::OptF64(v) => v[r].map_or(JsValue::NULL, JsValue::from_f64),
                 report::Column::I64(v) => JsValue::from_f64(v[r] as f64),
                 report::Column::I32(v) => JsValue::from_f64(v[r] as f64),
                 report::Column::Bool(v) => JsValue::from_bool(v[r]),
@@ -255,10 +256,15 @@ impl Session {
             let c = Object::new();
             let files = Object::new();
             // Per-gene tables are downloads only, built when asked (`fileParts`).
-            for output in report::OUTPUTS.iter().filter(|o| !o.per_gene) {
-                let table = report::context_table(r, output.name)
+            for output in report::OUTPUTS
+                .iter()
+                .filter(|o| !o.per_gene && o.applies_to(r))
+            {
+                let Some(table) = report::context_table(r, output.name)
                     .map_err(|e| JsError::new(&e.to_string()))?
-                    .expect("a declared output");
+                else {
+                    continue;
+                };
                 // A JS object costs ~100 B per value: huge tables stay downloads only.
                 if table.n_rows() * table.columns.len() > MAX_JS_VALUES {
                     continue;
@@ -308,6 +314,7 @@ impl Session {
         );
         let outputs: Vec<(&str, bool)> = report::OUTPUTS
             .iter()
+            .filter(|o| self.eval.contexts.first().is_none_or(|r| o.applies_to(r)))
             .map(|o| (o.name, o.per_gene))
             .chain([("manifest.json", false)])
             .collect();

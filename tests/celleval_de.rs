@@ -14,116 +14,17 @@
 
 mod common;
 
-use arrow::array::{Array, Float32Array, Int64Array, StringArray};
-use arrow::compute::cast;
-use arrow::datatypes::DataType;
-use arrow::record_batch::RecordBatch;
 use calibra::de::mannwhitney::{pdex_ref, PdexOptions, PdexTable};
-use ndarray::Array2;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use common::celleval_inputs::{build_inputs, peers, read_parquet, CONTROL};
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-const CONTROL: &str = "control";
 const REL_TOL: f64 = 1e-6;
 /// Absolute floor of the relative comparison: |a − b| ≤ max(REL_TOL·|b|, ABS_FLOOR). Only
 /// log2 fold changes and percent changes can be near 0 without being 0 (nearly equal means);
 /// they are computed in float64 from float32 means that must match exactly, so 1e-12 only
 /// absorbs the CSV's decimal round trip, never a real difference.
 const ABS_FLOOR: f64 = 1e-12;
-
-fn peers() -> PathBuf {
-    common::shared_dir().join("golden").join("peers")
-}
-
-/// A Parquet file as one record batch.
-fn read_parquet(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .expect("parquet")
-        .build()
-        .expect("reader");
-    let batches: Vec<RecordBatch> = reader.map(|b| b.expect("batch")).collect();
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat")
-}
-
-fn strings(batch: &RecordBatch, name: &str) -> Vec<String> {
-    let col = cast(batch.column_by_name(name).expect(name), &DataType::Utf8).expect("utf8");
-    let a = col.as_any().downcast_ref::<StringArray>().expect("strings");
-    (0..a.len()).map(|i| a.value(i).to_string()).collect()
-}
-
-fn float_columns(batch: &RecordBatch, genes: &[String]) -> Vec<Vec<f32>> {
-    genes
-        .iter()
-        .map(|g| {
-            let col = cast(batch.column_by_name(g).expect("gene"), &DataType::Float32).unwrap();
-            let a = col.as_any().downcast_ref::<Float32Array>().expect("f32");
-            assert_eq!(a.null_count(), 0, "gene {g} has nulls");
-            a.values().to_vec()
-        })
-        .collect()
-}
-
-/// The real and pred matrices (cells × genes) and their perturbation labels.
-struct Inputs {
-    labels: Vec<String>,
-    real: Array2<f32>,
-    pred: Array2<f32>,
-}
-
-fn build_inputs(data: &Path, predictions: &Path, model: &str) -> Inputs {
-    let d = read_parquet(data);
-    let meta = ["perturbation", "half", "fold"];
-    let genes: Vec<String> = d
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .filter(|n| !meta.contains(&n.as_str()))
-        .collect();
-    let pert = strings(&d, "perturbation");
-    let fold_col = cast(d.column_by_name("fold").unwrap(), &DataType::Int64).unwrap();
-    let fold = fold_col.as_any().downcast_ref::<Int64Array>().unwrap();
-    let evaluated: std::collections::BTreeSet<&str> = (0..d.num_rows())
-        .filter(|&i| fold.value(i) >= 0)
-        .map(|i| pert[i].as_str())
-        .collect();
-    assert!(!evaluated.contains(CONTROL));
-
-    let p = read_parquet(predictions);
-    let p_model = strings(&p, "model");
-    let p_pert = strings(&p, "perturbation");
-    let p_cols = float_columns(&p, &genes); // re-ordered to the data's gene order
-    let mut mean_of: HashMap<&str, usize> = HashMap::new();
-    for (i, (m, pp)) in p_model.iter().zip(&p_pert).enumerate() {
-        if m == model && evaluated.contains(pp.as_str()) {
-            assert!(mean_of.insert(pp.as_str(), i).is_none());
-        }
-    }
-    // Every evaluated perturbation is covered for A and C (no restriction of real needed).
-    assert_eq!(mean_of.len(), evaluated.len(), "{model} covers E");
-
-    let cols = float_columns(&d, &genes);
-    let rows: Vec<usize> = (0..d.num_rows())
-        .filter(|&i| pert[i] == CONTROL || evaluated.contains(pert[i].as_str()))
-        .collect();
-    let g = genes.len();
-    let real = Array2::from_shape_fn((rows.len(), g), |(r, j)| cols[j][rows[r]]);
-    let pred = Array2::from_shape_fn((rows.len(), g), |(r, j)| {
-        let i = rows[r];
-        if pert[i] == CONTROL {
-            cols[j][i]
-        } else {
-            p_cols[j][mean_of[pert[i].as_str()]]
-        }
-    });
-    Inputs {
-        labels: rows.iter().map(|&i| pert[i].clone()).collect(),
-        real,
-        pred,
-    }
-}
 
 /// Largest error per column, for the report.
 #[derive(Default)]

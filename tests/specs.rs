@@ -98,3 +98,28 @@ fn distributional_distances_are_lower_better_and_correlations_higher() {
         );
     }
 }
+
+#[test]
+fn celleval_directions_follow_its_registry() {
+    // cell-eval 0.8.1's `best_value`: ZERO for mse, mae, mse_delta, mae_delta; NONE for the
+    // counts of significant genes; ONE for every other metric.
+    let specs: Vec<_> = registered_specs()
+        .into_iter()
+        .filter(|s| s.family == "celleval")
+        .collect();
+    assert_eq!(specs.len(), 27);
+    for s in specs {
+        let name = s.name.strip_prefix("celleval_").expect("prefixed");
+        let expected = match name {
+            "mse" | "mae" | "mse_delta" | "mae_delta" => Direction::LowerBetter,
+            "de_nsig_counts_real" | "de_nsig_counts_pred" => Direction::Descriptive,
+            _ => Direction::HigherBetter,
+        };
+        assert_eq!(s.direction, expected, "{}", s.name);
+        match expected {
+            Direction::HigherBetter => assert_eq!(s.perfect, 1.0),
+            Direction::LowerBetter => assert_eq!(s.perfect, 0.0),
+            Direction::Descriptive => assert!(s.perfect.is_nan()),
+        }
+    }
+}

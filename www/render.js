@@ -47,6 +47,10 @@ export function onlyGroup(files, group) {
 /** What a tab's numbers depend on: the space and the parameters of the run (from its manifest). */
 export function groupParameters(files, group) {
   const o = files['manifest.json']?.options || {};
+  if (group === 'celleval') {
+    const real = o.compat === 'celleval' ? 'every cell of both halves (--compat celleval)' : 'its GT-half cells';
+    return `cell-eval 0.8.1 (profile full): each perturbation's real cells (${real}) and each model's predicted cells (a mean prediction: its profile repeated once per real cell) tested against every control cell by pdex's Mann–Whitney U, BH per perturbation, FDR < 0.05; pseudobulks in float32. Cells: a seeded sample of at most ${o.max_cells} per perturbation and half. de_nsig_counts_* are descriptive (no DRF).`;
+  }
   const space = group.split(' · ')[1];
   if (!space) return '';
   const what = space === 'raw' ? 'every gene'
@@ -108,7 +112,7 @@ export function modelTable(files) {
       return td;
     });
     const spec = specOf(files, metric);
-    const direction = spec.direction === 'higher_better' ? 'higher is better' : 'lower is better';
+    const direction = { higher_better: 'higher is better', lower_better: 'lower is better' }[spec.direction] ?? 'descriptive: no better direction';
     return el('tr', {}, el('th', { title: `${spec.doc} (${direction}; perfect = ${spec.perfect})` }, metric), el('td', { class: 'sub' }, spec.null), ...cells);
   });
   return el('table', { class: 'models' }, el('thead', {}, head), el('tbody', {}, body));

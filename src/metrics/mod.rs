@@ -4,6 +4,8 @@
 //! 12 per-perturbation metrics and NIR), and per-model summaries (§6.2, [`summary`]).
 
 pub mod calibrated;
+pub mod cell_forms;
+pub mod celleval;
 pub mod distributional;
 pub mod family;
 pub mod registry;
@@ -62,13 +64,15 @@ pub struct References<'a> {
     pub deg_mask: &'a BTreeMap<usize, Array1<bool>>,
 }
 
-/// Computes every registered family's metrics for every model on every evaluated perturbation
+/// Computes the metrics of the calibrated family and of the `families` asked for (by name;
+/// those that need cells only with `cells`) for every model on every evaluated perturbation
 /// it covers.
 pub fn metric_table(
     ds: &Dataset,
     models: &[ModelPredictions],
     refs: &References<'_>,
     opts: &MetricOptions,
+    families: &[String],
     cells: Option<&distributional::CellInputs<'_>>,
 ) -> MetricTable {
     let evaluated = ds.evaluated();
@@ -78,6 +82,7 @@ pub fn metric_table(
     let families: Vec<&dyn MetricFamily> = FAMILIES
         .iter()
         .copied()
+        .filter(|f| f.name() == calibrated::FAMILY || families.iter().any(|n| n == f.name()))
         .filter(|f| f.takes_part(cells))
         .collect();
     let specs: Vec<&'static MetricSpec> = families.iter().flat_map(|f| f.specs().iter()).collect();

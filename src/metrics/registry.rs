@@ -2,16 +2,18 @@
 //! here with one line; its metrics' specs come from the family itself.
 
 use super::calibrated::Calibrated;
+use super::celleval::CellEval;
 use super::distributional::{DISTRIBUTIONAL_DEG, DISTRIBUTIONAL_PCA, DISTRIBUTIONAL_RAW};
 use super::family::MetricFamily;
 use super::spec::MetricSpec;
 
 /// Every registered metric family, in output order.
-pub static FAMILIES: [&dyn MetricFamily; 4] = [
+pub static FAMILIES: [&dyn MetricFamily; 5] = [
     &Calibrated,
     &DISTRIBUTIONAL_RAW,
     &DISTRIBUTIONAL_PCA,
     &DISTRIBUTIONAL_DEG,
+    &CellEval,
 ];
 
 /// Every registered metric's spec, families in [`FAMILIES`] order.

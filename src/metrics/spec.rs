@@ -12,6 +12,21 @@ pub enum Direction {
     HigherBetter,
     /// Smaller is better (MSE, WMSE).
     LowerBetter,
+    /// Neither: a description of the prediction (cell-eval's counts of significant genes),
+    /// reported but never calibrated or tested (DRF and the tests of §8 are NaN).
+    Descriptive,
+}
+
+impl Direction {
+    /// The perfect value of a score going this way: 1 (correlations, R², overlaps) or 0
+    /// (errors, distances); NaN for a descriptive value.
+    pub const fn usual_perfect(self) -> f64 {
+        match self {
+            Direction::HigherBetter => 1.0,
+            Direction::LowerBetter => 0.0,
+            Direction::Descriptive => f64::NAN,
+        }
+    }
 }
 
 /// The trivial model a metric's values are judged against: the null of §8 and the negative
@@ -76,6 +91,21 @@ impl MetricSpec {
     /// True if larger values are better.
     pub fn higher_is_better(&self) -> bool {
         self.direction == Direction::HigherBetter
+    }
+
+    /// True if no direction is better ([`Direction::Descriptive`]).
+    pub fn is_descriptive(&self) -> bool {
+        self.direction == Direction::Descriptive
+    }
+
+    /// +1 if larger is better, −1 if smaller is, NaN for a descriptive metric: multiplied
+    /// into a value, larger is better.
+    pub fn orientation(&self) -> f64 {
+        match self.direction {
+            Direction::HigherBetter => 1.0,
+            Direction::LowerBetter => -1.0,
+            Direction::Descriptive => f64::NAN,
+        }
     }
 
     /// The null baseline's model name (§8), the negative control of §7's `drf_mean` and

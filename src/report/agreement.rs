@@ -32,8 +32,9 @@ pub fn kendall_tau_b(x: &[f64], y: &[f64]) -> f64 {
 }
 
 /// The models and baselines with statistics, and for each metric (in spec order) their
-/// means over perturbations oriented so that larger is better (NaN when missing).
-fn oriented_means(r: &ContextResult) -> (Vec<&str>, Vec<Vec<f64>>) {
+/// means over perturbations (NaN when missing); multiplied by [`crate::metrics::MetricSpec::orientation`],
+/// larger is better.
+fn model_means(r: &ContextResult) -> (Vec<&str>, Vec<Vec<f64>>) {
     let mut models: Vec<&str> = Vec::new();
     for row in &r.stats {
         if !models.contains(&row.model.as_str()) {
@@ -45,14 +46,13 @@ fn oriented_means(r: &ContextResult) -> (Vec<&str>, Vec<Vec<f64>>) {
         .specs
         .iter()
         .map(|spec| {
-            let sign = if spec.higher_is_better() { 1.0 } else { -1.0 };
             models
                 .iter()
                 .map(|&m| {
                     r.stats
                         .iter()
                         .find(|s| s.metric == spec.name && s.model == m)
-                        .map_or(f64::NAN, |s| sign * s.mean)
+                        .map_or(f64::NAN, |s| s.mean)
                 })
                 .collect()
         })
@@ -64,7 +64,12 @@ fn oriented_means(r: &ContextResult) -> (Vec<&str>, Vec<Vec<f64>>) {
 /// `kendall_tau` over the models and baselines with a finite mean on both, and their number.
 pub fn agreement_table(r: &ContextResult) -> Table {
     let specs = &r.table.specs;
-    let (_, scores) = oriented_means(r);
+    let (_, means) = model_means(r);
+    let scores: Vec<Vec<f64>> = specs
+        .iter()
+        .zip(&means)
+        .map(|(s, m)| m.iter().map(|x| x * s.orientation()).collect())
+        .collect();
     let (mut a_names, mut b_names, mut taus, mut counts) = (vec![], vec![], vec![], vec![]);
     for (a, score_a) in specs.iter().zip(&scores) {
         for (b, score_b) in specs.iter().zip(&scores) {
@@ -115,19 +120,19 @@ pub fn rank_percentiles(oriented: &[f64]) -> Vec<f64> {
 /// and its rank percentile among all models and baselines (ReconEval's aggregation: 1 the best,
 /// 0 the worst); `family` lets a reader average a family's percentiles.
 pub fn rank_percentile_table(r: &ContextResult) -> Table {
-    let (models, scores) = oriented_means(r);
+    let (models, means) = model_means(r);
     let (mut family, mut metric, mut model, mut mean, mut rp) =
         (vec![], vec![], vec![], vec![], vec![]);
-    for (spec, oriented) in r.table.specs.iter().zip(&scores) {
-        let sign = if spec.higher_is_better() { 1.0 } else { -1.0 };
+    for (spec, raw) in r.table.specs.iter().zip(&means) {
+        let oriented: Vec<f64> = raw.iter().map(|x| x * spec.orientation()).collect();
         for (&m, (&x, p)) in models
             .iter()
-            .zip(oriented.iter().zip(rank_percentiles(oriented)))
+            .zip(raw.iter().zip(rank_percentiles(&oriented)))
         {
             family.push(spec.family.to_string());
             metric.push(spec.name.to_string());
             model.push(m.to_string());
-            mean.push(sign * x);
+            mean.push(x);
             rp.push(p);
         }
     }

@@ -115,6 +115,9 @@ impl OutputDir {
             for file in &files {
                 progress(done as f64 / total);
                 done += 1;
+                if !file.applies_to(r) {
+                    continue;
+                }
                 let relative = Path::new(&context_dir(&r.context)).join(file.name);
                 if self.written.contains(&relative) {
                     continue;
@@ -128,8 +131,9 @@ impl OutputDir {
             // Beside the per-context folders: each small table of all contexts, and the
             // pooled summary.
             for name in contexts::combined_outputs() {
-                let table =
-                    contexts::all_contexts_table(&e.contexts, name)?.expect("a declared output");
+                let Some(table) = contexts::all_contexts_table(&e.contexts, name)? else {
+                    continue; // a family's file, and the family was not computed
+                };
                 let path = self.staging.join(name);
                 fs::write(&path, table.to_csv()).map_err(io_err(&path))?;
             }

@@ -2,6 +2,7 @@
 //! writers for a directory (CLI) — the browser serialises the same tables.
 
 pub mod agreement;
+pub mod celleval;
 pub mod contexts;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod dir;
@@ -359,6 +360,9 @@ pub struct OutputFile {
     /// A per-gene table (perturbations × genes rows or more): left out by `--light`, never
     /// sent whole to the page.
     pub per_gene: bool,
+    /// The metric family whose results it holds (`None`: every run writes it): written only
+    /// when that family was computed.
+    pub family: Option<&'static str>,
     /// Produces the table: one chunk, or (per-gene tables) chunks of bounded size in row order.
     pub produce: fn(&ContextResult, &mut ChunkSink<'_>) -> Result<()>,
 }
@@ -373,7 +377,7 @@ pub const POOLED_SUMMARY: &str = "pooled_summary.csv";
 
 /// Every output file of a context, in SPEC §9 order (then calibra's own additions);
 /// `manifest.json` is written beside them.
-pub const OUTPUTS: [OutputFile; 11] = [
+pub const OUTPUTS: [OutputFile; 14] = [
     output("metrics.csv", false, |r, s| s(metrics_table(r))),
     output("summary.csv", false, |r, s| s(summary_table(r))),
     output("drf.csv", false, |r, s| s(drf_table(r))),
@@ -393,6 +397,22 @@ pub const OUTPUTS: [OutputFile; 11] = [
     output("rank_percentile.csv", false, |r, s| {
         s(agreement::rank_percentile_table(r))
     }),
+    OutputFile {
+        family: Some(crate::metrics::celleval::FAMILY),
+        ..output(celleval::RESULTS, false, |r, s| {
+            s(celleval::results_table(r))
+        })
+    },
+    OutputFile {
+        family: Some(crate::metrics::celleval::FAMILY),
+        ..output(celleval::AGG_RESULTS, false, |r, s| {
+            s(celleval::agg_results_table(r))
+        })
+    },
+    OutputFile {
+        family: Some(crate::metrics::celleval::FAMILY),
+        ..output(celleval::SCORE, false, |r, s| s(celleval::score_table(r)))
+    },
 ];
 
 const fn output(
@@ -403,7 +423,16 @@ const fn output(
     OutputFile {
         name,
         per_gene,
+        family: None,
         produce,
+    }
+}
+
+impl OutputFile {
+    /// True when a context's results have this file (its family was computed).
+    pub fn applies_to(&self, r: &ContextResult) -> bool {
+        self.family
+            .is_none_or(|f| r.table.specs.iter().any(|s| s.family == f))
     }
 }
 
@@ -412,10 +441,11 @@ pub fn output_file(name: &str) -> Option<&'static OutputFile> {
     OUTPUTS.iter().find(|o| o.name == name)
 }
 
-/// One whole output table of a context by file name (see [`OUTPUTS`]): for the small tables
+/// One whole output table of a context by file name (see [`OUTPUTS`]; `None` when unknown or
+/// not computed for this context): for the small tables
 /// the page shows, and tests. Files are written chunk by chunk with [`write_output`].
 pub fn context_table(r: &ContextResult, file: &str) -> Result<Option<Table>> {
-    let Some(output) = output_file(file) else {
+    let Some(output) = output_file(file).filter(|o| o.applies_to(r)) else {
         return Ok(None);
     };
     let mut whole: Option<Table> = None;

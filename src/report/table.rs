@@ -14,6 +14,9 @@ pub enum Column {
     Str(Vec<String>),
     /// 64-bit floats.
     F64(Vec<f64>),
+    /// 64-bit floats with missing values (an empty CSV cell, a Parquet null): for a peer's
+    /// format that tells "not computed" from NaN.
+    OptF64(Vec<Option<f64>>),
     /// 64-bit integers.
     I64(Vec<i64>),
     /// 32-bit integers.
@@ -28,6 +31,7 @@ impl Column {
         match self {
             Column::Str(v) => v.len(),
             Column::F64(v) => v.len(),
+            Column::OptF64(v) => v.len(),
             Column::I64(v) => v.len(),
             Column::I32(v) => v.len(),
             Column::Bool(v) => v.len(),
@@ -44,6 +48,7 @@ impl Column {
         match (self, other) {
             (Column::Str(a), Column::Str(b)) => a.extend(b),
             (Column::F64(a), Column::F64(b)) => a.extend(b),
+            (Column::OptF64(a), Column::OptF64(b)) => a.extend(b),
             (Column::I64(a), Column::I64(b)) => a.extend(b),
             (Column::I32(a), Column::I32(b)) => a.extend(b),
             (Column::Bool(a), Column::Bool(b)) => a.extend(b),
@@ -55,6 +60,7 @@ impl Column {
         match self {
             Column::Str(v) => csv_quote(&v[row]),
             Column::F64(v) => format_f64(v[row]),
+            Column::OptF64(v) => v[row].map(format_f64).unwrap_or_default(),
             Column::I64(v) => v[row].to_string(),
             Column::I32(v) => v[row].to_string(),
             Column::Bool(v) => if v[row] { "True" } else { "False" }.to_string(),
@@ -65,6 +71,7 @@ impl Column {
         match self {
             Column::Str(v) => (DataType::Utf8, Arc::new(StringArray::from(v))),
             Column::F64(v) => (DataType::Float64, Arc::new(Float64Array::from(v))),
+            Column::OptF64(v) => (DataType::Float64, Arc::new(Float64Array::from(v))),
             Column::I64(v) => (DataType::Int64, Arc::new(Int64Array::from(v))),
             Column::I32(v) => (DataType::Int32, Arc::new(Int32Array::from(v))),
             Column::Bool(v) => (DataType::Boolean, Arc::new(BooleanArray::from(v))),
@@ -152,8 +159,9 @@ impl Table {
         let mut fields = Vec::new();
         let mut arrays = Vec::new();
         for (name, col) in self.columns {
+            let nullable = matches!(col, Column::OptF64(_));
             let (t, a) = col.into_arrow();
-            fields.push(Field::new(name, t, false));
+            fields.push(Field::new(name, t, nullable));
             arrays.push(a);
         }
         RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)

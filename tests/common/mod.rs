@@ -1,6 +1,8 @@
 //! Shared test helpers: where ../shared is, and the golden-file comparison.
 #![allow(dead_code)]
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod celleval_inputs;
 pub mod golden;
 pub mod h5ad;
 pub mod layouts;

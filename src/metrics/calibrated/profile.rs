@@ -206,10 +206,7 @@ const fn metric(
     input: MetricInput,
     definition: fn(&Compared<'_>) -> f64,
 ) -> ProfileMetric {
-    let perfect = match direction {
-        Direction::HigherBetter => 1.0,
-        Direction::LowerBetter => 0.0,
-    };
+    let perfect = direction.usual_perfect();
     ProfileMetric {
         spec: MetricSpec {
             name,

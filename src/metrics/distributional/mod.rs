@@ -23,12 +23,13 @@ pub mod onedim;
 pub mod space;
 
 use super::calibrated::profile::pearson;
+use super::cell_forms::{pooled_cells, subset, to_f64, CellForms};
 use super::family::{FamilyInputs, MetricFamily};
 use super::spec::{Direction, MetricInput, MetricSpec, NullModel};
 use crate::data::Half;
 use crate::io::{GroupSample, LabelSamples};
 use multivariate::WithinDistances;
-use ndarray::{Array2, ArrayView1, ArrayViewMut3, Axis};
+use ndarray::{Array2, ArrayViewMut3};
 use rayon::prelude::*;
 use space::{DegRule, Mapper, Pca, Space, SpaceGenes};
 use std::collections::BTreeMap;
@@ -46,6 +47,8 @@ pub struct CellInputs<'a> {
     /// Reproduce GGE 1.0.1: paired-cell correlations, its halved energy distance, spaces fitted
     /// on the first perturbation, space-blind `r_squared` and `perturbation_effect_*`.
     pub compat_gge: bool,
+    /// Reproduce cell-eval 0.8.1's inputs: real cells of both halves (see [`crate::metrics::celleval`]).
+    pub compat_celleval: bool,
     /// At most this many cells in a pooled sample.
     pub max_cells: usize,
     /// The spaces to compute.
@@ -62,10 +65,7 @@ const fn spec(name: &'static str, doc: &'static str, direction: Direction) -> Me
         doc,
         family: FAMILY,
         direction,
-        perfect: match direction {
-            Direction::HigherBetter => 1.0,
-            Direction::LowerBetter => 0.0,
-        },
+        perfect: direction.usual_perfect(),
         null: NullModel::DatasetMean,
         input: MetricInput::Cells,
     }
@@ -328,18 +328,7 @@ impl MetricFamily for Distributional {
         };
         let ds = inputs.dataset;
         let fit = self.fit(inputs, cells);
-        let pooled: BTreeMap<i64, Array2<f64>> = ds
-            .folds()
-            .into_iter()
-            .map(|k| {
-                (
-                    k,
-                    pooled_cells(cells.observed, &ds.train_of_fold(k), cells.max_cells),
-                )
-            })
-            .collect();
-        let control = cells.observed.get(ds.control, Half::Gt);
-        let control_cells = to_f64(&control.values);
+        let forms = CellForms::new(ds, cells);
         // KNN purity's negative pool: the other half's control cells, so that the control
         // baseline's cells (GT half) are not in the pool they are looked up in.
         let control_pool = to_f64(&cells.observed.get(ds.control, Half::Td).values);
@@ -365,24 +354,10 @@ impl MetricFamily for Distributional {
                     .iter()
                     .enumerate()
                     .map(|(m, model)| {
-                        let Some(profile) = model.get(l) else {
+                        let Some(predicted_raw) = forms.predicted(ds, m, model, l, k) else {
                             return [f64::NAN; N_METRICS];
                         };
-                        let predicted_raw = match model.name.as_str() {
-                            "technical_duplicate" => {
-                                to_f64(&cells.observed.get(l, Half::Td).values)
-                            }
-                            "control_mean" => subset(&control_cells, k, l),
-                            "dataset_mean" => subset(&pooled[&ds.fold_of[l]], k, l),
-                            "interpolated_duplicate" => {
-                                let td = to_f64(&cells.observed.get(l, Half::Td).values);
-                                moved_to(td, profile)
-                            }
-                            _ => match cells.predicted[m].get(&l) {
-                                Some(s) => to_f64(&s.values),
-                                None => collapsed(profile, k),
-                            },
-                        };
+                        let profile = model.get(l).expect("covered");
                         let predicted = map.cells(&predicted_raw);
                         let means = Means {
                             truth: &mean_truth,
@@ -450,81 +425,6 @@ impl MeanMetrics {
     fn space_blind(&self) -> [f64; 3] {
         [self.r_squared, self.effect_pearson, self.effect_spearman]
     }
-}
-
-/// A sample as f64.
-fn to_f64(values: &Array2<f32>) -> Array2<f64> {
-    values.mapv(f64::from)
-}
-
-/// `k` of `cells` (all when fewer), chosen by a hash of (`label`, row): the negative controls
-/// get as many cells as the GT sample they are compared with — a sample's size biases the
-/// empirical distances — and each perturbation its own draw.
-fn subset(cells: &Array2<f64>, k: usize, label: usize) -> Array2<f64> {
-    if cells.nrows() <= k {
-        return cells.clone();
-    }
-    let mut order: Vec<usize> = (0..cells.nrows()).collect();
-    order.sort_by_key(|&r| crate::io::sinks::samples::sample_key(label as u64, r as u64));
-    order.truncate(k);
-    order.sort_unstable();
-    cells.select(Axis(0), &order)
-}
-
-/// `profile` repeated `k` times (at least 2 rows, so that an MMD is defined).
-fn collapsed(profile: ArrayView1<f64>, k: usize) -> Array2<f64> {
-    let k = k.max(2);
-    let mut out = Array2::zeros((k, profile.len()));
-    out.rows_mut()
-        .into_iter()
-        .for_each(|mut r| r.assign(&profile));
-    out
-}
-
-/// Cells moved so that their mean is `profile` (the dispersion kept).
-fn moved_to(mut cells: Array2<f64>, profile: ArrayView1<f64>) -> Array2<f64> {
-    if cells.nrows() == 0 {
-        return cells;
-    }
-    let mean = cells.mean_axis(Axis(0)).expect("rows");
-    let shift = &profile - &mean;
-    cells.rows_mut().into_iter().for_each(|mut r| r += &shift);
-    cells
-}
-
-/// Up to `max_cells` cells of the `train` labels (both halves), taken in turn from each label
-/// so that every perturbation weighs the same.
-fn pooled_cells(observed: &LabelSamples, train: &[usize], max_cells: usize) -> Array2<f64> {
-    let samples: Vec<Vec<ArrayView1<f32>>> = train
-        .iter()
-        .map(|&l| {
-            let [gt, td] = &observed.halves[l];
-            gt.values
-                .rows()
-                .into_iter()
-                .chain(td.values.rows())
-                .collect()
-        })
-        .filter(|rows: &Vec<_>| !rows.is_empty())
-        .collect();
-    let n_genes = observed.halves.first().map_or(0, |h| h[0].values.ncols());
-    let mut picked: Vec<ArrayView1<f32>> = Vec::new();
-    let mut round = 0;
-    while picked.len() < max_cells && samples.iter().any(|s| s.len() > round) {
-        for s in &samples {
-            if let Some(r) = s.get(round) {
-                if picked.len() < max_cells {
-                    picked.push(r.view());
-                }
-            }
-        }
-        round += 1;
-    }
-    let mut out = Array2::zeros((picked.len(), n_genes));
-    for (mut o, r) in out.rows_mut().into_iter().zip(picked) {
-        o.zip_mut_with(&r, |a, &b| *a = f64::from(b));
-    }
-    out
 }
 
 /// Each gene's values, sorted ascending (gene-major).
@@ -752,6 +652,8 @@ fn metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::cell_forms::collapsed;
+    use ndarray::Axis;
 
     #[test]
     fn average_ranks_share_ties() {
@@ -832,22 +734,5 @@ mod tests {
             // 0 up to the rounding of sums (energy: 2E|X−Y| − E|X−X'| − E|Y−Y'|).
             assert!(same[at(name)].abs() <= 1e-12, "{name}: {}", same[at(name)]);
         }
-    }
-
-    #[test]
-    fn pooled_cells_take_every_perturbation_in_turn() {
-        let sample = |v: f32, n: usize| GroupSample {
-            rows: (0..n as u64).collect(),
-            values: Array2::from_elem((n, 1), v),
-            n_rows: n as u64,
-        };
-        let observed = LabelSamples {
-            halves: vec![
-                [sample(1.0, 5), sample(1.0, 5)],
-                [sample(2.0, 1), sample(2.0, 0)],
-            ],
-        };
-        let pooled = pooled_cells(&observed, &[0, 1], 4);
-        assert_eq!(pooled.column(0).to_vec(), vec![1.0, 2.0, 1.0, 1.0]);
     }
 }

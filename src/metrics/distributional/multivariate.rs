@@ -23,7 +23,7 @@ pub const KNN_PURITY_K: usize = 20;
 
 /// Squared Euclidean distance of two cells, summed in fixed lanes (vectorised; the same order
 /// everywhere).
-fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+pub fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
     let mut acc = [0.0; LANES];
     let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
     let (ar, br) = (ac.remainder(), bc.remainder());

@@ -1,0 +1,166 @@
+//! The cells a model "predicts" for a perturbation, shared by every family that compares
+//! cells (the distributional family, cell-eval's DE family).
+//!
+//! Baselines have cell forms (SPEC §12.3's cell-level controls): `technical_duplicate` = the
+//! TD-half cells, `control_mean` = control cells, `dataset_mean` = the pooled cells of the
+//! fold's train perturbations (each perturbation weighted equally), `interpolated_duplicate` =
+//! the TD-half cells moved to its profile. A model without cells (mean-only predictions, the
+//! linear and additive baselines) is its profile repeated K times: the collapsed form.
+
+use super::distributional::CellInputs;
+use crate::data::{Dataset, Half, ModelPredictions};
+use crate::io::{GroupSample, LabelSamples};
+use ndarray::{Array2, ArrayView1, Axis};
+use std::collections::BTreeMap;
+
+/// What the cell forms of one context are built from, prepared once.
+pub struct CellForms<'a> {
+    observed: &'a LabelSamples,
+    predicted: &'a [BTreeMap<usize, &'a GroupSample>],
+    /// Pooled train cells per fold (the dataset mean's cells).
+    pooled: BTreeMap<i64, Array2<f64>>,
+    /// The control GT-half sample (the control mean's cells).
+    control: Array2<f64>,
+}
+
+impl<'a> CellForms<'a> {
+    /// Prepares the pooled and control cells of a context.
+    pub fn new(ds: &Dataset, cells: &'a CellInputs<'a>) -> Self {
+        let pooled = ds
+            .folds()
+            .into_iter()
+            .map(|k| {
+                let train = ds.train_of_fold(k);
+                (k, pooled_cells(cells.observed, &train, cells.max_cells))
+            })
+            .collect();
+        CellForms {
+            observed: cells.observed,
+            predicted: &cells.predicted,
+            pooled,
+            control: to_f64(&cells.observed.get(ds.control, Half::Gt).values),
+        }
+    }
+
+    /// The cells model `m` (index in the family inputs' models) predicts for label `l`, with
+    /// `k` cells in the forms that are drawn or collapsed; `None` when it does not cover `l`.
+    pub fn predicted(
+        &self,
+        ds: &Dataset,
+        m: usize,
+        model: &ModelPredictions,
+        l: usize,
+        k: usize,
+    ) -> Option<Array2<f64>> {
+        let profile = model.get(l)?;
+        Some(match model.name.as_str() {
+            "technical_duplicate" => to_f64(&self.observed.get(l, Half::Td).values),
+            "control_mean" => subset(&self.control, k, l),
+            "dataset_mean" => subset(&self.pooled[&ds.fold_of[l]], k, l),
+            "interpolated_duplicate" => {
+                moved_to(to_f64(&self.observed.get(l, Half::Td).values), profile)
+            }
+            _ => match self.predicted[m].get(&l) {
+                Some(s) => to_f64(&s.values),
+                None => collapsed(profile, k),
+            },
+        })
+    }
+}
+
+/// A sample as f64.
+pub fn to_f64(values: &Array2<f32>) -> Array2<f64> {
+    values.mapv(f64::from)
+}
+
+/// `k` of `cells` (all when fewer), chosen by a hash of (`label`, row): the negative controls
+/// get as many cells as the GT sample they are compared with — a sample's size biases the
+/// empirical distances — and each perturbation its own draw.
+pub fn subset(cells: &Array2<f64>, k: usize, label: usize) -> Array2<f64> {
+    if cells.nrows() <= k {
+        return cells.clone();
+    }
+    let mut order: Vec<usize> = (0..cells.nrows()).collect();
+    order.sort_by_key(|&r| crate::io::sinks::samples::sample_key(label as u64, r as u64));
+    order.truncate(k);
+    order.sort_unstable();
+    cells.select(Axis(0), &order)
+}
+
+/// `profile` repeated `k` times (at least 2 rows, so that an MMD is defined).
+pub fn collapsed(profile: ArrayView1<f64>, k: usize) -> Array2<f64> {
+    let k = k.max(2);
+    let mut out = Array2::zeros((k, profile.len()));
+    out.rows_mut()
+        .into_iter()
+        .for_each(|mut r| r.assign(&profile));
+    out
+}
+
+/// Cells moved so that their mean is `profile` (the dispersion kept).
+fn moved_to(mut cells: Array2<f64>, profile: ArrayView1<f64>) -> Array2<f64> {
+    if cells.nrows() == 0 {
+        return cells;
+    }
+    let mean = cells.mean_axis(Axis(0)).expect("rows");
+    let shift = &profile - &mean;
+    cells.rows_mut().into_iter().for_each(|mut r| r += &shift);
+    cells
+}
+
+/// Up to `max_cells` cells of the `train` labels (both halves), taken in turn from each label
+/// so that every perturbation weighs the same.
+pub fn pooled_cells(observed: &LabelSamples, train: &[usize], max_cells: usize) -> Array2<f64> {
+    let samples: Vec<Vec<ArrayView1<f32>>> = train
+        .iter()
+        .map(|&l| {
+            let [gt, td] = &observed.halves[l];
+            gt.values
+                .rows()
+                .into_iter()
+                .chain(td.values.rows())
+                .collect()
+        })
+        .filter(|rows: &Vec<_>| !rows.is_empty())
+        .collect();
+    let n_genes = observed.halves.first().map_or(0, |h| h[0].values.ncols());
+    let mut picked: Vec<ArrayView1<f32>> = Vec::new();
+    let mut round = 0;
+    while picked.len() < max_cells && samples.iter().any(|s| s.len() > round) {
+        for s in &samples {
+            if let Some(r) = s.get(round) {
+                if picked.len() < max_cells {
+                    picked.push(r.view());
+                }
+            }
+        }
+        round += 1;
+    }
+    let mut out = Array2::zeros((picked.len(), n_genes));
+    for (mut o, r) in out.rows_mut().into_iter().zip(picked) {
+        o.zip_mut_with(&r, |a, &b| *a = f64::from(b));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooled_cells_take_every_perturbation_in_turn() {
+        let sample = |v: f32, n: usize| GroupSample {
+            rows: (0..n as u64).collect(),
+            values: Array2::from_elem((n, 1), v),
+            n_rows: n as u64,
+        };
+        let observed = LabelSamples {
+            halves: vec![
+                [sample(1.0, 5), sample(1.0, 5)],
+                [sample(2.0, 1), sample(2.0, 0)],
+            ],
+        };
+        let pooled = pooled_cells(&observed, &[0, 1], 4);
+        assert_eq!(pooled.column(0).to_vec(), vec![1.0, 2.0, 1.0, 1.0]);
+    }
+}
