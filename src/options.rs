@@ -396,7 +396,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "metrics",
         kind: OptionKind::Text,
-        doc: "Metric families, comma-separated: calibrated (always computed), distributional (cell-level, SPEC §12.3), celleval (cell-eval 0.8.1's DE and profile metrics, SPEC §12.4); auto: calibrated, plus distributional when a predictions file holds cells",
+        doc: "Metric families, comma-separated: calibrated (always computed), distributional (cell-level, SPEC §12.3), celleval (cell-eval 0.8.1's DE and profile metrics, SPEC §12.4), perturbench (its RMSE and cosine with their ranks); auto: calibrated, plus distributional when a predictions file holds cells",
         in_page: true,
         get: |o| {
             if o.auto_families {

@@ -123,3 +123,19 @@ fn celleval_directions_follow_its_registry() {
         }
     }
 }
+
+#[test]
+fn perturbench_ranks_are_lower_better() {
+    // PerturBench: rank 0 = the model's own prediction is the closest; RMSE lower, cosine
+    // higher.
+    let specs: Vec<_> = registered_specs()
+        .into_iter()
+        .filter(|s| s.family == "perturbench")
+        .collect();
+    assert_eq!(specs.len(), 4);
+    for s in specs {
+        let lower = s.name.contains("rank") || s.name.contains("rmse");
+        assert_eq!(s.direction == Direction::LowerBetter, lower, "{}", s.name);
+        assert_eq!(s.perfect, if lower { 0.0 } else { 1.0 }, "{}", s.name);
+    }
+}

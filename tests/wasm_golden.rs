@@ -46,6 +46,91 @@ async fn golden_small_in_wasm() {
     );
 }
 
+/// The cell-eval family in WebAssembly equals cell-eval 0.8.1's own `results.csv` on
+/// golden_single (`--compat celleval`; natively: `tests/celleval.rs`).
+#[wasm_bindgen_test]
+async fn celleval_in_wasm() {
+    macro_rules! single {
+        ($file:literal) => {
+            include_bytes!(concat!("../../shared/golden/golden_single/", $file)).to_vec()
+        };
+    }
+    macro_rules! peer {
+        ($model:literal) => {
+            include_str!(concat!(
+                "../../shared/golden/peers/A_golden_single/cell-eval/",
+                $model,
+                "/results/results.csv"
+            ))
+        };
+    }
+    let mut options = EvaluateOptions::default();
+    calibra::options::set(&mut options, "metrics", "calibrated,celleval").unwrap();
+    calibra::options::set(&mut options, "compat", "celleval").unwrap();
+    options.per_gene_tables = false;
+    let eval = evaluate(
+        Inputs {
+            cells: Arc::new(MemorySource::new("data.parquet", single!("data.parquet"))),
+            predictions: vec![Arc::new(MemorySource::new(
+                "predictions.parquet",
+                single!("predictions.parquet"),
+            ))],
+            split: None,
+        },
+        &options,
+        &mut |_, _| {},
+    )
+    .expect("evaluation succeeds in wasm");
+    let ours = calibra::report::context_table(&eval.contexts[0], "celleval_results.csv")
+        .unwrap()
+        .expect("celleval_results.csv");
+    let text_of = |name: &str| -> Vec<String> {
+        match &ours.columns.iter().find(|(n, _)| n == name).expect(name).1 {
+            calibra::report::Column::Str(v) => v.clone(),
+            calibra::report::Column::OptF64(v) => v
+                .iter()
+                .map(|x| x.map(|x| x.to_string()).unwrap_or_default())
+                .collect(),
+            _ => panic!("{name}"),
+        }
+    };
+    let (models, perts) = (text_of("model"), text_of("perturbation"));
+    let mut compared = 0;
+    for (model, csv) in [
+        ("collapsed", peer!("collapsed")),
+        ("noisy_truth", peer!("noisy_truth")),
+    ] {
+        let golden = common::golden::read_csv(csv);
+        for (c, name) in golden.columns.iter().enumerate().skip(1) {
+            if name == "clustering_agreement" {
+                continue;
+            }
+            let column = text_of(name);
+            for row in &golden.rows {
+                let key = row[0].to_string().trim_matches('"').to_string();
+                let at = (0..models.len())
+                    .find(|&i| models[i] == model && perts[i] == key)
+                    .expect("row");
+                let (want, got) = (&row[c], &column[at]);
+                let ok = match want {
+                    common::golden::Value::Num(x) if x.is_nan() => got == "NaN",
+                    common::golden::Value::Num(x) => {
+                        let y: f64 = got.parse().expect("a number");
+                        x == &y || (x - y).abs() <= 1e-6 * x.abs()
+                    }
+                    common::golden::Value::Text(t) => t.is_empty() && got.is_empty(),
+                    _ => false,
+                };
+                assert!(ok, "{model} {name} {key}: cell-eval {want}, calibra {got}");
+                compared += 1;
+            }
+        }
+    }
+    web_sys::console::log_1(
+        &format!("celleval in wasm: {compared} values equal cell-eval's").into(),
+    );
+}
+
 /// Evaluates `cells` against golden_small's predictions and compares every output file with
 /// the golden expected outputs.
 fn check_golden(cells: SharedSource, what: &str) {

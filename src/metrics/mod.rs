@@ -8,6 +8,7 @@ pub mod cell_forms;
 pub mod celleval;
 pub mod distributional;
 pub mod family;
+pub mod perturbench;
 pub mod registry;
 pub mod spec;
 pub mod summary;

@@ -5,15 +5,17 @@ use super::calibrated::Calibrated;
 use super::celleval::CellEval;
 use super::distributional::{DISTRIBUTIONAL_DEG, DISTRIBUTIONAL_PCA, DISTRIBUTIONAL_RAW};
 use super::family::MetricFamily;
+use super::perturbench::PerturBench;
 use super::spec::MetricSpec;
 
 /// Every registered metric family, in output order.
-pub static FAMILIES: [&dyn MetricFamily; 5] = [
+pub static FAMILIES: [&dyn MetricFamily; 6] = [
     &Calibrated,
     &DISTRIBUTIONAL_RAW,
     &DISTRIBUTIONAL_PCA,
     &DISTRIBUTIONAL_DEG,
     &CellEval,
+    &PerturBench,
 ];
 
 /// Every registered metric's spec, families in [`FAMILIES`] order.
