@@ -46,12 +46,15 @@ pub fn outputs(
     e.contexts
         .iter()
         .flat_map(|c| {
-            calibra::report::OUTPUTS.iter().map(|o| {
-                let table = calibra::report::context_table(c, o.name)
-                    .expect("output built")
-                    .expect("output exists");
-                (o.name.to_string(), table.to_csv())
-            })
+            calibra::report::OUTPUTS
+                .iter()
+                .filter(|o| o.applies_to(c))
+                .map(|o| {
+                    let table = calibra::report::context_table(c, o.name)
+                        .expect("output built")
+                        .expect("output exists");
+                    (o.name.to_string(), table.to_csv())
+                })
         })
         .collect()
 }

@@ -11,6 +11,7 @@ const KEYS = {
   'stats.csv': ['model', 'metric'], 'perturbations.csv': ['perturbation'],
   'deg_gt.parquet': ['perturbation', 'gene'], 'deg_td.parquet': ['perturbation', 'gene'],
   'baselines.parquet': ['model', 'perturbation', 'fold'],
+  'celleval_results.csv': ['model', 'perturbation'],
 };
 
 /** Rows of a Parquet file, zstd included (int64 columns arrive as BigInt; the page reports Numbers). */
@@ -34,6 +35,8 @@ export function readCsv(file) {
 }
 
 function same(a, e) {
+  // An empty CSV cell is a missing value, null in the page.
+  if (e === '' && a === null) return true;
   if (typeof e === 'number' && typeof a === 'number') {
     if (Number.isNaN(e) || Number.isNaN(a)) return Number.isNaN(e) && Number.isNaN(a);
     return a === e || Math.abs(a - e) <= 1e-12 || Math.abs(a - e) <= 1e-9 * Math.abs(e);
