@@ -14,7 +14,7 @@
 //! perturbed centroids is `pearson_deltapert`, its centroid accuracy is `nir` (README).
 
 use super::family::{FamilyInputs, MetricFamily};
-use super::spec::{Direction, MetricInput, MetricSpec, NullModel};
+use super::spec::{Direction, MetricInput, MetricSpec};
 use ndarray::{ArrayView1, ArrayViewMut3};
 use rayon::prelude::*;
 
@@ -22,15 +22,7 @@ use rayon::prelude::*;
 pub const FAMILY: &str = "perturbench";
 
 const fn spec(name: &'static str, doc: &'static str, direction: Direction) -> MetricSpec {
-    MetricSpec {
-        name,
-        doc,
-        family: FAMILY,
-        direction,
-        perfect: direction.usual_perfect(),
-        null: NullModel::DatasetMean,
-        input: MetricInput::AllProfiles,
-    }
+    MetricSpec::against_dataset_mean(name, doc, FAMILY, direction, MetricInput::AllProfiles)
 }
 
 /// The family's metrics, named as PerturBench's summary names them.

@@ -88,6 +88,26 @@ pub struct MetricSpec {
 }
 
 impl MetricSpec {
+    /// A score of `family` judged against the dataset mean, perfect at its direction's usual
+    /// value (1 or 0): how the peer families declare their metrics.
+    pub const fn against_dataset_mean(
+        name: &'static str,
+        doc: &'static str,
+        family: &'static str,
+        direction: Direction,
+        input: MetricInput,
+    ) -> MetricSpec {
+        MetricSpec {
+            name,
+            doc,
+            family,
+            direction,
+            perfect: direction.usual_perfect(),
+            null: NullModel::DatasetMean,
+            input,
+        }
+    }
+
     /// True if larger values are better.
     pub fn higher_is_better(&self) -> bool {
         self.direction == Direction::HigherBetter

@@ -7,7 +7,6 @@
 
 use super::auc;
 use crate::de::mannwhitney::PdexGroup;
-use crate::metrics::calibrated::profile::pearson;
 use crate::metrics::distributional::spearman;
 
 /// cell-eval's significance threshold on the FDR.
@@ -174,11 +173,6 @@ pub fn spearman_nsig(real_counts: &[usize], pred_counts: &[usize]) -> f64 {
         return 1.0;
     }
     spearman(&r, &p)
-}
-
-/// Pearson correlation of two per-perturbation series (`pearson_edistance`).
-pub fn series_pearson(a: &[f64], b: &[f64]) -> f64 {
-    pearson(a, b)
 }
 
 #[cfg(test)]

@@ -19,10 +19,11 @@ pub mod auc;
 pub mod bulk;
 pub mod de;
 
+use super::calibrated::profile::pearson;
 use super::cell_forms::{to_f64, CellForms};
 use super::distributional::CellInputs;
 use super::family::{FamilyInputs, MetricFamily};
-use super::spec::{Direction, MetricInput, MetricSpec, NullModel};
+use super::spec::{Direction, MetricInput, MetricSpec};
 use crate::data::Dataset;
 use crate::de::mannwhitney::{PdexOptions, PdexReference};
 use crate::io::GroupSample;
@@ -38,15 +39,7 @@ pub const FAMILY: &str = "celleval";
 pub const PREFIX: &str = "celleval_";
 
 const fn spec(name: &'static str, doc: &'static str, direction: Direction) -> MetricSpec {
-    MetricSpec {
-        name,
-        doc,
-        family: FAMILY,
-        direction,
-        perfect: direction.usual_perfect(),
-        null: NullModel::DatasetMean,
-        input: MetricInput::Cells,
-    }
+    MetricSpec::against_dataset_mean(name, doc, FAMILY, direction, MetricInput::Cells)
 }
 
 use Direction::{Descriptive as Count, HigherBetter as Up, LowerBetter as Down};
@@ -279,7 +272,7 @@ impl MetricFamily for CellEval {
                 .iter()
                 .map(|&(p, s)| (real[p].as_ref().expect("panel").edistance, s.edistance))
                 .unzip();
-            let pearson_edistance = de::series_pearson(&d_real, &d_pred);
+            let pearson_edistance = pearson(&d_real, &d_pred);
             for &(p, s) in &scored {
                 for (k, &x) in s.values.iter().enumerate() {
                     values[[m, k, p]] = x;

@@ -25,7 +25,7 @@ pub mod space;
 use super::calibrated::profile::pearson;
 use super::cell_forms::{pooled_cells, subset, to_f64, CellForms};
 use super::family::{FamilyInputs, MetricFamily};
-use super::spec::{Direction, MetricInput, MetricSpec, NullModel};
+use super::spec::{Direction, MetricInput, MetricSpec};
 use crate::data::Half;
 use crate::io::{GroupSample, LabelSamples};
 use multivariate::WithinDistances;
@@ -60,15 +60,7 @@ pub struct CellInputs<'a> {
 }
 
 const fn spec(name: &'static str, doc: &'static str, direction: Direction) -> MetricSpec {
-    MetricSpec {
-        name,
-        doc,
-        family: FAMILY,
-        direction,
-        perfect: direction.usual_perfect(),
-        null: NullModel::DatasetMean,
-        input: MetricInput::Cells,
-    }
+    MetricSpec::against_dataset_mean(name, doc, FAMILY, direction, MetricInput::Cells)
 }
 
 use Direction::{HigherBetter as Up, LowerBetter as Down};
