@@ -162,28 +162,38 @@ impl Default for CalibrationOptions {
 }
 
 /// DRF of one value: higher-better (pos − neg)/((perfect − neg) + ε), lower-better
-/// (neg − pos)/(neg + ε), clipped to [−1, 1]; NaN when neg is NaN or the metric is descriptive. A negative control better
-/// than perfect is an error.
+/// (neg − pos)/(neg + ε), clipped to [−1, 1]; NaN when neg is NaN or the metric is
+/// descriptive. A metric without a perfect value (NaN: unbounded, or an unbiased estimate
+/// that can cross its ideal) measures the gain relative to the negative control's size,
+/// ±(pos − neg)/(|neg| + ε), as cell-eval2 scores its anchorless metrics. A negative control
+/// better than perfect is an error.
 pub fn drf_value(neg: f64, pos: f64, spec: &MetricSpec) -> Result<f64> {
     if neg.is_nan() || spec.is_descriptive() {
         return Ok(f64::NAN);
     }
-    let v = if spec.higher_is_better() {
-        if neg > spec.perfect {
-            return Err(Error::Numerical(format!(
-                "negative control better than perfect for {}: {neg}",
-                spec.name
-            )));
-        }
-        (pos - neg) / ((spec.perfect - neg) + DRF_EPS)
+    let gain = if spec.higher_is_better() {
+        pos - neg
     } else {
-        if neg < spec.perfect {
-            return Err(Error::Numerical(format!(
-                "negative control better than perfect for {}: {neg}",
-                spec.name
-            )));
-        }
-        (neg - pos) / (neg + DRF_EPS)
+        neg - pos
+    };
+    if spec.perfect.is_nan() {
+        return Ok((gain / (neg.abs() + DRF_EPS)).clamp(-1.0, 1.0));
+    }
+    let beyond_perfect = if spec.higher_is_better() {
+        neg > spec.perfect
+    } else {
+        neg < spec.perfect
+    };
+    if beyond_perfect {
+        return Err(Error::Numerical(format!(
+            "negative control better than perfect for {}: {neg}",
+            spec.name
+        )));
+    }
+    let v = if spec.higher_is_better() {
+        gain / ((spec.perfect - neg) + DRF_EPS)
+    } else {
+        gain / (neg + DRF_EPS)
     };
     Ok(v.clamp(-1.0, 1.0))
 }

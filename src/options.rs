@@ -18,6 +18,9 @@ pub enum Preset {
     /// The 2026 revision of the published code (SPEC §11): DEG masks = top-100 genes by p_adj,
     /// R² clipped at −1, no DRF censoring.
     Revision,
+    /// The 2026 Virtual Cell Challenge: the default parameters, and the cell-eval2 family
+    /// (whose `vcc2026` profile is the challenge's score) computed with them.
+    Vcc2026,
 }
 
 impl Preset {
@@ -26,6 +29,7 @@ impl Preset {
         match self {
             Preset::Default => "default",
             Preset::Revision => "revision",
+            Preset::Vcc2026 => "vcc2026",
         }
     }
 
@@ -34,7 +38,8 @@ impl Preset {
         match name {
             "default" | "" => Ok(Preset::Default),
             "revision" => Ok(Preset::Revision),
-            _ => Err("expected default or revision".into()),
+            "vcc2026" => Ok(Preset::Vcc2026),
+            _ => Err("expected default, revision or vcc2026".into()),
         }
     }
 }
@@ -86,12 +91,23 @@ pub struct EvaluateOptions {
 pub const DEFAULT_MAX_CELLS: usize = 512;
 
 impl EvaluateOptions {
-    /// True when a family that compares cells is asked for (distributional, celleval): the
+    /// True when a family that compares cells is asked for (distributional, celleval,
+    /// celleval2): the
     /// run then takes seeded cell samples.
     pub fn cell_level(&self) -> bool {
         self.families.iter().any(|f| {
-            f == crate::metrics::distributional::FAMILY || f == crate::metrics::celleval::FAMILY
+            f == crate::metrics::distributional::FAMILY
+                || f == crate::metrics::celleval::FAMILY
+                || f == crate::metrics::celleval2::FAMILY
         })
+    }
+
+    /// The families a preset brings (`vcc2026`: celleval2), whatever `--metrics` says.
+    fn add_preset_families(&mut self) {
+        let family = crate::metrics::celleval2::FAMILY;
+        if self.preset == Preset::Vcc2026 && !self.families.iter().any(|f| f == family) {
+            self.families.push(family.to_string());
+        }
     }
 
     /// True with `--compat gge`.
@@ -301,12 +317,13 @@ pub const OPTIONS: &[OptionSpec] = &[
     },
     OptionSpec {
         name: "preset",
-        kind: OptionKind::Choice(&["default", "revision"]),
-        doc: "Parameter preset: default (SPEC) or revision (2026: top-100 DEG masks, R² clipped at −1, no DRF censoring)",
+        kind: OptionKind::Choice(&["default", "revision", "vcc2026"]),
+        doc: "Parameter preset: default (SPEC), revision (2026: top-100 DEG masks, R² clipped at −1, no DRF censoring) or vcc2026 (default, plus the cell-eval2 family and the Virtual Cell Challenge 2026 score)",
         in_page: true,
         get: |o| o.preset.as_str().to_string(),
         set: |o, v| {
             o.preset = Preset::parse(v)?;
+            o.add_preset_families();
             Ok(())
         },
     },
@@ -396,7 +413,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "metrics",
         kind: OptionKind::Text,
-        doc: "Metric families, comma-separated: calibrated (always computed), distributional (cell-level, SPEC §12.3), celleval (cell-eval 0.8.1's DE and profile metrics, SPEC §12.4), perturbench (its RMSE and cosine with their ranks); auto: calibrated, plus distributional when a predictions file holds cells",
+        doc: "Metric families, comma-separated: calibrated (always computed), distributional (cell-level, SPEC §12.3), celleval (cell-eval 0.8.1's DE and profile metrics, SPEC §12.4), celleval2 (cell-eval2 0.20.0's 53 metrics, the VCC 2026 score), perturbench (its RMSE and cosine with their ranks); auto: calibrated, plus distributional when a predictions file holds cells",
         in_page: true,
         get: |o| {
             if o.auto_families {
@@ -410,6 +427,7 @@ pub const OPTIONS: &[OptionSpec] = &[
             o.auto_families = v.trim() == "auto";
             if o.auto_families {
                 o.families.clear();
+                o.add_preset_families();
                 return Ok(());
             }
             let mut known: Vec<&str> = crate::metrics::FAMILIES.iter().map(|f| f.name()).collect();
@@ -424,6 +442,7 @@ pub const OPTIONS: &[OptionSpec] = &[
                 }
             }
             o.families = families;
+            o.add_preset_families();
             Ok(())
         },
     },
@@ -445,7 +464,7 @@ pub const OPTIONS: &[OptionSpec] = &[
     OptionSpec {
         name: "compat",
         kind: OptionKind::Choice(&["", "gge", "celleval"]),
-        doc: "Reproduce a peer's definitions: gge = GGE 1.0.1's paired-cell correlations, halved energy distance, PCA and DEG genes of the first perturbation, space-blind r_squared; celleval = cell-eval 0.8.1's real cells of both halves",
+        doc: "Reproduce a peer's definitions: gge = GGE 1.0.1's paired-cell correlations, halved energy distance, PCA and DEG genes of the first perturbation, space-blind r_squared; celleval = the real cells of both halves, as cell-eval 0.8.1 and cell-eval2 take them",
         in_page: true,
         get: |o| text(&o.compat),
         set: |o, v| {

@@ -113,7 +113,7 @@ export function modelTable(files) {
     });
     const spec = specOf(files, metric);
     const direction = { higher_better: 'higher is better', lower_better: 'lower is better' }[spec.direction] ?? 'descriptive: no better direction';
-    return el('tr', {}, el('th', { title: `${spec.doc} (${direction}; perfect = ${spec.perfect})` }, metric), el('td', { class: 'sub' }, spec.null), ...cells);
+    return el('tr', {}, el('th', { title: `${spec.doc} (${direction}; perfect = ${Number.isFinite(spec.perfect) ? spec.perfect : "none: DRF relative to the null"})` }, metric), el('td', { class: 'sub' }, spec.null), ...cells);
   });
   return el('table', { class: 'models' }, el('thead', {}, head), el('tbody', {}, body));
 }

@@ -330,6 +330,10 @@ pub struct PdexOptions {
     /// Replace a NaN log2 fold change / percent change (0/0, or a negative pseudobulk from
     /// negative predictions) by 0.0, as pdex always does; `false` keeps the NaN.
     pub nan_to_zero: bool,
+    /// With an arithmetic mean of log1p input: take `expm1` in float32 and sum the float32
+    /// values in float64, as cell-eval2 does for its own fold changes (its `_to_linear` keeps
+    /// the input's float32); `false`: `expm1` in float64, as pdex's numba kernel does.
+    pub expm1_float32: bool,
 }
 
 impl PdexOptions {
@@ -341,6 +345,7 @@ impl PdexOptions {
             geometric_mean: true,
             epsilon: 0.0,
             nan_to_zero: true,
+            expm1_float32: false,
         }
     }
 
@@ -349,6 +354,19 @@ impl PdexOptions {
         PdexOptions {
             epsilon: 1e-9,
             ..Self::cell_eval_081()
+        }
+    }
+
+    /// cell-eval2 0.20.0's fold changes (it takes only the p-values from pdex and computes
+    /// the fold changes itself): arithmetic means of `expm1` in float32, `epsilon = 1e-9`,
+    /// NaN kept (a negative mean, from negative predictions, gives a NaN log2 fold change).
+    pub fn cell_eval2_020() -> Self {
+        PdexOptions {
+            is_log1p: true,
+            geometric_mean: false,
+            epsilon: 1e-9,
+            nan_to_zero: false,
+            expm1_float32: true,
         }
     }
 
@@ -384,11 +402,12 @@ impl PdexOptions {
             let mut s = vec![0f64; g];
             for row in cells.rows() {
                 s.iter_mut().zip(row).for_each(|(a, &x)| {
-                    let x = f64::from(x);
                     *a += if self.geometric_mean {
-                        x.ln_1p()
+                        f64::from(x).ln_1p()
+                    } else if self.expm1_float32 {
+                        f64::from(libm::expm1f(x))
                     } else {
-                        x.exp_m1()
+                        f64::from(x).exp_m1()
                     };
                 });
             }

@@ -6,6 +6,7 @@
 pub mod calibrated;
 pub mod cell_forms;
 pub mod celleval;
+pub mod celleval2;
 pub mod distributional;
 pub mod family;
 pub mod perturbench;

@@ -3,18 +3,20 @@
 
 use super::calibrated::Calibrated;
 use super::celleval::CellEval;
+use super::celleval2::CellEval2;
 use super::distributional::{DISTRIBUTIONAL_DEG, DISTRIBUTIONAL_PCA, DISTRIBUTIONAL_RAW};
 use super::family::MetricFamily;
 use super::perturbench::PerturBench;
 use super::spec::MetricSpec;
 
 /// Every registered metric family, in output order.
-pub static FAMILIES: [&dyn MetricFamily; 6] = [
+pub static FAMILIES: [&dyn MetricFamily; 7] = [
     &Calibrated,
     &DISTRIBUTIONAL_RAW,
     &DISTRIBUTIONAL_PCA,
     &DISTRIBUTIONAL_DEG,
     &CellEval,
+    &CellEval2,
     &PerturBench,
 ];
 

@@ -79,7 +79,8 @@ pub struct MetricSpec {
     pub family: &'static str,
     /// Which direction is better.
     pub direction: Direction,
-    /// The value of a perfect prediction (0 for errors, 1 for correlations / R² / NIR).
+    /// The value of a perfect prediction (0 for errors, 1 for correlations / R² / NIR); NaN
+    /// when there is none (an unbounded score, or an unbiased estimate that can cross it).
     pub perfect: f64,
     /// The null model (§8) and negative control (§7).
     pub null: NullModel,
@@ -105,6 +106,16 @@ impl MetricSpec {
             perfect: direction.usual_perfect(),
             null: NullModel::DatasetMean,
             input,
+        }
+    }
+
+    /// [`Self::against_dataset_mean`] without a perfect value: an unbounded score, or an
+    /// estimate that can cross its ideal (DRF then measures the gain relative to the negative
+    /// control, see [`crate::calibration::drf_value`]).
+    pub const fn open(self) -> MetricSpec {
+        MetricSpec {
+            perfect: f64::NAN,
+            ..self
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod agreement;
 pub mod celleval;
+pub mod celleval2;
 pub mod contexts;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod dir;
@@ -377,7 +378,7 @@ pub const POOLED_SUMMARY: &str = "pooled_summary.csv";
 
 /// Every output file of a context, in SPEC §9 order (then calibra's own additions);
 /// `manifest.json` is written beside them.
-pub const OUTPUTS: [OutputFile; 14] = [
+pub const OUTPUTS: [OutputFile; 17] = [
     output("metrics.csv", false, |r, s| s(metrics_table(r))),
     output("summary.csv", false, |r, s| s(summary_table(r))),
     output("drf.csv", false, |r, s| s(drf_table(r))),
@@ -412,6 +413,24 @@ pub const OUTPUTS: [OutputFile; 14] = [
     OutputFile {
         family: Some(crate::metrics::celleval::FAMILY),
         ..output(celleval::SCORE, false, |r, s| s(celleval::score_table(r)))
+    },
+    OutputFile {
+        family: Some(crate::metrics::celleval2::FAMILY),
+        ..output(celleval2::RESULTS, false, |r, s| {
+            s(celleval2::results_table(r))
+        })
+    },
+    OutputFile {
+        family: Some(crate::metrics::celleval2::FAMILY),
+        ..output(celleval2::AGG_RESULTS, false, |r, s| {
+            s(celleval2::agg_results_table(r))
+        })
+    },
+    OutputFile {
+        family: Some(crate::metrics::celleval2::FAMILY),
+        ..output(celleval2::VCC_SCORE, false, |r, s| {
+            s(celleval2::vcc_score_table(r))
+        })
     },
 ];
 

@@ -12,7 +12,7 @@ pub struct Curve {
 
 impl Curve {
     /// The curve of `labels` (true = positive) ranked by `scores` (same length).
-    pub fn new(labels: &[bool], scores: &[f32]) -> Self {
+    pub fn new(labels: &[bool], scores: &[f64]) -> Self {
         let mut order: Vec<usize> = (0..scores.len()).collect();
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
         let (mut tps, mut fps) = (Vec::new(), Vec::new());

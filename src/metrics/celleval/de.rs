@@ -154,7 +154,7 @@ pub fn recovery_aucs(real: &DeView, pred: &DeView) -> (f64, f64) {
     if positives == 0 || positives == labels.len() {
         return (f64::NAN, f64::NAN);
     }
-    let scores = recovery_scores(pred);
+    let scores: Vec<f64> = recovery_scores(pred).into_iter().map(f64::from).collect();
     let curve = auc::Curve::new(&labels, &scores);
     (curve.average_precision(), curve.roc_auc())
 }

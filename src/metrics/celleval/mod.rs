@@ -128,13 +128,19 @@ fn both_halves(gt: &GroupSample, td: &GroupSample) -> Array2<f32> {
 }
 
 /// The real cells of a label: its GT half, or both halves with `--compat celleval`.
-fn real_cells(cells: &CellInputs<'_>, label: usize, all_halves: bool) -> Array2<f32> {
+pub(crate) fn real_cells(cells: &CellInputs<'_>, label: usize, all_halves: bool) -> Array2<f32> {
     let [gt, td] = &cells.observed.halves[label];
     if all_halves {
         both_halves(gt, td)
     } else {
         gt.values.clone()
     }
+}
+
+/// The control cells both Arc tools compare with: every control cell of both halves.
+pub(crate) fn control_cells(cells: &CellInputs<'_>, ds: &Dataset) -> Array2<f32> {
+    let [gt, td] = &cells.observed.halves[ds.control];
+    both_halves(gt, td)
 }
 
 impl CellEval {
@@ -178,8 +184,7 @@ impl MetricFamily for CellEval {
         };
         let ds: &Dataset = inputs.dataset;
         let all_halves = cells.compat_celleval;
-        let [c_gt, c_td] = &cells.observed.halves[ds.control];
-        let controls = both_halves(c_gt, c_td);
+        let controls = control_cells(cells, ds);
         let Ok(reference) = PdexReference::new(controls.view(), PdexOptions::cell_eval_081())
         else {
             return; // no control cell: every value stays NaN
