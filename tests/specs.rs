@@ -139,3 +139,56 @@ fn perturbench_ranks_are_lower_better() {
         assert_eq!(s.perfect, if lower { 0.0 } else { 1.0 }, "{}", s.name);
     }
 }
+
+/// cell-eval2's catalog (its `metrics.md` §7, in `../shared/golden/peers/celleval2/`):
+/// metric name → (direction arrow, anchor text), `_top{50,…}` rows expanded.
+fn celleval2_catalog() -> Vec<(String, String, String)> {
+    let doc = std::fs::read_to_string(
+        common::shared_dir().join("golden/peers/celleval2/docs_cell_eval2_0.20.0/metrics.md"),
+    )
+    .expect("cell-eval2's metrics.md");
+    let start = doc.find("## 7. Metric catalog summary").expect("§7");
+    let mut rows = Vec::new();
+    for line in doc[start..].lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let name = cells[1].trim_matches('`');
+        let (dir, anchor) = (cells[4].to_string(), cells[5].to_string());
+        match name.split_once("{50,100,200,500}") {
+            Some((stem, _)) => {
+                for k in [50, 100, 200, 500] {
+                    rows.push((format!("{stem}{k}"), dir.clone(), anchor.clone()));
+                }
+            }
+            None => rows.push((name.to_string(), dir, anchor)),
+        }
+    }
+    rows
+}
+
+#[test]
+fn celleval2_directions_and_perfect_values_follow_its_catalog() {
+    let catalog = celleval2_catalog();
+    let specs: Vec<_> = registered_specs()
+        .into_iter()
+        .filter(|s| s.family == "celleval2")
+        .collect();
+    assert_eq!(specs.len(), 53);
+    for s in specs {
+        let name = s.name.strip_prefix("celleval2_").expect("prefixed");
+        let (_, dir, anchor) = catalog
+            .iter()
+            .find(|(n, _, _)| n == name)
+            .unwrap_or_else(|| panic!("{name} is not in cell-eval2's catalog"));
+        let expected = match dir.as_str() {
+            "↑" => Direction::HigherBetter,
+            "↓" => Direction::LowerBetter,
+            "·" => Direction::Descriptive,
+            other => panic!("{name}: direction {other}"),
+        };
+        assert_eq!(s.direction, expected, "{}", s.name);
+        match anchor.trim_matches('$') {
+            "" => assert!(s.perfect.is_nan(), "{} has no anchor in cell-eval2", s.name),
+            a => assert_eq!(s.perfect, a.parse::<f64>().unwrap(), "{}", s.name),
+        }
+    }
+}

@@ -46,8 +46,9 @@ async fn golden_small_in_wasm() {
     );
 }
 
-/// The cell-eval family in WebAssembly equals cell-eval 0.8.1's own `results.csv` on
-/// golden_single (`--compat celleval`; natively: `tests/celleval.rs`).
+/// The cell-eval and cell-eval2 families in WebAssembly equal cell-eval 0.8.1's and
+/// cell-eval2 0.20.0's own `results.csv` on golden_single (`--compat celleval`; natively:
+/// `tests/celleval.rs`, `tests/celleval2.rs`).
 #[wasm_bindgen_test]
 async fn celleval_in_wasm() {
     macro_rules! single {
@@ -65,7 +66,7 @@ async fn celleval_in_wasm() {
         };
     }
     let mut options = EvaluateOptions::default();
-    calibra::options::set(&mut options, "metrics", "calibrated,celleval").unwrap();
+    calibra::options::set(&mut options, "metrics", "calibrated,celleval,celleval2").unwrap();
     calibra::options::set(&mut options, "compat", "celleval").unwrap();
     options.per_gene_tables = false;
     let eval = evaluate(
@@ -128,6 +129,65 @@ async fn celleval_in_wasm() {
     }
     web_sys::console::log_1(
         &format!("celleval in wasm: {compared} values equal cell-eval's").into(),
+    );
+    celleval2_equals_its_goldens(&eval);
+}
+
+/// cell-eval2's long `results.csv` (profile `full`) of both golden_single models against the
+/// family's rows (tolerances as in `tests/celleval2.rs`).
+fn celleval2_equals_its_goldens(eval: &calibra::pipeline::Evaluation) {
+    macro_rules! peer2 {
+        ($model:literal) => {
+            include_str!(concat!(
+                "../../shared/golden/peers/celleval2/out/A_golden_single/",
+                $model,
+                "/full/results.csv"
+            ))
+        };
+    }
+    let ours = calibra::report::context_table(&eval.contexts[0], "celleval2_results.csv")
+        .unwrap()
+        .expect("celleval2_results.csv");
+    let column = |name: &str| &ours.columns.iter().find(|(n, _)| n == name).expect(name).1;
+    let text = |name: &str| match column(name) {
+        calibra::report::Column::Str(v) => v.clone(),
+        _ => panic!("{name}"),
+    };
+    let values = match column("value") {
+        calibra::report::Column::F64(v) => v.clone(),
+        _ => panic!("value"),
+    };
+    let (models, perts, metrics) = (text("model"), text("perturbation"), text("metric"));
+    let mut compared = 0;
+    for (model, csv) in [
+        ("collapsed", peer2!("collapsed")),
+        ("noisy_truth", peer2!("noisy_truth")),
+    ] {
+        for row in common::golden::read_csv(csv).rows {
+            let (p, m) = (row[0].to_string(), row[1].to_string());
+            let (p, m) = (p.trim_matches('"'), m.trim_matches('"'));
+            let at = (0..models.len())
+                .find(|&i| models[i] == model && perts[i] == p && metrics[i] == m)
+                .unwrap_or_else(|| panic!("no row {model} {p} {m}"));
+            let got = values[at];
+            let ok = match &row[2] {
+                common::golden::Value::Num(x) if x.is_nan() => got.is_nan(),
+                common::golden::Value::Num(x) => {
+                    let tol = if m == "de_wilcoxon_lfc_nmae" {
+                        1e-7
+                    } else {
+                        1e-9
+                    };
+                    (x - got).abs() <= (tol * x.abs()).max(1e-13)
+                }
+                _ => false,
+            };
+            assert!(ok, "{model} {m} {p}: cell-eval2 {}, calibra {got}", row[2]);
+            compared += 1;
+        }
+    }
+    web_sys::console::log_1(
+        &format!("celleval2 in wasm: {compared} values equal cell-eval2's").into(),
     );
 }
 

@@ -1,7 +1,7 @@
 // calibra's page controller: collects files and options, drives the Web Worker, renders results.
 // Test contract: input[name=cells], input[name=predictions], input[name=split], #run; body.dataset.state is
 // "done" or "error" (message in #error); window.calibraReport holds the report.
-import { el, flattenReport, verdicts, drfHeatmap, modelTable, forestPlots, perturbationTable, scatter, userModels, pooledTable, agreementHeatmap, metricGroup, onlyGroup, groupParameters } from './render.js';
+import { el, flattenReport, verdicts, drfHeatmap, modelTable, forestPlots, perturbationTable, scatter, userModels, pooledTable, agreementHeatmap, metricGroup, onlyGroup, groupParameters, vccScoreLines } from './render.js';
 import { Evaluator, Cancelled } from './protocol.js';
 
 const $ = (s) => document.querySelector(s);
@@ -161,7 +161,10 @@ function renderContext(report, context, seconds, memoryBytes) {
       onclick: () => { currentGroup = g; drawGroup(); },
     }, g)));
     $('#family-tabs').hidden = groups.length < 2;
-    $('#family-note').textContent = groupParameters(files, currentGroup);
+    const vcc = currentGroup === 'celleval2' ? vccScoreLines(files) : [];
+    $('#family-note').replaceChildren(
+      ...vcc.map((v) => el('strong', { class: 'vcc-score', title: v.detail }, v.text, el('br'))),
+      groupParameters(files, currentGroup));
     $('#drf').replaceChildren(drfHeatmap(part));
     $('#models').replaceChildren(modelTable(part));
     $('#forest').replaceChildren(forestPlots(part));

@@ -51,6 +51,10 @@ export function groupParameters(files, group) {
     const real = o.compat === 'celleval' ? 'every cell of both halves (--compat celleval)' : 'its GT-half cells';
     return `cell-eval 0.8.1 (profile full): each perturbation's real cells (${real}) and each model's predicted cells (a mean prediction: its profile repeated once per real cell) tested against every control cell by pdex's Mann–Whitney U, BH per perturbation, FDR < 0.05; pseudobulks in float32. Cells: a seeded sample of at most ${o.max_cells} per perturbation and half. de_nsig_counts_* are descriptive (no DRF).`;
   }
+  if (group === 'celleval2') {
+    const real = o.compat === 'celleval' ? 'every cell of both halves (--compat celleval)' : 'its GT-half cells';
+    return `cell-eval2 0.20.0 (profile full; vcc2026 = 10 of these, 6 scored), its v2 settings for log-normalised input: each perturbation's real cells (${real}) and predicted cells (a mean prediction: its profile repeated once per real cell) tested against every real control cell by pdex's Mann–Whitney U, fold changes log2((mean expm1 + 1e-9)/(control + 1e-9)), BH per perturbation, p_adj < 0.05 (NaN fold changes masked), reference gates of 10 significant genes, the perturbation's own gene left out where cell-eval2 leaves it out. Cells: a seeded sample of at most ${o.max_cells} per perturbation and half. Counts and expr_distance_unbiased / expr_real_mass_ratio are descriptive (no DRF).`;
+  }
   const space = group.split(' · ')[1];
   if (!space) return '';
   const what = space === 'raw' ? 'every gene'
@@ -58,6 +62,27 @@ export function groupParameters(files, group) {
       : (o.gge_deg_rule ? `per perturbation, the genes with |log2FC| ≥ ${o.deg_lfc} and Welch p ≤ ${o.deg_pval} against control` : "per perturbation, its GT-half DEGs (SPEC §3)");
   return `Space ${space}: ${what}. Cells: a seeded sample of at most ${o.max_cells} per perturbation and half (and per model); baselines in cell form, collapsed_duplicate = the technical duplicate's mean repeated.`;
 }
+/**
+ * "Your local VCC 2026 score" lines: each user model's avg_score on cell-eval2's replicate
+ * scale (0 = calibra's dataset-mean baseline, 1 = the technical duplicate), from
+ * celleval2_vcc2026_score.csv; empty without the cell-eval2 family.
+ */
+export function vccScoreLines(files) {
+  const rows = files['celleval2_vcc2026_score.csv'];
+  if (!rows || !rows.length) return [];
+  const users = userModels(files);
+  const models = users.length ? users : [...new Set(rows.map((r) => r.model))];
+  return models.map((m) => {
+    const mine = rows.filter((r) => r.model === m);
+    const avg = mine.find((r) => r.metric === 'avg_score');
+    if (!avg) return null;
+    const members = mine.filter((r) => r.metric !== 'avg_score');
+    const usable = members.filter((r) => r.from_replicate !== null && !Number.isNaN(r.from_replicate));
+    const detail = members.map((r) => `${r.metric} ${fmt(r.value)} → ${fmt(r.from_replicate, 2)}`).join('; ');
+    return { model: m, score: avg.from_replicate, members: usable.length, text: `Your local VCC 2026 score, ${m}: ${fmt(avg.from_replicate)} (0 = dataset_mean, 1 = technical_duplicate; mean of ${usable.length} of 6 scored members; computed in this browser, nothing uploaded)`, detail };
+  }).filter(Boolean);
+}
+
 const specOf = (files, name) => files.metrics.find((m) => m.name === name);
 
 /** Metrics the DRF says can separate signal from null on this dataset (computed by calibra). */

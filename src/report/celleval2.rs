@@ -72,7 +72,8 @@ impl Scale {
         if !(b.is_finite() && r.is_finite()) || headroom.is_nan() || headroom <= 0.0 {
             return f64::NAN;
         }
-        let s = (u - b) / (r - b);
+        // + 0.0: a model equal to the baseline scores 0, not −0.
+        let s = (u - b) / (r - b) + 0.0;
         match self {
             Scale::Higher => {
                 if u.is_finite() {

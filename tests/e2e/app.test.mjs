@@ -392,35 +392,41 @@ test('cell-level predictions in the page: a tab per family and space, the number
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('cell-eval in the page: its own tab and files, the numbers of the CLI', async () => {
+test('cell-eval and cell-eval2 in the page: their own tabs and files, the VCC 2026 score, the numbers of the CLI', async () => {
   const cells = golden('golden_single', 'data.parquet');
   const predictions = golden('golden_single', 'predictions.parquet');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'calibra-celleval-'));
   const cli = process.env.CALIBRA_CLI || path.join(repo, 'target', 'debug', 'calibra');
   execFileSync(cli, ['evaluate', '--cells', cells, '--predictions', predictions,
-    '--metrics', 'calibrated,celleval', '--compat', 'celleval', '--light', '--out', path.join(dir, 'out')], { stdio: 'inherit' });
+    '--metrics', 'calibrated,celleval,celleval2', '--compat', 'celleval', '--light', '--out', path.join(dir, 'out')], { stdio: 'inherit' });
   const { origin } = servers.threaded;
   const { page, requests } = await open(origin);
   await page.waitForSelector('#run:not([disabled])', { timeout: 120_000 });
   await page.setInputFiles('input[name=cells]', cells);
   await page.setInputFiles('input[name=predictions]', predictions);
   await page.click('details:has(#options) > summary');
-  await page.fill('#opt-metrics', 'calibrated,celleval');
+  await page.fill('#opt-metrics', 'calibrated,celleval,celleval2');
   await page.selectOption('#opt-compat', 'celleval');
   const before = requests.length;
   await page.click('#run');
   assert.equal(await waitForState(page), 'done', await page.textContent('#error'));
   assert.equal(requests.length, before, 'no request while evaluating');
   const tabs = await page.$$eval('#family-tabs button', (bs) => bs.map((b) => b.textContent));
-  assert.deepEqual(tabs, ['calibrated', 'celleval']);
+  assert.deepEqual(tabs, ['calibrated', 'celleval', 'celleval2']);
   await page.click('#family-tabs button[data-group="celleval"]');
   await page.waitForFunction(() => document.querySelector('#models tbody th')?.textContent.startsWith('celleval_'));
   assert.match(await page.textContent('#family-note'), /cell-eval 0\.8\.1/);
   const report = await page.evaluate(() => window.calibraReport);
   const problems = await compareReport(report, path.join(dir, 'out'),
-    ['metrics.csv', 'summary.csv', 'drf_summary.csv', 'stats.csv', 'celleval_results.csv']);
+    ['metrics.csv', 'summary.csv', 'drf_summary.csv', 'stats.csv', 'celleval_results.csv',
+      'celleval2_results.csv', 'celleval2_vcc2026_score.csv']);
   assert.deepEqual(problems, []);
   await page.screenshot({ path: path.join(artifacts, 'celleval-tab.png'), fullPage: true });
+  await page.click('#family-tabs button[data-group="celleval2"]');
+  await page.waitForFunction(() => document.querySelector('#models tbody th')?.textContent.startsWith('celleval2_'));
+  assert.match(await page.textContent('#family-note'), /Your local VCC 2026 score, collapsed: -?\d\.\d{3}/);
+  assert.match(await page.textContent('#family-note'), /cell-eval2 0\.20\.0/);
+  await page.screenshot({ path: path.join(artifacts, 'celleval2-tab.png'), fullPage: true });
   assertPrivate(requests, origin);
   await page.close();
   fs.rmSync(dir, { recursive: true, force: true });

@@ -12,6 +12,8 @@ const KEYS = {
   'deg_gt.parquet': ['perturbation', 'gene'], 'deg_td.parquet': ['perturbation', 'gene'],
   'baselines.parquet': ['model', 'perturbation', 'fold'],
   'celleval_results.csv': ['model', 'perturbation'],
+  'celleval2_results.csv': ['model', 'perturbation', 'metric'],
+  'celleval2_vcc2026_score.csv': ['model', 'metric'],
 };
 
 /** Rows of a Parquet file, zstd included (int64 columns arrive as BigInt; the page reports Numbers). */
@@ -47,7 +49,7 @@ function same(a, e) {
 }
 
 /** The tables every run writes (a family's own files only exist when it ran). */
-const EVERY_RUN = Object.keys(KEYS).filter((f) => !f.startsWith('celleval_'));
+const EVERY_RUN = Object.keys(KEYS).filter((f) => !f.startsWith('celleval'));
 
 /** Problems found (empty when the report matches), over `files` (default: every run's tables). */
 export async function compareReport(report, expectedDir, files = EVERY_RUN) {
