@@ -9,7 +9,7 @@ V/bin/cell-eval2. Without it the script says so and stops.
 
 For the two inputs of the peer goldens (A = golden_single, C = the Norman19 subset) it builds the
 h5ad files with `../shared/golden/peers/celleval2/scripts/build_celleval_inputs.py` (the peer
-venv's python), then times, under /usr/bin/time -v (wall, peak RSS), medians of --runs:
+venv's python), then times, under /usr/bin/time -v (wall, peak RSS), medians of --runs (--peer-runs for the peer):
   * `cell-eval2 run` per model with the goldens' exact settings (profile `full`, and the `vcc2026`
     preset), a cold CLI process as a user runs it;
   * `calibra evaluate --metrics calibrated,celleval2 --compat celleval --light`: one run scores
@@ -70,7 +70,8 @@ def calibra(cells, predictions, extra, runs):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=3, help="runs of calibra (median)")
+    ap.add_argument("--peer-runs", type=int, default=1, help="runs of cell-eval2 per model and profile (median)")
     ap.add_argument("--perf", default="perf_medium", help="vs_reference.py dataset for the family-vs-core ratio ('' to skip)")
     args = ap.parse_args()
     if not os.path.exists(CALIBRA):
@@ -95,7 +96,7 @@ def main():
                 for model in models:
                     inputs = os.path.join(work, "inputs", tag, "cell-eval", model, "inputs")
                     out = os.path.join(work, "out", tag, model, preset[1])
-                    wall, rss = median_of(args.runs, [
+                    wall, rss = median_of(args.peer_runs, [
                         peer, "run", "-ap", os.path.join(inputs, "pred.h5ad"), "-ar", os.path.join(inputs, "real.h5ad"),
                         *preset, "--pert-col", "perturbation", "--control", "control", "--input-type", "lognorm",
                         "--set", "device=cpu", "--set", "de.backend=pdex", "--set", "num_threads=2",

@@ -31,11 +31,11 @@ export function flattenReport(report, context = 0) {
 const metricNames = (files) => files.metrics.map((m) => m.name);
 
 /**
- * The tab a metric is shown under: its family, and for a cell-level metric its space too (the
+ * The tab a metric is shown under: its family, and for a distributional metric its space too (the
  * suffix every cell-level metric's name carries, GGE style: mmd_pca50).
  */
 export function metricGroup(spec) {
-  const space = spec.input === 'cells' && /_(raw|pca\d+|deg)$/.exec(spec.name);
+  const space = spec.family === 'distributional' && /_(raw|pca\d+|deg)$/.exec(spec.name);
   return space ? `${spec.family} · ${space[1]}` : spec.family;
 }
 
