@@ -10,6 +10,7 @@
 
 use crate::de::mannwhitney::PdexGroup;
 use crate::metrics::celleval::auc::Curve;
+use rayon::prelude::*;
 
 /// The significance level on `p_adj`.
 pub const ALPHA: f64 = 0.05;
@@ -349,7 +350,7 @@ pub fn panel_metrics(pairs: &[Pair<'_>], name_rank: &[usize]) -> Vec<[f64; DE_ME
         .reduce(f64::min)
         .unwrap_or(1e-10);
     pairs
-        .iter()
+        .par_iter()
         .map(|pair| {
             let mut v = one_pair(pair, name_rank, smallest_positive);
             v[NSIG_SPEARMAN] = spearman_counts;

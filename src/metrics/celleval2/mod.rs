@@ -28,7 +28,6 @@ use crate::de::mannwhitney::{PdexOptions, PdexReference};
 use de::{DeTable, DE_METRICS};
 use expr::Bulk;
 use ndarray::ArrayViewMut3;
-use pds::PdsDistance;
 use rayon::prelude::*;
 
 /// The family's name.
@@ -229,10 +228,11 @@ impl MetricFamily for CellEval2 {
                 .iter()
                 .filter_map(|&p| own_genes[p])
                 .for_each(|g| excluded[g] = true);
-            let real_effects: Vec<Vec<f64>> = panel
+            let real_effects: Vec<&[f64]> = panel
                 .iter()
-                .map(|&p| pds::without_genes(&real_of(p).effect, &excluded))
+                .map(|&p| real_of(p).effect.as_slice())
                 .collect();
+            let discrimination = pds::PdsPanel::new(&real_effects, &excluded);
             let capped = expr::mse_unbiased_capped(
                 &scored
                     .iter()
@@ -254,25 +254,31 @@ impl MetricFamily for CellEval2 {
                     .collect::<Vec<_>>(),
                 &name_rank,
             );
-            for (i, &(p, s)) in scored.iter().enumerate() {
-                let r = real_of(p);
-                let own = own_genes[p];
-                let mut v = [f64::NAN; N_METRICS];
-                v[..DE_METRICS].copy_from_slice(&de_values[i]);
-                v[EXPR_MAE] = expr::mae(&s.bulk.mean, &r.bulk.mean);
-                let own_in_panel = panel.iter().position(|&q| q == p).expect("panel");
-                let pred_effect = pds::without_genes(&s.effect, &excluded);
-                for (j, d) in PdsDistance::ALL.into_iter().enumerate() {
-                    v[PDS + j] = pds::score(&pred_effect, &real_effects, own_in_panel, d);
-                }
-                v[DELTA_PEARSON] = expr::delta_pearson(&s.effect, &r.effect);
-                v[EXPR_MSE] = expr::mse(&s.bulk.mean, &r.bulk.mean);
-                v[MSE_UNBIASED] = expr::mse_unbiased(&s.bulk, &r.bulk, own);
-                v[MSE_UNBIASED_CAPPED] = capped[i];
-                v[DISTANCE_UNBIASED] = expr::distance_unbiased(&r.bulk, &control, own);
-                v[REAL_MASS_RATIO] = expr::real_mass_ratio(&r.bulk.mean);
-                v[DELTA_MSE] = expr::mse(&s.effect, &r.effect);
-                v[DELTA_MAE] = expr::mae(&s.effect, &r.effect);
+            let rows: Vec<[f64; N_METRICS]> = scored
+                .par_iter()
+                .enumerate()
+                .map(|(i, &(p, s))| {
+                    let r = real_of(p);
+                    let own = own_genes[p];
+                    let mut v = [f64::NAN; N_METRICS];
+                    v[..DE_METRICS].copy_from_slice(&de_values[i]);
+                    v[EXPR_MAE] = expr::mae(&s.bulk.mean, &r.bulk.mean);
+                    let own_in_panel = panel.iter().position(|&q| q == p).expect("panel");
+                    let pred_effect = pds::without_genes(&s.effect, &excluded);
+                    v[PDS..PDS + 3]
+                        .copy_from_slice(&discrimination.scores(&pred_effect, own_in_panel));
+                    v[DELTA_PEARSON] = expr::delta_pearson(&s.effect, &r.effect);
+                    v[EXPR_MSE] = expr::mse(&s.bulk.mean, &r.bulk.mean);
+                    v[MSE_UNBIASED] = expr::mse_unbiased(&s.bulk, &r.bulk, own);
+                    v[MSE_UNBIASED_CAPPED] = capped[i];
+                    v[DISTANCE_UNBIASED] = expr::distance_unbiased(&r.bulk, &control, own);
+                    v[REAL_MASS_RATIO] = expr::real_mass_ratio(&r.bulk.mean);
+                    v[DELTA_MSE] = expr::mse(&s.effect, &r.effect);
+                    v[DELTA_MAE] = expr::mae(&s.effect, &r.effect);
+                    v
+                })
+                .collect();
+            for (&(p, _), v) in scored.iter().zip(&rows) {
                 for (k, &x) in v.iter().enumerate() {
                     values[[m, k, p]] = x;
                 }
