@@ -80,6 +80,7 @@ def main():
     if not peer or not os.path.exists(peer):
         print("cell-eval2 not found: set CELLEVAL2=/path/to/venv/bin/cell-eval2 (see the docstring); "
               "only calibra's family-vs-core ratio is measured.")
+        peer = None
     rows = []
     if peer:
         python = os.path.join(os.path.dirname(peer), "python")
