@@ -31,15 +31,25 @@ const NULL_WITHOUT_REAL_DE: [&str; 3] = [
     "de_sig_genes_recall",
 ];
 
-/// The family's columns: (metric index in the table, cell-eval's name).
-fn columns(r: &ContextResult) -> Vec<(usize, &'static str)> {
+/// A peer family's columns: (metric index in the table, the peer's own name: the metric's
+/// name without the family `prefix`).
+pub(super) fn family_columns(
+    r: &ContextResult,
+    family: &str,
+    prefix: &str,
+) -> Vec<(usize, &'static str)> {
     r.table
         .specs
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.family == FAMILY)
-        .map(|(k, s)| (k, s.name.strip_prefix(PREFIX).unwrap_or(s.name)))
+        .filter(|(_, s)| s.family == family)
+        .map(|(k, s)| (k, s.name.strip_prefix(prefix).unwrap_or(s.name)))
         .collect()
+}
+
+/// The family's columns: (metric index in the table, cell-eval's name).
+fn columns(r: &ContextResult) -> Vec<(usize, &'static str)> {
+    family_columns(r, FAMILY, PREFIX)
 }
 
 /// Each model's rows: (model index, the covered perturbations' indices).

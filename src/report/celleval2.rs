@@ -102,13 +102,7 @@ impl Scale {
 
 /// The family's metrics: (metric index in the table, cell-eval2's name).
 fn columns(r: &ContextResult) -> Vec<(usize, &'static str)> {
-    r.table
-        .specs
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.family == FAMILY)
-        .map(|(k, s)| (k, s.name.strip_prefix(PREFIX).unwrap_or(s.name)))
-        .collect()
+    super::celleval::family_columns(r, FAMILY, PREFIX)
 }
 
 /// The perturbations a model is scored on.

@@ -53,7 +53,7 @@ impl DeView {
 }
 
 /// |first `k` of `a` ∩ first `k` of `b`| / `k` (0 when `k` = 0).
-fn shared_fraction(a: &[usize], b: &[usize], k: usize, n_genes: usize) -> f64 {
+pub(crate) fn shared_fraction(a: &[usize], b: &[usize], k: usize, n_genes: usize) -> f64 {
     if k == 0 {
         return 0.0;
     }

@@ -10,6 +10,8 @@
 
 use crate::de::mannwhitney::PdexGroup;
 use crate::metrics::celleval::auc::Curve;
+// cell-eval2 kept cell-eval's top-N lists: the same `K`s and the same shared fraction.
+use crate::metrics::celleval::de::{shared_fraction, TOP_K};
 use rayon::prelude::*;
 
 /// The significance level on `p_adj`.
@@ -20,9 +22,6 @@ pub const GATE: usize = 10;
 
 /// Number of DE metrics.
 pub const DE_METRICS: usize = 41;
-
-/// The `K` of the `_topK` variants (`None`: the list's own length).
-const TOP_K: [Option<usize>; 5] = [None, Some(50), Some(100), Some(200), Some(500)];
 
 /// The purity floor of `direction_sensitivity*`: 1 − α/2.
 const SENSITIVITY_PURITY: f64 = 1.0 - ALPHA / 2.0;
@@ -225,16 +224,6 @@ fn mcc(tp: usize, a: usize, b: usize, g: usize) -> f64 {
     let num = (tp * g - a * b) as f64;
     let den = ((a * b * (g - a) * (g - b)) as f64).sqrt();
     num / den
-}
-
-/// `|first k of a ∩ first k of b| / k`.
-fn shared_fraction(a: &[usize], b: &[usize], k: usize, n_genes: usize) -> f64 {
-    if k == 0 {
-        return 0.0;
-    }
-    let mut in_b = vec![false; n_genes];
-    b.iter().take(k).for_each(|&g| in_b[g] = true);
-    a.iter().take(k).filter(|&&g| in_b[g]).count() as f64 / k as f64
 }
 
 /// One gene of the direction frame.
