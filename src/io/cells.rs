@@ -138,7 +138,8 @@ pub struct SplitSource {
 }
 
 /// Reads the cells table (SPEC §1.1, §1.3, §1.4, §2); `split`, when given, replaces the file's
-/// folds (SPEC §12.5). `progress` receives fractions 0..1.
+/// folds (SPEC §12.5). `progress` receives fractions 0..1. A sufficient-statistics table
+/// (SPEC §12.6, [`super::stats_table`]) is read as the cells it sums.
 pub fn read_cells(
     source: SharedSource,
     opts: &CellOptions,
@@ -147,19 +148,72 @@ pub fn read_cells(
     progress: &mut dyn FnMut(f64),
 ) -> Result<ObservedCells> {
     let table = Table::open(source, &opts.read)?;
+    let sums = if super::stats_table::is_stats_table(&table.schema) {
+        super::stats_table::read_sums(vec![vec![table]], opts, progress)?
+    } else {
+        sum_cells(table, opts, budget, None, progress)?
+    };
+    assemble(sums, opts, split)
+}
+
+/// A cells table summed per (context, label, half): what the design turns into datasets, and
+/// what a sufficient-statistics table holds.
+pub struct CellSums {
+    /// The file's display name.
+    pub file: String,
+    /// Its format.
+    pub format: Format,
+    /// Its expression layout name (`statistics` for a statistics table).
+    pub layout: &'static str,
+    /// Genes in file order.
+    pub genes: Vec<String>,
+    /// (context, label) ids; group `2·id + half` of `sums`.
+    pub labels: Labels,
+    /// n, Σx, Σx² per group and gene.
+    pub sums: Accumulator,
+    /// Seeded cell samples per group, when asked for.
+    pub samples: Option<Vec<GroupSample>>,
+    /// Fold per label id (with the first row that gave it), from a fold or split column.
+    pub fold_of: Vec<Option<(i64, u64)>>,
+    /// The file's fold column, if any.
+    pub fold_column: Option<String>,
+    /// The file's split column, if any (its values are folds in `fold_of`).
+    pub split_column: Option<String>,
+    /// Rows (cells) read.
+    pub rows: u64,
+    /// Halves were assigned by calibra (no half column).
+    pub halves_assigned: bool,
+    /// Cells were normalised (normalize_total + log1p).
+    pub normalized: bool,
+}
+
+/// Streams a cells table into per-group sums (and samples when asked). With `rows`, only the
+/// cells of that row range are summed — halves still assigned over the whole file, so that the
+/// sums of disjoint ranges add up to the whole file's ([`super::stats_table`]).
+pub fn sum_cells(
+    table: Table,
+    opts: &CellOptions,
+    budget: Option<BudgetCheck<'_>>,
+    rows: Option<std::ops::Range<u64>>,
+    progress: &mut dyn FnMut(f64),
+) -> Result<CellSums> {
     table.check_read_options(&opts.read)?;
     let file = table.name().to_string();
     let layout = locate(&file, &table.schema, &opts.columns, TableRole::Cells)?;
     let mut labels = Labels::new();
     let genes = layout.genes.len();
 
-    // Without a half column, halves depend on each label's cell count: count labels first.
-    let half_masks = if layout.half.is_none() {
+    // Without a half column, halves depend on each label's cell count: count labels first. A
+    // row range needs every label id before the first row (rows outside it go to one more).
+    let half_masks = if layout.half.is_none() || rows.is_some() {
         let counts = count_labels(&table, &layout, opts.batch_rows, &mut labels)?;
         if let Some(check) = budget {
             check(counts.len(), genes)?;
         }
-        Some(assign_halves(&labels, &counts, opts.seed))
+        layout
+            .half
+            .is_none()
+            .then(|| assign_halves(&labels, &counts, opts.seed))
     } else {
         // The budget needs the labels before the statistics grow with them: one pass over the
         // label columns — unless the table is a stream (no length, and a second pass would
@@ -170,6 +224,7 @@ pub fn read_cells(
         }
         None
     };
+    let outside = rows.map(|r| (r, 2 * labels.len() as u32));
 
     let (key_columns, meta) = MetaColumns::project(
         layout.label,
@@ -179,6 +234,7 @@ pub fn read_cells(
         layout.context,
     );
     let mut grouper = RowGrouper::new(file.clone(), labels, half_masks, meta);
+    grouper.keep_rows = outside;
     let mut acc = Accumulator::new(layout.genes.len());
     let mut sampler = opts.max_cells.map(|max| {
         let gene_of = (0..layout.genes.len()).map(Some).collect();
@@ -260,7 +316,54 @@ pub fn read_cells(
         ));
     }
     validate_values(&file, &layout.genes, &checks, opts.normalize)?;
+    let column_name = |c: Option<usize>| c.map(|c| table.schema.field(c).name().clone());
+    Ok(CellSums {
+        layout: if table
+            .schema
+            .metadata()
+            .contains_key(super::long::LONG_LAYOUT_KEY)
+        {
+            "long"
+        } else {
+            layout.expression.as_str()
+        },
+        file,
+        format: table.format,
+        genes: layout.genes,
+        labels,
+        sums: acc,
+        samples,
+        fold_of,
+        fold_column: column_name(layout.fold),
+        split_column: column_name(layout.split),
+        rows: row,
+        halves_assigned: layout.half.is_none(),
+        normalized: opts.normalize,
+    })
+}
 
+/// Applies the design to a table's sums: the control, the split or folds, one dataset per
+/// context (SPEC §2, §12.5).
+pub fn assemble(
+    sums: CellSums,
+    opts: &CellOptions,
+    split: Option<&SplitTable>,
+) -> Result<ObservedCells> {
+    let CellSums {
+        file,
+        format,
+        layout,
+        genes,
+        labels,
+        sums: acc,
+        samples,
+        fold_of,
+        fold_column,
+        split_column,
+        rows,
+        halves_assigned,
+        normalized,
+    } = sums;
     let control_label = design::choose_control(
         &file,
         &label_counts(&labels, acc.counts()),
@@ -279,17 +382,16 @@ pub fn read_cells(
             })
             .collect();
         t.check_known(&known, &control_label)?;
-        if let Some(c) = layout.fold.or(layout.split) {
+        if let Some(c) = fold_column.as_ref().or(split_column.as_ref()) {
             warnings.push(format!(
-                "the split file {} replaces the cells' '{}' column",
+                "the split file {} replaces the cells' '{c}' column",
                 t.file,
-                table.schema.field(c).name()
             ));
         }
     }
     let design = match split {
         Some(t) => Design::SplitFile(t),
-        None if layout.split.is_some() || layout.fold.is_some() => Design::FileFolds,
+        None if split_column.is_some() || fold_column.is_some() => Design::FileFolds,
         None => Design::Assigned,
     };
     let contexts = build_contexts(
@@ -300,18 +402,18 @@ pub fn read_cells(
         &fold_of,
         design,
         &control_label,
-        layout.genes.clone(),
+        genes.clone(),
         opts.seed,
         &mut warnings,
     )?;
-    let split_source = match (split, layout.split) {
+    let split_source = match (split, &split_column) {
         (Some(t), _) => Some(SplitSource {
             from: t.file.clone(),
             task: t.task.clone(),
             perturbations: side_counts(&contexts),
         }),
         (None, Some(c)) => Some(SplitSource {
-            from: format!("column '{}'", table.schema.field(c).name()),
+            from: format!("column '{c}'"),
             task: None,
             perturbations: side_counts(&contexts),
         }),
@@ -319,24 +421,16 @@ pub fn read_cells(
     };
     Ok(ObservedCells {
         file,
-        format: table.format,
-        layout: if table
-            .schema
-            .metadata()
-            .contains_key(super::long::LONG_LAYOUT_KEY)
-        {
-            "long"
-        } else {
-            layout.expression.as_str()
-        },
-        genes: layout.genes,
+        format,
+        layout,
+        genes,
         control_label,
         contexts,
-        n_cells: row,
-        halves_assigned: layout.half.is_none(),
-        folds_assigned: layout.fold.is_none() && split_source.is_none(),
+        n_cells: rows,
+        halves_assigned,
+        folds_assigned: fold_column.is_none() && split_source.is_none(),
         split: split_source,
-        normalized: opts.normalize,
+        normalized,
         warnings,
     })
 }

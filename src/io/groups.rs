@@ -201,7 +201,7 @@ pub fn cell_key_parts(context: Option<usize>, label: usize) -> [KeyPart<'static>
 }
 
 /// The split word of a fold code made from a split column (val and excluded share a code).
-fn fold_side(fold: i64) -> &'static str {
+pub fn fold_side(fold: i64) -> &'static str {
     Split::ALL
         .iter()
         .find(|s| s.fold() == fold)
@@ -262,6 +262,9 @@ pub struct RowGrouper {
     seen_in_label: Vec<usize>,
     /// Fold per label id, with the first row that gave it.
     pub fold_of: Vec<Option<(i64, u64)>>,
+    /// Only these rows are summed; the others go to the given group, above every label's
+    /// (their halves and folds still count, so that row ranges of a file agree).
+    pub keep_rows: Option<(std::ops::Range<u64>, u32)>,
     meta: MetaColumns,
 }
 
@@ -279,6 +282,7 @@ impl RowGrouper {
             half_masks,
             seen_in_label: Vec::new(),
             fold_of: Vec::new(),
+            keep_rows: None,
             meta,
         }
     }
@@ -387,6 +391,13 @@ impl RowGrouper {
                         ));
                     }
                     _ => {}
+                }
+            }
+        }
+        if let Some((keep, outside)) = &self.keep_rows {
+            for (i, g) in groups.iter_mut().enumerate() {
+                if !keep.contains(&(row + i as u64)) {
+                    *g = *outside;
                 }
             }
         }

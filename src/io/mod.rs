@@ -27,6 +27,7 @@ pub mod predictions;
 pub mod sinks;
 pub mod source;
 pub mod split_file;
+pub mod stats_table;
 pub mod table;
 
 pub use cells::{read_cells, read_labels, CellOptions, ContextData, LabelSamples, ObservedCells};

@@ -117,6 +117,22 @@ impl Accumulator {
             });
     }
 
+    /// Adds `n` cells to `group` whose values are not seen (a statistics table's count).
+    pub fn add_cells(&mut self, group: u32, n: u64) {
+        self.ensure_groups(group as usize + 1);
+        self.count[group as usize] += n;
+    }
+
+    /// Adds a (group, gene)'s Σx and Σx² as given (a statistics table's row); the group must
+    /// exist ([`Accumulator::add_cells`] first).
+    pub fn add_moments(&mut self, group: u32, gene: usize, sum: f64, sum_sq: f64) {
+        let gene_len = self.cap * MOMENTS;
+        let block = &mut self.blocks[gene / GENES_PER_BLOCK];
+        let k = (gene % GENES_PER_BLOCK) * gene_len + group as usize * MOMENTS;
+        block[k] += sum;
+        block[k + 1] += sum_sq;
+    }
+
     /// Cells per group seen so far.
     pub fn counts(&self) -> &[u64] {
         &self.count

@@ -14,6 +14,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod stats;
+
 /// Calibrated evaluation of perturbation-response models.
 #[derive(Parser, Debug)]
 #[command(name = "calibra", version, about, long_about = None)]
@@ -34,6 +36,9 @@ enum Command {
     Weights(WeightsArgs),
     /// Write a simulated dataset (cells + two illustrative models) as Parquet.
     Simulate(SimulateArgs),
+    /// Write the sufficient-statistics table (SPEC §12.6) of a cells file or of rows of it,
+    /// add partial tables (`stats merge`), or print the Spark / DuckDB query that makes it.
+    Stats(stats::StatsArgs),
 }
 
 /// The file arguments of `evaluate`; its options come from [`crate::options::OPTIONS`]
@@ -41,8 +46,12 @@ enum Command {
 #[derive(Args, Debug)]
 struct EvaluateArgs {
     /// Observed cells (Parquet, Arrow IPC or AnnData .h5ad).
-    #[arg(long, required_unless_present = "example")]
+    #[arg(long, required_unless_present_any = ["example", "stats"])]
     cells: Option<PathBuf>,
+    /// A sufficient-statistics table (SPEC §12.6: `calibra stats`, or its Spark / DuckDB
+    /// query) instead of the cells: the calibrated family, from n, Σx and Σx² per group.
+    #[arg(long, conflicts_with_all = ["cells", "example"])]
+    stats: Option<PathBuf>,
     /// Predictions (Parquet, Arrow IPC or .h5ad); repeat for several files.
     #[arg(long = "predictions", num_args = 1..)]
     predictions: Vec<PathBuf>,
@@ -138,6 +147,9 @@ fn with_option_flags(cmd: clap::Command) -> clap::Command {
         .mut_subcommand("weights", |sub| {
             add_option_flags(sub, |name| WEIGHTS_OPTIONS.contains(&name))
         })
+        .mut_subcommand("stats", |sub| {
+            add_option_flags(sub, |name| stats::STATS_OPTIONS.contains(&name))
+        })
 }
 
 /// Adds the flags of the options table's entries that `keep` selects.
@@ -200,6 +212,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32
             .and_then(options)
             .and_then(|o| run_weights(a, o)),
         Command::Simulate(a) => run_simulate(a),
+        Command::Stats(a) => matches
+            .subcommand_matches("stats")
+            .ok_or_else(|| Error::Options("stats' options are missing".into()))
+            .and_then(options)
+            .and_then(|o| stats::run(a, o)),
     };
     match result {
         Ok(()) => 0,
@@ -294,10 +311,21 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
         );
         Inputs::simulated(&sim, "example")?
     } else {
-        let cells_path = a
-            .cells
-            .clone()
-            .ok_or_else(|| Error::Options("--cells is required".into()))?;
+        let cells_path = match (&a.cells, &a.stats) {
+            (Some(c), _) => c.clone(),
+            (None, Some(s)) => {
+                let t = io::Table::open(io::open_file(s)?, &opts.cells.read)?;
+                if !io::stats_table::is_stats_table(&t.schema) {
+                    return Err(Error::in_file(
+                        t.name(),
+                        "--stats expects a statistics table (columns [context,] perturbation, half, gene, n, sum_x, sum_x2)",
+                        "give cells with --cells, or make the table with `calibra stats`",
+                    ));
+                }
+                s.clone()
+            }
+            (None, None) => return Err(Error::Options("--cells is required".into())),
+        };
         let mut preds = Vec::new();
         for p in &a.predictions {
             preds.push(io::open_file(p)?);
@@ -432,7 +460,7 @@ const WEIGHTS_OPTIONS: [&str; 7] = [
 
 /// The progress bar of a run's stages (hidden with `--quiet`): the stage's name, then its
 /// fraction done in thousandths.
-fn stage_bar(quiet: bool) -> ProgressBar {
+pub(crate) fn stage_bar(quiet: bool) -> ProgressBar {
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -449,14 +477,6 @@ fn stage_bar(quiet: bool) -> ProgressBar {
 /// `weights`: the DEG weights written to `--out`, through a sibling file renamed when complete
 /// (an error leaves no partial file).
 fn run_weights(a: WeightsArgs, opts: EvaluateOptions) -> Result<()> {
-    use std::io::Write;
-    if a.out.file_name().is_none() {
-        return Err(Error::Options(format!(
-            "--out {} is not a file name",
-            a.out.display()
-        )));
-    }
-    let partial = crate::report::dir::staging_path(&a.out);
     let bar = stage_bar(a.quiet);
     bar.set_prefix(Stage::ReadCells.as_str());
     let read = crate::weights::read_weights(
@@ -467,26 +487,7 @@ fn run_weights(a: WeightsArgs, opts: EvaluateOptions) -> Result<()> {
     );
     bar.finish_and_clear();
     let w = read?;
-    let io_err = |source| Error::Io {
-        path: partial.display().to_string(),
-        source,
-    };
-    let write = || -> Result<()> {
-        let mut file = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(io_err)?);
-        crate::weights::write_parquet(&w, &mut |b: &[u8]| file.write_all(b).map_err(io_err))?;
-        file.into_inner()
-            .map_err(|e| io_err(e.into_error()))?
-            .sync_all()
-            .map_err(io_err)?;
-        std::fs::rename(&partial, &a.out).map_err(|source| Error::Io {
-            path: a.out.display().to_string(),
-            source,
-        })
-    };
-    if let Err(e) = write() {
-        let _ = std::fs::remove_file(&partial);
-        return Err(e);
-    }
+    write_file(&a.out, |sink| crate::weights::write_parquet(&w, sink))?;
     let contexts = match w.contexts.len() {
         n if n > 1 => format!(" in {n} contexts"),
         _ => String::new(),
@@ -503,6 +504,42 @@ fn run_weights(a: WeightsArgs, opts: EvaluateOptions) -> Result<()> {
         }
     );
     Ok(())
+}
+
+/// Writes a file through a sibling file renamed when complete: an error (reported) leaves no
+/// partial file at `out`.
+pub(crate) fn write_file<T>(
+    out: &Path,
+    write: impl FnOnce(&mut crate::report::write::ByteSink<'_>) -> Result<T>,
+) -> Result<T> {
+    use std::io::Write;
+    if out.file_name().is_none() {
+        return Err(Error::Options(format!(
+            "--out {} is not a file name",
+            out.display()
+        )));
+    }
+    let partial = crate::report::dir::staging_path(out);
+    let io_err = |source| Error::Io {
+        path: partial.display().to_string(),
+        source,
+    };
+    let attempt = || -> Result<T> {
+        let mut file = std::io::BufWriter::new(std::fs::File::create(&partial).map_err(io_err)?);
+        let value = write(&mut |b: &[u8]| file.write_all(b).map_err(io_err))?;
+        file.into_inner()
+            .map_err(|e| io_err(e.into_error()))?
+            .sync_all()
+            .map_err(io_err)?;
+        std::fs::rename(&partial, out).map_err(|source| Error::Io {
+            path: out.display().to_string(),
+            source,
+        })?;
+        Ok(value)
+    };
+    attempt().inspect_err(|_| {
+        let _ = std::fs::remove_file(&partial);
+    })
 }
 
 fn run_simulate(a: SimulateArgs) -> Result<()> {
