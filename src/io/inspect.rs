@@ -67,6 +67,9 @@ pub fn inspect(
     role: TableRole,
 ) -> Result<TableOverview> {
     let table = Table::open(source, read)?;
+    if role == TableRole::Cells && super::stats_table::is_stats_table(&table.schema) {
+        return inspect_stats_table(&table);
+    }
     let file = table.name().to_string();
     let located = locate(&file, &table.schema, names, role);
     let (roles, layout, n_genes, problem, gene_columns) = match &located {
@@ -105,6 +108,56 @@ pub fn inspect(
         // A table that could not be located may be wide with integer counts: not thousands.
         .take(MAX_COLUMNS)
         .collect();
+    let columns = overview_columns(&table, &annotation, &roles)?;
+    Ok(TableOverview {
+        file,
+        format: table.format.name().to_string(),
+        rows: table.num_rows,
+        layout,
+        n_genes,
+        columns,
+        problem,
+    })
+}
+
+/// A sufficient-statistics table (SPEC §12.6): its key columns in their fixed roles, its genes
+/// from the metadata; no row count (its rows are not cells).
+fn inspect_stats_table(table: &Table) -> Result<TableOverview> {
+    use super::stats_table::columns as c;
+    let schema = &table.schema;
+    let roles: Vec<(usize, &'static str)> = [
+        (c::PERTURBATION, "perturbation"),
+        (c::CONTEXT, "context"),
+        (c::HALF, "half"),
+        (c::FOLD, "fold"),
+        (c::SPLIT, "split"),
+    ]
+    .into_iter()
+    .filter_map(|(name, role)| schema.index_of(name).ok().map(|i| (i, role)))
+    .collect();
+    let annotation: Vec<usize> = roles.iter().map(|r| r.0).collect();
+    let n_genes = schema
+        .metadata()
+        .get(super::layout::GENES_METADATA_KEY)
+        .and_then(|json| serde_json::from_str::<Vec<String>>(json).ok())
+        .map(|g| g.len());
+    Ok(TableOverview {
+        file: table.name().to_string(),
+        format: table.format.name().to_string(),
+        rows: None,
+        layout: Some("statistics"),
+        n_genes,
+        columns: overview_columns(table, &annotation, &roles)?,
+        problem: None,
+    })
+}
+
+/// The overview of some columns: type, a few values from the first rows, role.
+fn overview_columns(
+    table: &Table,
+    annotation: &[usize],
+    roles: &[(usize, &'static str)],
+) -> Result<Vec<ColumnOverview>> {
     let mut samples: Vec<Vec<String>> = vec![Vec::new(); annotation.len()];
     if !annotation.is_empty() {
         if let Some(first) = table.batches(Some(&annotation), SAMPLE_ROWS)?.next() {
@@ -124,7 +177,7 @@ pub fn inspect(
             }
         }
     }
-    let columns = annotation
+    Ok(annotation
         .iter()
         .zip(samples)
         .map(|(&i, values)| {
@@ -137,14 +190,5 @@ pub fn inspect(
                 role: roles.iter().find(|r| r.0 == i).map(|r| r.1),
             }
         })
-        .collect();
-    Ok(TableOverview {
-        file,
-        format: table.format.name().to_string(),
-        rows: table.num_rows,
-        layout,
-        n_genes,
-        columns,
-        problem,
-    })
+        .collect())
 }

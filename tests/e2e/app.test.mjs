@@ -431,3 +431,31 @@ test('cell-eval and cell-eval2 in the page: their own tabs and files, the VCC 20
   await page.close();
   fs.rmSync(dir, { recursive: true, force: true });
 });
+
+test('a sufficient-statistics table dropped as the cells: the numbers of the CLI on the cells, nothing uploaded', async () => {
+  const cells = golden('golden_single', 'data.parquet');
+  const predictions = golden('golden_single', 'predictions.parquet');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'calibra-stats-'));
+  const cli = process.env.CALIBRA_CLI || path.join(repo, 'target', 'debug', 'calibra');
+  const table = path.join(dir, 'stats.parquet');
+  execFileSync(cli, ['stats', '-q', '--cells', cells, '--out', table], { stdio: 'inherit' });
+  execFileSync(cli, ['evaluate', '-q', '--cells', cells, '--predictions', predictions, '--light', '--out', path.join(dir, 'out')], { stdio: 'inherit' });
+  const { origin } = servers.threaded;
+  const { page, requests } = await open(origin);
+  await page.waitForSelector('#run:not([disabled])', { timeout: 120_000 });
+  await page.setInputFiles('input[name=cells]', table);
+  await page.setInputFiles('input[name=predictions]', predictions);
+  await page.waitForFunction(() => document.body.dataset.mapping === 'shown');
+  assert.match(await page.textContent('#mapping'), /Parquet · statistics · 300 genes/);
+  const before = requests.length;
+  await page.click('#run');
+  assert.equal(await waitForState(page), 'done', await page.textContent('#error'));
+  assert.equal(requests.length, before, 'no request while evaluating');
+  const report = await page.evaluate(() => window.calibraReport);
+  const problems = await compareReport(report, path.join(dir, 'out'), ['metrics.csv', 'summary.csv', 'drf_summary.csv', 'stats.csv']);
+  assert.deepEqual(problems, []);
+  await page.screenshot({ path: path.join(artifacts, 'stats-table.png'), fullPage: true });
+  assertPrivate(requests, origin);
+  await page.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
