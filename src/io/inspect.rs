@@ -160,7 +160,7 @@ fn overview_columns(
 ) -> Result<Vec<ColumnOverview>> {
     let mut samples: Vec<Vec<String>> = vec![Vec::new(); annotation.len()];
     if !annotation.is_empty() {
-        if let Some(first) = table.batches(Some(&annotation), SAMPLE_ROWS)?.next() {
+        if let Some(first) = table.batches(Some(annotation), SAMPLE_ROWS)?.next() {
             let (batch, _) = first?;
             for (j, column) in batch.columns().iter().enumerate() {
                 let text = arrow::compute::cast(column, &DataType::Utf8).ok();
