@@ -320,19 +320,28 @@ pub fn read_sums(
                 let keys = batch
                     .project(&key_columns)
                     .map_err(|e| Error::Internal(format!("projecting key columns: {e}")))?;
-                let group_of = g.group_rows(&keys, row)?;
+                let group_of = group_runs(&mut g, &keys, row)?;
                 let n = int_column(batch.column(n_at), &name, columns::N, row)?;
                 let sx = floats(&batch, sx_at, &name, columns::SUM_X, row)?;
                 let sx2 = floats(&batch, sx2_at, &name, columns::SUM_X2, row)?;
                 let mut gene = vec![0usize; batch.num_rows()];
+                // A table lists each group's genes in order: try the gene after the last one
+                // before looking the name up.
+                let mut next = 0usize;
                 for_each_str(batch.column(gene_at), &name, columns::GENE, row, |i, s| {
-                    gene[i] = *gene_index.get(s).ok_or_else(|| {
-                        Error::input(
-                            at(&name, columns::GENE, Some(row + i as u64)),
-                            format!("gene '{s}' is not in the table's gene list (its 'calibra:genes' metadata)"),
-                            "make every part of a table from the same cells file",
-                        )
-                    })?;
+                    let at_next = genes.get(next).is_some_and(|g| g == s);
+                    gene[i] = if at_next {
+                        next
+                    } else {
+                        *gene_index.get(s).ok_or_else(|| {
+                            Error::input(
+                                at(&name, columns::GENE, Some(row + i as u64)),
+                                format!("gene '{s}' is not in the table's gene list (its 'calibra:genes' metadata)"),
+                                "make every part of a table from the same cells file",
+                            )
+                        })?
+                    };
+                    next = gene[i] + 1;
                     Ok(())
                 })?;
                 for i in 0..batch.num_rows() {
@@ -388,7 +397,10 @@ pub fn read_sums(
                     }
                     seen[cell / 64] |= 1 << (cell % 64);
                     acc.add_cells(grp, 0);
-                    acc.add_moments(grp, gene[i], sx[i], sx2[i]);
+                }
+                // Added gene by gene: the sums are stored by gene, and a batch lists groups.
+                for i in by_gene(&gene, genes.len()) {
+                    acc.add_moments(group_of[i], gene[i], sx[i], sx2[i]);
                 }
                 row += batch.num_rows() as u64;
                 rows_done += batch.num_rows() as u64;
@@ -431,6 +443,66 @@ pub fn read_sums(
         halves_assigned,
         normalized,
     })
+}
+
+/// The group of each row of a batch of key columns. A table lists a group's rows together, so
+/// only the first row of each run of equal keys is grouped (labels interned, halves and folds
+/// checked); on an error the whole batch is grouped again, for the row the message names.
+fn group_runs(g: &mut RowGrouper, keys: &RecordBatch, row: u64) -> Result<Vec<u32>> {
+    let n = keys.num_rows();
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let mut starts = vec![0u32];
+    if n > 1 {
+        let mut changed = vec![false; n - 1];
+        for column in keys.columns() {
+            let column = match column.data_type() {
+                DataType::Dictionary(_, v) => arrow::compute::cast(column, v)
+                    .map_err(|e| Error::Internal(format!("decoding a dictionary: {e}")))?,
+                _ => column.clone(),
+            };
+            let differs = arrow::compute::kernels::cmp::distinct(
+                &column.slice(1, n - 1),
+                &column.slice(0, n - 1),
+            )
+            .map_err(|e| Error::Internal(format!("comparing rows: {e}")))?;
+            for (c, d) in changed.iter_mut().zip(differs.values().iter()) {
+                *c |= d;
+            }
+        }
+        starts.extend((1..n as u32).filter(|&i| changed[i as usize - 1]));
+    }
+    let first_rows =
+        arrow::compute::take_record_batch(keys, &arrow::array::UInt32Array::from(starts.clone()))
+            .map_err(|e| Error::Internal(format!("taking run starts: {e}")))?;
+    let run_groups = match g.group_rows(&first_rows, row) {
+        Ok(groups) => groups,
+        Err(_) => return g.group_rows(keys, row),
+    };
+    let mut out = Vec::with_capacity(n);
+    for (k, &start) in starts.iter().enumerate() {
+        let end = starts.get(k + 1).map_or(n, |&e| e as usize);
+        out.extend(std::iter::repeat_n(run_groups[k], end - start as usize));
+    }
+    Ok(out)
+}
+
+/// Row indices ordered by gene (a counting sort; rows of a gene keep their order).
+fn by_gene(gene: &[usize], n_genes: usize) -> Vec<usize> {
+    let mut start = vec![0usize; n_genes + 1];
+    for &g in gene {
+        start[g + 1] += 1;
+    }
+    for g in 0..n_genes {
+        start[g + 1] += start[g];
+    }
+    let mut order = vec![0usize; gene.len()];
+    for (i, &g) in gene.iter().enumerate() {
+        order[start[g]] = i;
+        start[g] += 1;
+    }
+    order
 }
 
 /// A float column as f64 (any numeric type), nulls refused.
