@@ -10,9 +10,7 @@
 
 mod common;
 
-use calibra::io;
 use calibra::metrics::celleval::bulk::{effect, pseudobulk, Distance};
-use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
 use calibra::report::{self, Column};
 use common::celleval_inputs::{build_inputs, CONTROL};
 use common::golden::{read_csv, Value};
@@ -33,19 +31,7 @@ fn peers() -> PathBuf {
 /// calibra's `celleval_results.csv` and `celleval_agg_results.csv` for `cells` and
 /// `predictions`.
 fn run(cells: &Path, predictions: &Path) -> (report::Table, report::Table) {
-    let mut options = EvaluateOptions::default();
-    calibra::options::set(&mut options, "metrics", "calibrated,celleval").unwrap();
-    calibra::options::set(&mut options, "compat", "celleval").unwrap();
-    options.per_gene_tables = false;
-    let inputs = Inputs {
-        cells: io::open_file(cells).expect("open cells"),
-        predictions: vec![io::open_file(predictions).expect("open predictions")],
-        split: None,
-    };
-    let eval = evaluate(inputs, &options, &mut |_, _| {}).expect("evaluation succeeds");
-    let r = &eval.contexts[0];
-    let get = |name| report::context_table(r, name).unwrap().expect(name);
-    (get("celleval_results.csv"), get("celleval_agg_results.csv"))
+    common::celleval_inputs::peer_family_tables(cells, predictions, "celleval")
 }
 
 /// A column's cells as text-free values: `None` = empty (null).

@@ -10,8 +10,6 @@
 
 mod common;
 
-use calibra::io;
-use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
 use calibra::report::{self, Column};
 use common::golden::{read_csv, Value};
 use std::collections::HashMap;
@@ -40,22 +38,7 @@ fn golden_dir(tag: &str, model: &str, preset: &str) -> PathBuf {
 
 /// calibra's `celleval2_results.csv` and `celleval2_agg_results.csv`.
 fn run(cells: &Path, predictions: &Path) -> (report::Table, report::Table) {
-    let mut options = EvaluateOptions::default();
-    calibra::options::set(&mut options, "metrics", "calibrated,celleval2").unwrap();
-    calibra::options::set(&mut options, "compat", "celleval").unwrap();
-    options.per_gene_tables = false;
-    let inputs = Inputs {
-        cells: io::open_file(cells).expect("open cells"),
-        predictions: vec![io::open_file(predictions).expect("open predictions")],
-        split: None,
-    };
-    let eval = evaluate(inputs, &options, &mut |_, _| {}).expect("evaluation succeeds");
-    let r = &eval.contexts[0];
-    let get = |name| report::context_table(r, name).unwrap().expect(name);
-    (
-        get("celleval2_results.csv"),
-        get("celleval2_agg_results.csv"),
-    )
+    common::celleval_inputs::peer_family_tables(cells, predictions, "celleval2")
 }
 
 fn strings(t: &report::Table, name: &str) -> Vec<String> {

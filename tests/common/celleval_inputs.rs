@@ -112,3 +112,34 @@ pub fn build_inputs(data: &Path, predictions: &Path, model: &str) -> Inputs {
         pred,
     }
 }
+
+/// Evaluates `cells` and `predictions` with the calibrated family and `family` (`celleval` or
+/// `celleval2`) as the peers' goldens were made (`--compat celleval`: both halves are real);
+/// returns that family's `{family}_results.csv` and `{family}_agg_results.csv`.
+pub fn peer_family_tables(
+    cells: &Path,
+    predictions: &Path,
+    family: &str,
+) -> (calibra::report::Table, calibra::report::Table) {
+    use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
+    let mut options = EvaluateOptions::default();
+    calibra::options::set(&mut options, "metrics", &format!("calibrated,{family}")).unwrap();
+    calibra::options::set(&mut options, "compat", "celleval").unwrap();
+    options.per_gene_tables = false;
+    let inputs = Inputs {
+        cells: calibra::io::open_file(cells).expect("open cells"),
+        predictions: vec![calibra::io::open_file(predictions).expect("open predictions")],
+        split: None,
+    };
+    let eval = evaluate(inputs, &options, &mut |_, _| {}).expect("evaluation succeeds");
+    let r = &eval.contexts[0];
+    let get = |name: String| {
+        calibra::report::context_table(r, &name)
+            .unwrap()
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    (
+        get(format!("{family}_results.csv")),
+        get(format!("{family}_agg_results.csv")),
+    )
+}
