@@ -291,10 +291,7 @@ pub fn read_sums(
     let mut fold_of = Vec::new();
     let mut rows_done = 0u64;
     for partial in &partials {
-        // Each partial's n per group (with the row that gave it), and the (group, gene) cells
-        // it has given.
-        let mut n_of: Vec<Option<(u64, u64)>> = Vec::new();
-        let mut seen = Vec::<u64>::new();
+        let mut checks = TableChecks::new(genes.len());
         for table in partial {
             let name = table.name().to_string();
             let s = &table.schema;
@@ -345,58 +342,15 @@ pub fn read_sums(
                     Ok(())
                 })?;
                 for i in 0..batch.num_rows() {
-                    let r = row + i as u64;
-                    let grp = group_of[i];
-                    let cell_row = |c: &str| at(&name, c, Some(r));
-                    if n[i] < 1 {
-                        return Err(Error::input(
-                            cell_row(columns::N),
-                            format!("n = {} (a group has at least one cell)", n[i]),
-                            "leave groups without cells out of the table",
-                        ));
-                    }
-                    if !(sx[i].is_finite() && sx2[i].is_finite()) || sx[i] < 0.0 || sx2[i] < 0.0 {
-                        return Err(Error::input(
-                            cell_row(if sx[i].is_finite() && sx[i] >= 0.0 {
-                                columns::SUM_X2
-                            } else {
-                                columns::SUM_X
-                            }),
-                            format!(
-                                "sums {} and {} (expression is finite and ≥ 0)",
-                                sx[i], sx2[i]
-                            ),
-                            "make the table from log-normalised expression (≥ 0, finite)",
-                        ));
-                    }
-                    let gi = grp as usize;
-                    if n_of.len() <= gi {
-                        n_of.resize(gi + 1, None);
-                    }
-                    match n_of[gi] {
-                        None => n_of[gi] = Some((n[i] as u64, r)),
-                        Some((n0, r0)) if n0 != n[i] as u64 => {
-                            return Err(Error::input(
-                                cell_row(columns::N),
-                                format!("n = {} but n = {n0} at row {r0} of the same (context, perturbation, half)", n[i]),
-                                "n counts a group's cells and is the same on every gene's row; partial tables of different cells are merged with `calibra stats merge`",
-                            ));
-                        }
-                        _ => {}
-                    }
-                    let cell = gi * genes.len() + gene[i];
-                    if seen.len() <= cell / 64 {
-                        seen.resize((cell / 64 + 1).max(2 * seen.len()), 0);
-                    }
-                    if seen[cell / 64] & (1 << (cell % 64)) != 0 {
-                        return Err(Error::input(
-                            cell_row(columns::GENE),
-                            format!("gene '{}' of this (context, perturbation, half) has an earlier row", genes[gene[i]]),
-                            "each (context, perturbation, half, gene) has one row per table; partial tables are merged with `calibra stats merge`",
-                        ));
-                    }
-                    seen[cell / 64] |= 1 << (cell % 64);
-                    acc.add_cells(grp, 0);
+                    let at_row = |c: &str| at(&name, c, Some(row + i as u64));
+                    let value = RowValues {
+                        group: group_of[i],
+                        gene: gene[i],
+                        n: n[i],
+                        sums: [sx[i], sx2[i]],
+                    };
+                    checks.check(&value, row + i as u64, at_row, &genes)?;
+                    acc.add_cells(value.group, 0);
                 }
                 // Added gene by gene: the sums are stored by gene, and a batch lists groups.
                 for i in by_gene(&gene, genes.len()) {
@@ -414,10 +368,8 @@ pub fn read_sums(
                 ..
             } = g;
         }
-        for (grp, n) in n_of.iter().enumerate() {
-            if let Some((n, _)) = n {
-                acc.add_cells(grp as u32, *n);
-            }
+        for (grp, n) in checks.group_sizes() {
+            acc.add_cells(grp, n);
         }
     }
     if labels.is_empty() {
@@ -443,6 +395,102 @@ pub fn read_sums(
         halves_assigned,
         normalized,
     })
+}
+
+/// One row of a statistics table, its keys resolved.
+struct RowValues {
+    group: u32,
+    gene: usize,
+    n: i64,
+    /// Σx, Σx².
+    sums: [f64; 2],
+}
+
+/// The checks of one table's rows: n ≥ 1 and the same on every row of a group, sums finite and
+/// ≥ 0, no (group, gene) twice.
+struct TableChecks {
+    n_genes: usize,
+    /// Each group's n, with the row that gave it.
+    n_of: Vec<Option<(u64, u64)>>,
+    /// The (group, gene) cells given so far, a bit each (group-major).
+    seen: Vec<u64>,
+}
+
+impl TableChecks {
+    fn new(n_genes: usize) -> Self {
+        TableChecks {
+            n_genes,
+            n_of: Vec::new(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Checks row `r` (`at(column)`: its location for messages).
+    fn check(
+        &mut self,
+        v: &RowValues,
+        r: u64,
+        at: impl Fn(&str) -> Location,
+        genes: &[String],
+    ) -> Result<()> {
+        let [sx, sx2] = v.sums;
+        if v.n < 1 {
+            return Err(Error::input(
+                at(columns::N),
+                format!("n = {} (a group has at least one cell)", v.n),
+                "leave groups without cells out of the table",
+            ));
+        }
+        if !(sx.is_finite() && sx2.is_finite()) || sx < 0.0 || sx2 < 0.0 {
+            let column = if sx.is_finite() && sx >= 0.0 {
+                columns::SUM_X2
+            } else {
+                columns::SUM_X
+            };
+            return Err(Error::input(
+                at(column),
+                format!("sums {sx} and {sx2} (expression is finite and ≥ 0)"),
+                "make the table from log-normalised expression (≥ 0, finite)",
+            ));
+        }
+        let g = v.group as usize;
+        if self.n_of.len() <= g {
+            self.n_of.resize(g + 1, None);
+        }
+        match self.n_of[g] {
+            None => self.n_of[g] = Some((v.n as u64, r)),
+            Some((n0, r0)) if n0 != v.n as u64 => {
+                return Err(Error::input(
+                    at(columns::N),
+                    format!("n = {} but n = {n0} at row {r0} of the same (context, perturbation, half)", v.n),
+                    "n counts a group's cells and is the same on every gene's row; partial tables of different cells are merged with `calibra stats merge`",
+                ));
+            }
+            _ => {}
+        }
+        let cell = g * self.n_genes + v.gene;
+        if self.seen.len() <= cell / 64 {
+            self.seen
+                .resize((cell / 64 + 1).max(2 * self.seen.len()), 0);
+        }
+        if self.seen[cell / 64] & (1 << (cell % 64)) != 0 {
+            return Err(Error::input(
+                at(columns::GENE),
+                format!("gene '{}' of this (context, perturbation, half) has an earlier row", genes[v.gene]),
+                "each (context, perturbation, half, gene) has one row per table; partial tables are merged with `calibra stats merge`",
+            ));
+        }
+        self.seen[cell / 64] |= 1 << (cell % 64);
+        Ok(())
+    }
+
+    /// (group, n) of every group the table has.
+    fn group_sizes(&self) -> impl Iterator<Item = (u32, u64)> + '_ {
+        self.n_of
+            .iter()
+            .enumerate()
+            .filter_map(|(g, n)| n.map(|(n, _)| (g as u32, n)))
+    }
 }
 
 /// The group of each row of a batch of key columns. A table lists a group's rows together, so
