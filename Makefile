@@ -30,8 +30,8 @@ test-wasm:
 	  --config .cargo/wasm-threads.toml --target-dir target/wasm-mt --test wasm_golden
 
 # The statistics table (SPEC §12.6) made by Apache Spark (local[2]) and DuckDB from golden_small
-# in the long layout equals calibra's own, and evaluates to the same numbers. Needs Java; the
-# Python packages go into their own venv.
+# and from Papalexi's raw counts (normalised by the query) in the long layout equals calibra's
+# own, and evaluates to the same numbers. Needs Java; the Python packages go into their own venv.
 SPARK_VENV := target/spark-venv
 test-spark:
 	cargo build --bin calibra
@@ -40,6 +40,8 @@ test-spark:
 	  $(SPARK_VENV)/bin/pip install -q pyspark==4.3.0 duckdb==2.0.1 pyarrow pandas numpy
 	CALIBRA=target/debug/calibra $(SPARK_VENV)/bin/python benches/spark_stats.py \
 	  $${CALIBRA_SHARED:-../shared}/golden/golden_small
+	CALIBRA=target/debug/calibra $(SPARK_VENV)/bin/python benches/spark_stats.py --normalize \
+	  $${CALIBRA_SHARED:-../shared}/data/papalexi2021_counts.parquet
 
 # The CLI (debug build, as `cargo test` leaves it) makes the wide screen the page is tested on.
 test-e2e:

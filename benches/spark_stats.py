@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """The sufficient-statistics table from Apache Spark and DuckDB, evaluated by calibra.
 
-    python3 benches/spark_stats.py [perf_medium|perf_large|FOLDER] [--engines spark,duckdb]
+    python3 benches/spark_stats.py [perf_medium|perf_large|FOLDER|CELLS.parquet] [--engines spark,duckdb] [--normalize]
 
-For a dataset of benches/vs_reference.py (generated on first use into bench-cache/), or a FOLDER
-holding data.parquet and predictions.parquet (`make test-spark`: ../shared/golden/golden_small;
-its work files go to bench-cache/stats-bench/NAME):
+For a dataset of benches/vs_reference.py (generated on first use into bench-cache/), a FOLDER
+holding data.parquet and predictions.parquet, or a cells file alone (`make test-spark`:
+../shared/golden/golden_small, and Papalexi's raw counts with --normalize; work files go to
+bench-cache/stats-bench/NAME). With --normalize the engines' query and calibra normalise each
+cell (normalize_total(1e4) + log1p):
 1. writes its cells in calibra's long layout (`cell, gene, value` + the cell's perturbation,
    half and fold on each row; non-zero values only) — the input of `calibra stats --print-sql`;
 2. evaluates the long file directly: `calibra evaluate --cells long.parquet --light`;
@@ -33,8 +35,8 @@ import vs_reference as vr  # noqa: E402
 CALIBRA = os.environ.get("CALIBRA", os.path.join(vr.REPO, "target", "release", "calibra"))
 
 
-def long_form(folder, work):
-    """The cells of folder/data.parquet in the long layout (written once into work), sorted by
+def long_form(cells, work):
+    """The cells of a wide Parquet file in the long layout (written once into work), sorted by
     cell."""
     import numpy as np
     import pyarrow as pa
@@ -43,7 +45,7 @@ def long_form(folder, work):
     out = os.path.join(work, "long.parquet")
     if os.path.exists(out):
         return out
-    f = pq.ParquetFile(os.path.join(folder, "data.parquet"))
+    f = pq.ParquetFile(cells)
     obs = [c for c in ("perturbation", "half", "fold", "cell_type") if c in f.schema_arrow.names]
     genes = [c for c in f.schema_arrow.names if c not in obs]
     writer = None
@@ -141,28 +143,33 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dataset", nargs="?", default="perf_medium")
     ap.add_argument("--engines", default="spark,duckdb")
+    ap.add_argument("--normalize", action="store_true", help="raw counts: normalise per cell")
     args = ap.parse_args()
-    if os.path.isdir(args.dataset):
-        folder = args.dataset
+    if args.dataset.endswith(".parquet"):
+        cells, preds = args.dataset, None
+        name = os.path.basename(args.dataset)[: -len(".parquet")]
     else:
-        folder = vr.dataset(args.dataset)
-    work = os.path.join(vr.CACHE, "stats-bench", os.path.basename(os.path.normpath(folder)))
+        folder = args.dataset if os.path.isdir(args.dataset) else vr.dataset(args.dataset)
+        cells, preds = os.path.join(folder, "data.parquet"), os.path.join(folder, "predictions.parquet")
+        name = os.path.basename(os.path.normpath(folder))
+    work = os.path.join(vr.CACHE, "stats-bench", name)
     os.makedirs(work, exist_ok=True)
     t0 = time.perf_counter()
-    long_path = long_form(folder, work)
+    long_path = long_form(cells, work)
     print(f"long layout: {long_path} ({os.path.getsize(long_path) / 1e6:.1f} MB, {time.perf_counter() - t0:.1f} s)")
-    preds = os.path.join(folder, "predictions.parquet")
+    norm = ["--normalize"] if args.normalize else []
+    with_preds = ["--predictions", preds] if preds else []
 
     direct = os.path.join(work, "direct")
-    t, _ = run([CALIBRA, "evaluate", "-q", "--light", "--cells", long_path, "--predictions", preds, "--out", direct])
+    t, _ = run([CALIBRA, "evaluate", "-q", "--light", *norm, "--cells", long_path, *with_preds, "--out", direct])
     print(f"calibra evaluate --cells long.parquet: {t:.1f} s")
     ours = os.path.join(work, "calibra_stats.parquet")
-    t, _ = run([CALIBRA, "stats", "-q", "--cells", long_path, "--out", ours])
+    t, _ = run([CALIBRA, "stats", "-q", *norm, "--cells", long_path, "--out", ours])
     print(f"calibra stats: {t:.1f} s, {os.path.getsize(ours) / 1e6:.1f} MB")
 
     failures = []
     for engine in [e for e in args.engines.split(",") if e]:
-        _, sql = run([CALIBRA, "stats", "--print-sql", engine, "--fold-column", "fold"])
+        _, sql = run([CALIBRA, "stats", "--print-sql", engine, "--fold-column", "fold", *norm])
         out_dir = os.path.join(work, f"{engine}-out")
         if os.path.exists(out_dir):
             import shutil
@@ -171,7 +178,7 @@ def main():
         merged = os.path.join(work, f"{engine}_stats.parquet")
         t_merge, _ = run([CALIBRA, "stats", "merge", "-q", out_dir, "--out", merged])
         evaluated = os.path.join(work, f"{engine}-eval")
-        t_eval, _ = run([CALIBRA, "evaluate", "-q", "--light", "--stats", merged, "--predictions", preds, "--out", evaluated])
+        t_eval, _ = run([CALIBRA, "evaluate", "-q", "--light", "--stats", merged, *with_preds, "--out", evaluated])
         problems = compare_tables(merged, ours) + vr.compare(evaluated, direct)
         status = "equal" if not problems else "MISMATCH: " + "; ".join(problems[:5])
         print(
