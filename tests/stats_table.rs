@@ -192,6 +192,31 @@ fn row_ranges_add_up_to_the_whole_file_and_evaluate_the_same() {
     );
     assert_same_sums(&rows(&merged), &whole);
 
+    // The page's column overview of the table: each key column with its role and its own
+    // values (the context column holds cell lines, the perturbation column perturbations).
+    let overview = calibra::io::inspect::inspect(
+        calibra::io::open_file(&p("whole.parquet")).unwrap(),
+        &Default::default(),
+        &Default::default(),
+        calibra::io::layout::TableRole::Cells,
+    )
+    .unwrap();
+    assert_eq!(overview.layout, Some("statistics"));
+    let column = |name: &str| {
+        overview
+            .columns
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert_eq!(column("context").role, Some("context"));
+    assert_eq!(column("context").values, vec!["A172"]);
+    assert_eq!(column("perturbation").role, Some("perturbation"));
+    assert!(column("perturbation")
+        .values
+        .contains(&"MAP2K3".to_string()));
+    assert_eq!(column("half").values, vec!["gt", "td"]);
+
     let out = |n: &str| p(n);
     ok(&[
         "evaluate",

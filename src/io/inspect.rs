@@ -135,7 +135,10 @@ fn inspect_stats_table(table: &Table) -> Result<TableOverview> {
     .into_iter()
     .filter_map(|(name, role)| schema.index_of(name).ok().map(|i| (i, role)))
     .collect();
-    let annotation: Vec<usize> = roles.iter().map(|r| r.0).collect();
+    // In schema order: a projected batch has its columns in that order, and the samples are
+    // matched to them by position.
+    let mut annotation: Vec<usize> = roles.iter().map(|r| r.0).collect();
+    annotation.sort_unstable();
     let n_genes = schema
         .metadata()
         .get(super::layout::GENES_METADATA_KEY)
