@@ -316,6 +316,17 @@ pub const OPTIONS: &[OptionSpec] = &[
         },
     },
     OptionSpec {
+        name: "predictions-counts",
+        kind: OptionKind::Flag,
+        doc: "The predictions are raw counts too, as a VCC submission (needs --normalize): each predicted cell is normalised like the cells, and the cell-eval2 family takes its counts path (group-sum bulks, CPM fold changes, jackknife corrections)",
+        in_page: true,
+        get: |o| o.predictions.counts.to_string(),
+        set: |o, v| {
+            o.predictions.counts = flag(v)?;
+            Ok(())
+        },
+    },
+    OptionSpec {
         name: "preset",
         kind: OptionKind::Choice(&["default", "revision", "vcc2026"]),
         doc: "Parameter preset: default (SPEC), revision (2026: top-100 DEG masks, R² clipped at −1, no DRF censoring) or vcc2026 (default, plus the cell-eval2 family and the Virtual Cell Challenge 2026 score)",

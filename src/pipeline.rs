@@ -175,6 +175,13 @@ pub fn evaluate_writing(
         timings: BTreeMap::new(),
     };
     let t_start = now();
+    if options.predictions.counts && !options.cells.normalize {
+        return Err(Error::Options(
+            "--predictions-counts declares raw-count predictions beside raw-count cells: add \
+             --normalize (the cells are normalised alike), or drop --predictions-counts"
+                .into(),
+        ));
+    }
     // `--metrics auto`: generated cells bring the cell-level family along.
     let with_cells;
     let mut auto_note = None;
@@ -204,6 +211,8 @@ pub fn evaluate_writing(
         let mut o = options.clone();
         o.cells.max_cells = Some(o.max_cells);
         o.predictions.max_cells = Some((o.max_cells, o.cells.seed));
+        // cell-eval2's counts path reads the sampled cells' raw counts.
+        o.cells.keep_counts = o.predictions.counts && o.families.iter().any(|f| f == "celleval2");
         sampled = o;
         &sampled
     } else {
@@ -477,6 +486,19 @@ fn train_pools(contexts: &[io::ContextData], keep: &[usize]) -> BTreeMap<usize, 
     pools
 }
 
+/// A predicted sample over the evaluated genes `keep` (itself when it has them all).
+fn sample_genes<'s>(
+    s: &'s crate::io::GroupSample,
+    keep: &[usize],
+    all: bool,
+) -> std::borrow::Cow<'s, crate::io::GroupSample> {
+    if all {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(s.select_genes(keep))
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn evaluate_context(
     context: Option<String>,
@@ -565,6 +587,10 @@ fn evaluate_context(
     // Each model's predicted cells per label (cell-level predictions only).
     let mut predicted_cells: Vec<BTreeMap<usize, std::borrow::Cow<'_, crate::io::GroupSample>>> =
         models.iter().map(|_| BTreeMap::new()).collect();
+    // cell-eval2's counts path: every user model's sampled rows (a mean profile's one row
+    // too), whose raw counts it reads.
+    let mut predicted_counts = predicted_cells.clone();
+    let keep_counts = options.cells.keep_counts;
     let mut collapsed = Vec::new();
     let mut user = Vec::new();
     let mut ignored_rows = BTreeMap::new();
@@ -575,19 +601,17 @@ fn evaluate_context(
             }
             let mut mp = ModelPredictions::new(m.name.clone());
             let mut cells = BTreeMap::new();
+            let mut counts = BTreeMap::new();
             let mut ignored = 0;
             for (i, (label, profile, _)) in m.profiles.iter().enumerate() {
                 match ds.label_index(label).filter(|l| evaluated.contains(l)) {
                     Some(l) => {
+                        let all = keep.len() == profile.len();
                         if let Some(s) = m.samples.get(i).filter(|_| m.is_cell_level()) {
-                            cells.insert(
-                                l,
-                                if keep.len() == profile.len() {
-                                    std::borrow::Cow::Borrowed(s)
-                                } else {
-                                    std::borrow::Cow::Owned(s.select_genes(keep))
-                                },
-                            );
+                            cells.insert(l, sample_genes(s, keep, all));
+                        }
+                        if let Some(s) = m.samples.get(i).filter(|_| keep_counts) {
+                            counts.insert(l, sample_genes(s, keep, all));
                         }
                         let p = if keep.len() == profile.len() {
                             profile.clone()
@@ -606,6 +630,7 @@ fn evaluate_context(
             user.push(mp.clone());
             models.push(mp);
             predicted_cells.push(cells);
+            predicted_counts.push(counts);
         }
     }
 
@@ -626,6 +651,12 @@ fn evaluate_context(
                 .iter()
                 .map(|m| m.iter().map(|(&l, s)| (l, s.as_ref())).collect())
                 .collect(),
+            predicted_counts: keep_counts.then(|| {
+                predicted_counts
+                    .iter()
+                    .map(|m| m.iter().map(|(&l, s)| (l, s.as_ref())).collect())
+                    .collect()
+            }),
             compat_gge: options.compat_gge(),
             compat_celleval: options.compat_celleval(),
             max_cells: options.max_cells,

@@ -31,7 +31,7 @@ fn peers() -> PathBuf {
 /// calibra's `celleval_results.csv` and `celleval_agg_results.csv` for `cells` and
 /// `predictions`.
 fn run(cells: &Path, predictions: &Path) -> (report::Table, report::Table) {
-    common::celleval_inputs::peer_family_tables(cells, predictions, "celleval")
+    common::celleval_inputs::peer_family_tables(cells, predictions, "celleval", &[])
 }
 
 /// A column's cells as text-free values: `None` = empty (null).

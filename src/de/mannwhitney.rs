@@ -20,6 +20,37 @@ use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
+/// A value the test ranks: float32 cells (cell-eval's log1p input) or float64 ones
+/// (cell-eval2's log1p of counts per million, computed in float64).
+pub trait Ranked: Copy + PartialOrd + Send + Sync + std::fmt::Debug {
+    /// Zero, counted rather than sorted.
+    const ZERO: Self;
+    /// NaN, which the test refuses.
+    fn is_nan(self) -> bool;
+    /// The IEEE total order (NaN-free inputs sort as `<`).
+    fn total_order(&self, other: &Self) -> std::cmp::Ordering;
+}
+
+impl Ranked for f32 {
+    const ZERO: Self = 0.0;
+    fn is_nan(self) -> bool {
+        f32::is_nan(self)
+    }
+    fn total_order(&self, other: &Self) -> std::cmp::Ordering {
+        self.total_cmp(other)
+    }
+}
+
+impl Ranked for f64 {
+    const ZERO: Self = 0.0;
+    fn is_nan(self) -> bool {
+        f64::is_nan(self)
+    }
+    fn total_order(&self, other: &Self) -> std::cmp::Ordering {
+        self.total_cmp(other)
+    }
+}
+
 /// U statistic and two-sided p-value of one gene.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MannWhitney {
@@ -51,8 +82,10 @@ fn from_rank_sum(r1: f64, n1: usize, n2: usize, tie_term: f64) -> MannWhitney {
         };
     }
     let z = (u - mu - 0.5) / s_sq.sqrt();
-    // 2·Φ(−z) = erfc(z/√2); numba-mwu halves and doubles, both exact.
-    let p = erfc(z / std::f64::consts::SQRT_2);
+    // 2·Φ(−z) as numba-mwu evaluates it: Φ(−z) = ½·erfc(z/√2), then doubled. Exact for
+    // normal numbers; halving a subnormal erfc drops its last bit (p = 0 where erfc is the
+    // smallest subnormal), which decides ties among the tiniest p-values.
+    let p = 0.5 * erfc(z / std::f64::consts::SQRT_2) * 2.0;
     MannWhitney {
         statistic: u1,
         p_value: p.clamp(0.0, 1.0),
@@ -81,10 +114,10 @@ fn add_group(r1: &mut f64, pos: u64, cx: u64, t: u64) -> f64 {
 
 /// Run-length encoding of sorted values, zeros counted apart: `(value, count)` in ascending
 /// order. `nonzero` must be sorted, NaN-free and hold no zero.
-fn run_lengths(nonzero: &[f32], zeros: u64, out: &mut Vec<(f32, u64)>) {
+fn run_lengths<T: Ranked>(nonzero: &[T], zeros: u64, out: &mut Vec<(T, u64)>) {
     out.clear();
-    let split = nonzero.partition_point(|&v| v < 0.0);
-    fn push(out: &mut Vec<(f32, u64)>, v: f32) {
+    let split = nonzero.partition_point(|&v| v < T::ZERO);
+    fn push<T: Ranked>(out: &mut Vec<(T, u64)>, v: T) {
         match out.last_mut() {
             Some(last) if last.0 == v => last.1 += 1,
             _ => out.push((v, 1)),
@@ -92,24 +125,24 @@ fn run_lengths(nonzero: &[f32], zeros: u64, out: &mut Vec<(f32, u64)>) {
     }
     nonzero[..split].iter().for_each(|&v| push(out, v));
     if zeros > 0 {
-        out.push((0.0, zeros));
+        out.push((T::ZERO, zeros));
     }
     nonzero[split..].iter().for_each(|&v| push(out, v));
 }
 
 /// Sorts `column` into `(value, count)` runs, counting zeros (±0) without sorting them.
 /// Errors on NaN (numba-mwu refuses NaN too); `what` names the input for the message.
-fn sorted_runs(
-    column: impl Iterator<Item = f32>,
+fn sorted_runs<T: Ranked>(
+    column: impl Iterator<Item = T>,
     gene: usize,
     what: &str,
-    scratch: &mut Vec<f32>,
-    out: &mut Vec<(f32, u64)>,
+    scratch: &mut Vec<T>,
+    out: &mut Vec<(T, u64)>,
 ) -> Result<()> {
     scratch.clear();
     let mut zeros = 0u64;
     for v in column {
-        if v == 0.0 {
+        if v == T::ZERO {
             zeros += 1;
         } else if v.is_nan() {
             return Err(nan_error(gene, what));
@@ -117,7 +150,7 @@ fn sorted_runs(
             scratch.push(v);
         }
     }
-    scratch.sort_unstable_by(f32::total_cmp);
+    scratch.sort_unstable_by(T::total_order);
     run_lengths(scratch, zeros, out);
     Ok(())
 }
@@ -137,26 +170,26 @@ fn nan_error(gene: usize, what: &str) -> Error {
 /// the distinct values in ascending order with their cumulative counts, and the tie term
 /// Σ(t³ − t) of the controls alone.
 #[derive(Debug, Clone)]
-pub struct SortedControls {
+pub struct SortedControls<T = f32> {
     n_cells: usize,
     /// Gene g's runs are `values[offsets[g]..offsets[g + 1]]`.
     offsets: Vec<usize>,
-    values: Vec<f32>,
+    values: Vec<T>,
     /// Controls ≤ the run's value (cumulative counts), same indexing as `values`.
     cum: Vec<u64>,
     tie_term: Vec<f64>,
 }
 
-impl SortedControls {
+impl<T: Ranked> SortedControls<T> {
     /// Sorts the controls (cells × genes) gene by gene. Errors on NaN or on no cell.
-    pub fn new(controls: ArrayView2<f32>) -> Result<Self> {
+    pub fn new(controls: ArrayView2<T>) -> Result<Self> {
         let (n_cells, n_genes) = controls.dim();
         if n_cells == 0 {
             return Err(Error::Options(
                 "the Mann–Whitney test needs at least one control cell".into(),
             ));
         }
-        let per_gene: Vec<Result<Vec<(f32, u64)>>> = (0..n_genes)
+        let per_gene: Vec<Result<Vec<(T, u64)>>> = (0..n_genes)
             .into_par_iter()
             .map_init(
                 || (Vec::new(), Vec::new()),
@@ -208,7 +241,7 @@ impl SortedControls {
     /// yet passed, so the cost is O(k log n) rather than O(n + k). The tie term starts from
     /// the controls' own and is corrected where a target value joins a control run; all terms
     /// are integers below 2⁵³ (t < 2¹⁷), so the sum is exact in any order, as numba-mwu's is.
-    fn test_gene(&self, g: usize, target: &[(f32, u64)], n1: usize) -> MannWhitney {
+    fn test_gene(&self, g: usize, target: &[(T, u64)], n1: usize) -> MannWhitney {
         let lo = self.offsets[g];
         let vals = &self.values[lo..self.offsets[g + 1]];
         let cum = &self.cum[lo..self.offsets[g + 1]];
@@ -233,7 +266,7 @@ impl SortedControls {
     /// Two-sided Mann–Whitney U test of one perturbation's cells (cells × genes, the genes of
     /// the controls) against the controls, gene by gene. Errors on NaN, no cell or a gene
     /// count that differs from the controls'.
-    pub fn test(&self, target: ArrayView2<f32>) -> Result<Vec<MannWhitney>> {
+    pub fn test(&self, target: ArrayView2<T>) -> Result<Vec<MannWhitney>> {
         let (n1, n_genes) = target.dim();
         if n_genes != self.n_genes() {
             return Err(Error::Options(format!(
@@ -260,7 +293,7 @@ impl SortedControls {
 /// Two-sided Mann–Whitney U test of `target` against `reference` (one gene), exactly as
 /// numba-mwu's `mannwhitneyu(x, y)` with its defaults: for single tests and checks; many
 /// perturbations against the same controls should use [`SortedControls`].
-pub fn mann_whitney_u(target: &[f32], reference: &[f32]) -> Result<MannWhitney> {
+pub fn mann_whitney_u<T: Ranked>(target: &[T], reference: &[T]) -> Result<MannWhitney> {
     if target.is_empty() || reference.is_empty() {
         return Err(Error::Options(
             "the Mann–Whitney test needs at least one value in each sample".into(),

@@ -9,6 +9,7 @@ use super::ingest::{
 };
 use super::layout::values::validate_values;
 use super::layout::{locate, ColumnNames, ExpressionLayout, TableLayout, TableRole};
+use super::sinks::samples::attach_counts;
 use super::sinks::{Accumulator, CellSampler, GroupSample};
 use super::source::SharedSource;
 use super::table::{Format, ReadOptions, Table};
@@ -38,6 +39,10 @@ pub struct CellOptions {
     /// cell-level metrics (SPEC §12.1); `None`: no sample.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_cells: Option<usize>,
+    /// With [`CellOptions::max_cells`]: also keep the sampled cells' values as read (raw
+    /// counts, before [`CellOptions::normalize`]), for cell-eval2's counts path.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub keep_counts: bool,
 }
 
 impl Default for CellOptions {
@@ -50,6 +55,7 @@ impl Default for CellOptions {
             batch_rows: 8192,
             read: ReadOptions::default(),
             max_cells: None,
+            keep_counts: false,
         }
     }
 }
@@ -240,6 +246,14 @@ pub fn sum_cells(
         let gene_of = (0..layout.genes.len()).map(Some).collect();
         CellSampler::new(gene_of, layout.genes.len(), max, opts.seed)
     });
+    // The raw-count twin of the sampler (same seed, same rows) when the cells are normalised.
+    let mut counts_sampler = opts
+        .max_cells
+        .filter(|_| opts.keep_counts && opts.normalize)
+        .map(|max| {
+            let gene_of = (0..layout.genes.len()).map(Some).collect();
+            CellSampler::new(gene_of, layout.genes.len(), max, opts.seed).with_counts()
+        });
     let checked = vec![true; layout.genes.len()];
     let plan = Plan {
         file: &file,
@@ -296,14 +310,23 @@ pub fn sum_cells(
             opts.batch_rows,
             &key_columns,
             &mut group,
-            &mut match sampler.as_mut() {
-                Some(s) => vec![&mut acc as &mut dyn BatchSink, s],
-                None => vec![&mut acc as &mut dyn BatchSink],
-            },
+            &mut [Some(&mut acc as &mut dyn BatchSink)]
+                .into_iter()
+                .chain([sampler.as_mut().map(|s| s as &mut dyn BatchSink)])
+                .chain([counts_sampler.as_mut().map(|s| s as &mut dyn BatchSink)])
+                .flatten()
+                .collect::<Vec<_>>(),
             progress,
         )?
     };
-    let samples = sampler.map(CellSampler::into_samples);
+    let mut samples = sampler.map(CellSampler::into_samples);
+    if let Some(s) = samples.as_mut().filter(|_| opts.keep_counts) {
+        match counts_sampler {
+            Some(twin) => attach_counts(s, twin.into_samples()),
+            // Not normalised: the values are the counts.
+            None => s.iter_mut().for_each(|g| g.counts = Some(g.values.clone())),
+        }
+    }
     let (row, checks) = (read.rows, read.checks);
     let RowGrouper {
         labels, fold_of, ..

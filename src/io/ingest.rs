@@ -51,6 +51,12 @@ pub trait BatchSink {
     /// Takes the batch's values: `view` holds them in the file's gene order.
     fn add_values(&mut self, batch: &BatchRows<'_>, view: &ExpressionView<'_>);
 
+    /// Whether the sink takes the values as read, before [`Plan::normalize`] transforms
+    /// them (a sample of raw counts); by default it takes what every metric sees.
+    fn wants_counts(&self) -> bool {
+        false
+    }
+
     /// [`BatchSink::add_rows`] and [`BatchSink::add_values`] of one batch whose row `r` is
     /// in group `groups[r]` (tests, benchmarks and one-off callers).
     fn consume(&mut self, groups: &[u32], view: &ExpressionView<'_>) {
@@ -133,16 +139,22 @@ pub fn ingest_batches(
         let rows = GroupedRows::new(&group(&keys, row)?);
         let mut expr =
             ExpressionArrays::from_batch(&batch, plan.layout, plan.genes, plan.file, row)?;
-        if plan.normalize {
-            normalize_rows(&mut expr);
-        }
-        let view = expr.view();
         let batch = BatchRows {
             index,
             first_row: row,
             rows: &rows,
         };
-        for sink in sinks.iter_mut() {
+        if plan.normalize {
+            let raw = expr.view();
+            for sink in sinks.iter_mut().filter(|s| s.wants_counts()) {
+                sink.add_rows(&batch);
+                sink.add_values(&batch, &raw);
+            }
+            normalize_rows(&mut expr);
+        }
+        let view = expr.view();
+        let takes = |s: &&mut &mut dyn BatchSink| !(plan.normalize && s.wants_counts());
+        for sink in sinks.iter_mut().filter(takes) {
             sink.add_rows(&batch);
             sink.add_values(&batch, &view);
         }

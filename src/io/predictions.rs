@@ -6,6 +6,7 @@ use super::groups::{GroupKeys, KeyPart};
 use super::ingest::BatchSink;
 use super::ingest::{ingest_batches, Plan};
 use super::layout::{locate, preview, ColumnNames, TableLayout, TableRole};
+use super::sinks::samples::attach_counts;
 use super::sinks::{CellSampler, GroupSample, ProfileSums};
 use super::source::SharedSource;
 use super::table::{read_error, ReadOptions, Table};
@@ -30,6 +31,11 @@ pub struct PredictionOptions {
     /// perturbation), seed `.1` (SPEC §12.1); `None`: no sample.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_cells: Option<(usize, u64)>,
+    /// The predictions are raw counts, as the cells: every row is normalised like the cells
+    /// (normalize_total(1e4) + log1p) before profiles are averaged, and the samples also keep
+    /// the rows as read (cell-eval2's counts path).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub counts: bool,
 }
 
 /// One model's predicted mean profiles from one file.
@@ -186,13 +192,18 @@ pub fn read_predictions(
     let mut sampler = opts
         .max_cells
         .map(|(max, seed)| CellSampler::new(gene_of.clone(), genes.len(), max, seed));
+    // The raw-count twin (same seed, same rows) of counts predictions.
+    let mut counts_sampler = opts
+        .max_cells
+        .filter(|_| opts.counts)
+        .map(|(max, seed)| CellSampler::new(gene_of.clone(), genes.len(), max, seed).with_counts());
     let checked: Vec<bool> = gene_of.iter().map(Option::is_some).collect();
     let plan = Plan {
         file: &file,
         layout: &layout.expression,
         genes: &layout.genes,
         checked: &checked,
-        normalize: false,
+        normalize: opts.counts,
     };
     let mut group = |batch: &RecordBatch, row: u64| keys.batch_ids(batch, &parts, &file, row);
     let read = ingest_batches(
@@ -201,10 +212,12 @@ pub fn read_predictions(
         opts.batch_rows.max(1),
         &key_columns,
         &mut group,
-        &mut match sampler.as_mut() {
-            Some(s) => vec![&mut sums as &mut dyn BatchSink, s],
-            None => vec![&mut sums as &mut dyn BatchSink],
-        },
+        &mut [Some(&mut sums as &mut dyn BatchSink)]
+            .into_iter()
+            .chain([sampler.as_mut().map(|s| s as &mut dyn BatchSink)])
+            .chain([counts_sampler.as_mut().map(|s| s as &mut dyn BatchSink)])
+            .flatten()
+            .collect::<Vec<_>>(),
         progress,
     )?;
     let (row, checks) = (read.rows, read.checks);
@@ -230,9 +243,27 @@ pub fn read_predictions(
             "predictions must be finite numbers for every gene",
         ));
     }
+    if let Some((r, g, _)) = checks.first_negative.filter(|_| opts.counts) {
+        return Err(Error::input(
+            Location {
+                file: Some(file.clone()),
+                row: Some(r),
+                gene: layout.genes.get(g).cloned(),
+                ..Default::default()
+            },
+            "negative predicted count: the predictions were declared raw counts",
+            "predict counts ≥ 0, or drop --predictions-counts if the predictions are log-normalised",
+        ));
+    }
 
     let mut means = sums.into_means().into_iter();
-    let mut samples = sampler.map(|s| s.into_samples().into_iter());
+    let mut samples = sampler.map(|s| {
+        let mut samples = s.into_samples();
+        if let Some(twin) = counts_sampler {
+            attach_counts(&mut samples, twin.into_samples());
+        }
+        samples.into_iter()
+    });
     let mut models: Vec<PredictedModel> = Vec::new();
     for id in 0..keys.len() as u32 {
         let [m, c, p] = keys.key(id);

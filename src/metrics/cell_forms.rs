@@ -13,6 +13,20 @@ use crate::io::{GroupSample, LabelSamples};
 use ndarray::{Array2, ArrayView1, Axis};
 use std::collections::BTreeMap;
 
+/// The values a family reads from a sample: as every metric sees them, or (cell-eval2's
+/// counts path) the raw counts read beside them.
+pub type SampleValues = fn(&GroupSample) -> &Array2<f32>;
+
+/// The sample's values as every metric sees them.
+pub fn seen(s: &GroupSample) -> &Array2<f32> {
+    &s.values
+}
+
+/// The sample's raw counts (kept when cell-eval2's counts path runs; the values otherwise).
+pub fn counts(s: &GroupSample) -> &Array2<f32> {
+    s.counts.as_ref().unwrap_or(&s.values)
+}
+
 /// What the cell forms of one context are built from, prepared once.
 pub struct CellForms<'a> {
     observed: &'a LabelSamples,
@@ -21,29 +35,60 @@ pub struct CellForms<'a> {
     pooled: BTreeMap<i64, Array2<f64>>,
     /// The control GT-half sample (the control mean's cells).
     control: Array2<f64>,
+    /// Which values of the samples the forms are made of.
+    values: SampleValues,
+    /// The forms are raw counts.
+    in_counts: bool,
 }
 
 impl<'a> CellForms<'a> {
     /// Prepares the pooled and control cells of a context.
     pub fn new(ds: &Dataset, cells: &'a CellInputs<'a>) -> Self {
+        Self::of(ds, cells, &cells.predicted, seen, false)
+    }
+
+    /// The same forms in raw counts (cell-eval2's counts path): every sample's counts, and
+    /// a model's rows as read (a mean profile's one row repeated); `None` on the
+    /// log-normalised path.
+    pub fn counts(ds: &Dataset, cells: &'a CellInputs<'a>) -> Option<Self> {
+        let predicted = cells.predicted_counts.as_ref()?;
+        Some(Self::of(ds, cells, predicted, counts, true))
+    }
+
+    fn of(
+        ds: &Dataset,
+        cells: &'a CellInputs<'a>,
+        predicted: &'a [BTreeMap<usize, &'a GroupSample>],
+        values: SampleValues,
+        in_counts: bool,
+    ) -> Self {
         let pooled = ds
             .folds()
             .into_iter()
             .map(|k| {
                 let train = ds.train_of_fold(k);
-                (k, pooled_cells(cells.observed, &train, cells.max_cells))
+                (
+                    k,
+                    pooled_cells(cells.observed, &train, cells.max_cells, values),
+                )
             })
             .collect();
         CellForms {
             observed: cells.observed,
-            predicted: &cells.predicted,
+            predicted,
             pooled,
-            control: to_f64(&cells.observed.get(ds.control, Half::Gt).values),
+            control: to_f64(values(cells.observed.get(ds.control, Half::Gt))),
+            values,
+            in_counts,
         }
     }
 
     /// The cells model `m` (index in the family inputs' models) predicts for label `l`, with
     /// `k` cells in the forms that are drawn or collapsed; `None` when it does not cover `l`.
+    ///
+    /// In counts, a model without rows of its own (a baseline's profile) predicts
+    /// expm1(profile) — its profile's linear scale, whose total cell-eval2's counts path
+    /// normalises away — collapsed.
     pub fn predicted(
         &self,
         ds: &Dataset,
@@ -53,15 +98,19 @@ impl<'a> CellForms<'a> {
         k: usize,
     ) -> Option<Array2<f64>> {
         let profile = model.get(l)?;
+        let in_counts = self.in_counts;
+        let td = || to_f64((self.values)(self.observed.get(l, Half::Td)));
         Some(match model.name.as_str() {
-            "technical_duplicate" => to_f64(&self.observed.get(l, Half::Td).values),
+            "technical_duplicate" => td(),
             "control_mean" => subset(&self.control, k, l),
             "dataset_mean" => subset(&self.pooled[&ds.fold_of[l]], k, l),
-            "interpolated_duplicate" => {
-                moved_to(to_f64(&self.observed.get(l, Half::Td).values), profile)
-            }
-            _ => match self.predicted[m].get(&l) {
-                Some(s) => to_f64(&s.values),
+            "interpolated_duplicate" if !in_counts => moved_to(td(), profile),
+            _ => match self.predicted.get(m).and_then(|p| p.get(&l)) {
+                Some(s) if in_counts && s.values.nrows() == 1 => {
+                    collapsed(to_f64((self.values)(s)).row(0), k)
+                }
+                Some(s) => to_f64((self.values)(s)),
+                None if in_counts => collapsed(profile.mapv(f64::exp_m1).view(), k),
                 None => collapsed(profile, k),
             },
         })
@@ -110,15 +159,20 @@ fn moved_to(mut cells: Array2<f64>, profile: ArrayView1<f64>) -> Array2<f64> {
 
 /// Up to `max_cells` cells of the `train` labels (both halves), taken in turn from each label
 /// so that every perturbation weighs the same.
-pub fn pooled_cells(observed: &LabelSamples, train: &[usize], max_cells: usize) -> Array2<f64> {
+pub fn pooled_cells(
+    observed: &LabelSamples,
+    train: &[usize],
+    max_cells: usize,
+    values: SampleValues,
+) -> Array2<f64> {
     let samples: Vec<Vec<ArrayView1<f32>>> = train
         .iter()
         .map(|&l| {
             let [gt, td] = &observed.halves[l];
-            gt.values
+            values(gt)
                 .rows()
                 .into_iter()
-                .chain(td.values.rows())
+                .chain(values(td).rows())
                 .collect()
         })
         .filter(|rows: &Vec<_>| !rows.is_empty())
@@ -153,6 +207,7 @@ mod tests {
             rows: (0..n as u64).collect(),
             values: Array2::from_elem((n, 1), v),
             n_rows: n as u64,
+            counts: None,
         };
         let observed = LabelSamples {
             halves: vec![
@@ -160,7 +215,7 @@ mod tests {
                 [sample(2.0, 1), sample(2.0, 0)],
             ],
         };
-        let pooled = pooled_cells(&observed, &[0, 1], 4);
+        let pooled = pooled_cells(&observed, &[0, 1], 4, seen);
         assert_eq!(pooled.column(0).to_vec(), vec![1.0, 2.0, 1.0, 1.0]);
     }
 }

@@ -114,17 +114,22 @@ pub fn build_inputs(data: &Path, predictions: &Path, model: &str) -> Inputs {
 }
 
 /// Evaluates `cells` and `predictions` with the calibrated family and `family` (`celleval` or
-/// `celleval2`) as the peers' goldens were made (`--compat celleval`: both halves are real);
-/// returns that family's `{family}_results.csv` and `{family}_agg_results.csv`.
+/// `celleval2`) as the peers' goldens were made (`--compat celleval`: both halves are real),
+/// with the options `more` besides; returns that family's `{family}_results.csv` and
+/// `{family}_agg_results.csv`.
 pub fn peer_family_tables(
     cells: &Path,
     predictions: &Path,
     family: &str,
+    more: &[(&str, &str)],
 ) -> (calibra::report::Table, calibra::report::Table) {
     use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
     let mut options = EvaluateOptions::default();
     calibra::options::set(&mut options, "metrics", &format!("calibrated,{family}")).unwrap();
     calibra::options::set(&mut options, "compat", "celleval").unwrap();
+    for (name, value) in more {
+        calibra::options::set(&mut options, name, value).unwrap();
+    }
     options.per_gene_tables = false;
     let inputs = Inputs {
         cells: calibra::io::open_file(cells).expect("open cells"),

@@ -2,6 +2,8 @@
 #![allow(dead_code)]
 
 #[cfg(not(target_arch = "wasm32"))]
+pub mod celleval2_results;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod celleval_inputs;
 pub mod golden;
 pub mod h5ad;

@@ -50,6 +50,8 @@ pub struct CellSampler {
     blocks: Vec<Vec<f32>>,
     file_pos: Vec<usize>,
     gene_of: Vec<Option<usize>>,
+    /// Takes the values as read, before normalisation ([`CellSampler::with_counts`]).
+    counts: bool,
 }
 
 /// One group's sample: its rows (table row numbers, ascending) and their values.
@@ -61,6 +63,9 @@ pub struct GroupSample {
     pub values: Array2<f32>,
     /// Rows the group had in the table.
     pub n_rows: u64,
+    /// The same cells' values as read, before normalisation (raw counts), when they were
+    /// asked for ([`CellSampler::with_counts`]); `None` otherwise.
+    pub counts: Option<Array2<f32>>,
 }
 
 impl GroupSample {
@@ -70,6 +75,7 @@ impl GroupSample {
             rows: Vec::new(),
             values: Array2::zeros((0, n_genes)),
             n_rows: 0,
+            counts: None,
         }
     }
 
@@ -79,6 +85,10 @@ impl GroupSample {
             rows: self.rows.clone(),
             values: self.values.select(ndarray::Axis(1), keep),
             n_rows: self.n_rows,
+            counts: self
+                .counts
+                .as_ref()
+                .map(|c| c.select(ndarray::Axis(1), keep)),
         }
     }
 }
@@ -99,7 +109,16 @@ impl CellSampler {
                 .collect(),
             file_pos: file_positions(&gene_of, n_genes),
             gene_of,
+            counts: false,
         }
+    }
+
+    /// The same sampler taking the values as read (raw counts) when the reader normalises
+    /// them: with the same seed it holds the same rows as its normalised twin, whose samples
+    /// [`attach_counts`] then completes.
+    pub fn with_counts(mut self) -> Self {
+        self.counts = true;
+        self
     }
 
     /// Rows held now.
@@ -164,6 +183,7 @@ impl CellSampler {
                     rows: held.iter().map(|&(r, _)| r).collect(),
                     values,
                     n_rows: g.seen,
+                    counts: None,
                 }
             })
             .collect()
@@ -210,7 +230,20 @@ fn write_block(
     view.add_to(runs, span, &mut SlotCells { cells, width });
 }
 
+/// Gives each sample the raw values of the same rows, sampled by a
+/// [`CellSampler::with_counts`] twin with the same seed.
+pub fn attach_counts(samples: &mut [GroupSample], counts: Vec<GroupSample>) {
+    for (s, c) in samples.iter_mut().zip(counts) {
+        debug_assert_eq!(s.rows, c.rows, "twin samplers hold the same rows");
+        s.counts = Some(c.values);
+    }
+}
+
 impl BatchSink for CellSampler {
+    fn wants_counts(&self) -> bool {
+        self.counts
+    }
+
     /// Offers each row to its group's sample.
     fn add_rows(&mut self, batch: &BatchRows<'_>) {
         let n_groups = batch.rows.runs().last().map_or(0, |(k, _)| k as usize + 1);

@@ -20,7 +20,7 @@ pub mod bulk;
 pub mod de;
 
 use super::calibrated::profile::pearson;
-use super::cell_forms::{to_f64, CellForms};
+use super::cell_forms::{seen, to_f64, CellForms, SampleValues};
 use super::distributional::CellInputs;
 use super::family::{FamilyInputs, MetricFamily};
 use super::spec::{Direction, MetricInput, MetricSpec};
@@ -111,7 +111,7 @@ struct PredSide {
 }
 
 /// A group's cells of both halves in row order (the file's order, which float32 sums follow).
-fn both_halves(gt: &GroupSample, td: &GroupSample) -> Array2<f32> {
+fn both_halves(gt: &GroupSample, td: &GroupSample, values: SampleValues) -> Array2<f32> {
     let mut rows: Vec<(u64, bool, usize)> = gt
         .rows
         .iter()
@@ -120,27 +120,36 @@ fn both_halves(gt: &GroupSample, td: &GroupSample) -> Array2<f32> {
         .chain(td.rows.iter().enumerate().map(|(i, &r)| (r, true, i)))
         .collect();
     rows.sort_unstable();
-    let mut out = Array2::zeros((rows.len(), gt.values.ncols()));
+    let mut out = Array2::zeros((rows.len(), values(gt).ncols()));
     for (mut o, &(_, from_td, i)) in out.rows_mut().into_iter().zip(&rows) {
-        o.assign(&if from_td { td } else { gt }.values.row(i));
+        o.assign(&values(if from_td { td } else { gt }).row(i));
     }
     out
 }
 
 /// The real cells of a label: its GT half, or both halves with `--compat celleval`.
-pub(crate) fn real_cells(cells: &CellInputs<'_>, label: usize, all_halves: bool) -> Array2<f32> {
+pub(crate) fn real_cells(
+    cells: &CellInputs<'_>,
+    label: usize,
+    all_halves: bool,
+    values: SampleValues,
+) -> Array2<f32> {
     let [gt, td] = &cells.observed.halves[label];
     if all_halves {
-        both_halves(gt, td)
+        both_halves(gt, td, values)
     } else {
-        gt.values.clone()
+        values(gt).clone()
     }
 }
 
 /// The control cells both Arc tools compare with: every control cell of both halves.
-pub(crate) fn control_cells(cells: &CellInputs<'_>, ds: &Dataset) -> Array2<f32> {
+pub(crate) fn control_cells(
+    cells: &CellInputs<'_>,
+    ds: &Dataset,
+    values: SampleValues,
+) -> Array2<f32> {
     let [gt, td] = &cells.observed.halves[ds.control];
-    both_halves(gt, td)
+    both_halves(gt, td, values)
 }
 
 impl CellEval {
@@ -184,7 +193,7 @@ impl MetricFamily for CellEval {
         };
         let ds: &Dataset = inputs.dataset;
         let all_halves = cells.compat_celleval;
-        let controls = control_cells(cells, ds);
+        let controls = control_cells(cells, ds, seen);
         let Ok(reference) = PdexReference::new(controls.view(), PdexOptions::cell_eval_081())
         else {
             return; // no control cell: every value stays NaN
@@ -196,7 +205,7 @@ impl MetricFamily for CellEval {
             .evaluated
             .par_iter()
             .map(|&l| {
-                let own = real_cells(cells, l, all_halves);
+                let own = real_cells(cells, l, all_halves, seen);
                 Self::real_side(
                     &reference,
                     &control_bulk,

@@ -81,9 +81,17 @@ pub struct DeTable {
 impl DeTable {
     /// The table of a pdex comparison run with cell-eval2's fold changes.
     pub fn new(group: &PdexGroup) -> Self {
-        let lfc = group.log2_fold_change.clone();
-        let p_adj: Vec<f64> = group
-            .fdr
+        Self::from_parts(
+            group.log2_fold_change.clone(),
+            group.p_value.clone(),
+            &group.fdr,
+        )
+    }
+
+    /// The table of fold changes, p-values and BH-adjusted p-values (one per gene of the
+    /// table, in its order).
+    pub fn from_parts(lfc: Vec<f64>, p_value: Vec<f64>, fdr: &[f64]) -> Self {
+        let p_adj: Vec<f64> = fdr
             .iter()
             .zip(&lfc)
             .map(|(&q, l)| if l.is_nan() { 1.0 } else { q })
@@ -93,7 +101,7 @@ impl DeTable {
         top.sort_by(|&a, &b| lfc[b].abs().total_cmp(&lfc[a].abs()));
         DeTable {
             lfc,
-            p_value: group.p_value.clone(),
+            p_value,
             p_adj,
             significant,
             top,

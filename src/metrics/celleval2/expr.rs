@@ -97,10 +97,10 @@ pub fn delta_pearson(pred_effect: &[f64], real_effect: &[f64]) -> f64 {
     }
 }
 
-/// `expr_real_mass_ratio`: the real pseudobulk's linear mass, Σ_g expm1(mean), over
-/// [`TARGET_SUM`].
-pub fn real_mass_ratio(real: &[f64]) -> f64 {
-    real.iter().map(|m| m.exp_m1()).sum::<f64>() / TARGET_SUM
+/// `expr_real_mass_ratio`: the real pseudobulk's linear mass, Σ_g expm1(mean), over the
+/// comparator's target (`lognorm`: [`TARGET_SUM`]; counts: the bulk target sum).
+pub fn real_mass_ratio(real: &[f64], target: f64) -> f64 {
+    real.iter().map(|m| m.exp_m1()).sum::<f64>() / target
 }
 
 /// ‖a − b‖² over the genes, and the term of gene `own` (0 without one).

@@ -15,19 +15,21 @@
 //! family ([`super::celleval`]). The derived `expr_mse_unbiased_capped_norm` (a ratio of two
 //! panel sums, no per-perturbation value) is computed by the report from its two components.
 
+pub mod counts;
 pub mod de;
 pub mod expr;
 pub mod pds;
 
-use super::cell_forms::CellForms;
+use super::cell_forms::{self, CellForms, SampleValues};
 use super::celleval::{control_cells, real_cells};
 use super::family::{FamilyInputs, MetricFamily};
 use super::spec::{Direction, MetricInput, MetricSpec};
 use crate::data::Dataset;
 use crate::de::mannwhitney::{PdexOptions, PdexReference};
+use counts::CountsReference;
 use de::{DeTable, DE_METRICS};
 use expr::Bulk;
-use ndarray::ArrayViewMut3;
+use ndarray::{ArrayView2, ArrayViewMut3};
 use rayon::prelude::*;
 
 /// The family's name.
@@ -144,6 +146,65 @@ fn own_gene(ds: &Dataset, label: usize) -> Option<usize> {
     ds.genes.iter().position(|g| *g == ds.labels[label])
 }
 
+/// How cell-eval2 compares groups of cells: its `lognorm` comparator on log-normalised
+/// values, or its counts path on raw counts ([`counts`]).
+enum Comparator {
+    Lognorm(PdexReference),
+    Counts(CountsReference),
+}
+
+impl Comparator {
+    /// The comparator of the real control cells `controls` (in the comparator's values);
+    /// `None` without a control cell.
+    fn new(controls: ArrayView2<'_, f32>, in_counts: bool) -> Option<Self> {
+        Some(if in_counts {
+            Comparator::Counts(CountsReference::new(controls).ok()?)
+        } else {
+            Comparator::Lognorm(PdexReference::new(controls, PdexOptions::cell_eval2_020()).ok()?)
+        })
+    }
+
+    /// Which values of the samples it reads.
+    fn values(&self) -> SampleValues {
+        match self {
+            Comparator::Lognorm(_) => cell_forms::seen,
+            Comparator::Counts(_) => cell_forms::counts,
+        }
+    }
+
+    /// A group's DE table against the controls.
+    fn de(&self, label: &str, cells: ArrayView2<'_, f32>) -> Option<DeTable> {
+        match self {
+            Comparator::Lognorm(r) => Some(DeTable::new(&r.compare(label, cells).ok()?)),
+            Comparator::Counts(r) => r.table(cells).ok(),
+        }
+    }
+
+    /// A group's pseudobulk and its sampling correction.
+    fn bulk(&self, cells: ArrayView2<'_, f32>) -> Bulk {
+        match self {
+            Comparator::Lognorm(_) => Bulk::of(cells),
+            Comparator::Counts(_) => counts::bulk(cells),
+        }
+    }
+
+    /// The genes of the DE tables, when not every gene (the counts path's tested genes).
+    fn de_genes(&self) -> Option<&[usize]> {
+        match self {
+            Comparator::Lognorm(_) => None,
+            Comparator::Counts(r) => Some(&r.tested),
+        }
+    }
+
+    /// The mass `expr_real_mass_ratio` divides by.
+    fn mass_target(&self) -> f64 {
+        match self {
+            Comparator::Lognorm(_) => expr::TARGET_SUM,
+            Comparator::Counts(_) => counts::BULK_TARGET_SUM,
+        }
+    }
+}
+
 impl MetricFamily for CellEval2 {
     fn name(&self) -> &'static str {
         FAMILY
@@ -159,22 +220,29 @@ impl MetricFamily for CellEval2 {
         };
         let ds: &Dataset = inputs.dataset;
         let all_halves = cells.compat_celleval;
-        let controls = control_cells(cells, ds);
-        let Ok(reference) = PdexReference::new(controls.view(), PdexOptions::cell_eval2_020())
-        else {
+        // The counts path when cells and predictions are both raw counts.
+        let counts_forms = CellForms::counts(ds, cells);
+        let in_counts = counts_forms.is_some();
+        let sample_values = if in_counts {
+            cell_forms::counts
+        } else {
+            cell_forms::seen
+        };
+        let controls = control_cells(cells, ds, sample_values);
+        let Some(comparator) = Comparator::new(controls.view(), in_counts) else {
             return; // no control cell: every value stays NaN
         };
-        let control = Bulk::of(controls.view());
+        let control = comparator.bulk(controls.view());
         let real: Vec<Option<RealSide>> = inputs
             .evaluated
             .par_iter()
             .map(|&l| {
-                let own = real_cells(cells, l, all_halves);
+                let own = real_cells(cells, l, all_halves, comparator.values());
                 if own.nrows() == 0 {
                     return None;
                 }
-                let de = DeTable::new(&reference.compare(&ds.labels[l], own.view()).ok()?);
-                let bulk = Bulk::of(own.view());
+                let de = comparator.de(&ds.labels[l], own.view())?;
+                let bulk = comparator.bulk(own.view());
                 Some(RealSide {
                     de,
                     effect: expr::effect(&bulk.mean, &control.mean),
@@ -193,7 +261,18 @@ impl MetricFamily for CellEval2 {
             .iter()
             .enumerate()
             .for_each(|(rank, &g)| name_rank[g] = rank);
-        let forms = CellForms::new(ds, cells);
+        // The DE tables' genes (the counts path tests some): each gene's place in them, and
+        // the name ranks of those genes.
+        let de_genes: Vec<usize> = comparator
+            .de_genes()
+            .map_or_else(|| (0..ds.n_genes()).collect(), <[usize]>::to_vec);
+        let mut de_index = vec![None; ds.n_genes()];
+        de_genes
+            .iter()
+            .enumerate()
+            .for_each(|(i, &g)| de_index[g] = Some(i));
+        let de_name_rank: Vec<usize> = de_genes.iter().map(|&g| name_rank[g]).collect();
+        let forms = counts_forms.unwrap_or_else(|| CellForms::new(ds, cells));
         let n_p = inputs.evaluated.len();
         for (m, model) in inputs.models.iter().enumerate() {
             // The model's panel: the perturbations it covers that have real cells.
@@ -207,9 +286,8 @@ impl MetricFamily for CellEval2 {
                     let l = inputs.evaluated[p];
                     let predicted = forms.predicted(ds, m, model, l, real_of(p).n_cells)?;
                     let predicted = predicted.mapv(|x| x as f32);
-                    let de =
-                        DeTable::new(&reference.compare(&ds.labels[l], predicted.view()).ok()?);
-                    let bulk = Bulk::of(predicted.view());
+                    let de = comparator.de(&ds.labels[l], predicted.view())?;
+                    let bulk = comparator.bulk(predicted.view());
                     Some(PredSide {
                         de,
                         effect: expr::effect(&bulk.mean, &control.mean),
@@ -249,10 +327,11 @@ impl MetricFamily for CellEval2 {
                     .map(|&(p, s)| de::Pair {
                         real: &real_of(p).de,
                         pred: &s.de,
-                        own: own_genes[p],
+                        // A target gene the counts path does not test is not excluded.
+                        own: own_genes[p].and_then(|g| de_index[g]),
                     })
                     .collect::<Vec<_>>(),
-                &name_rank,
+                &de_name_rank,
             );
             let rows: Vec<[f64; N_METRICS]> = scored
                 .par_iter()
@@ -272,7 +351,8 @@ impl MetricFamily for CellEval2 {
                     v[MSE_UNBIASED] = expr::mse_unbiased(&s.bulk, &r.bulk, own);
                     v[MSE_UNBIASED_CAPPED] = capped[i];
                     v[DISTANCE_UNBIASED] = expr::distance_unbiased(&r.bulk, &control, own);
-                    v[REAL_MASS_RATIO] = expr::real_mass_ratio(&r.bulk.mean);
+                    v[REAL_MASS_RATIO] =
+                        expr::real_mass_ratio(&r.bulk.mean, comparator.mass_target());
                     v[DELTA_MSE] = expr::mse(&s.effect, &r.effect);
                     v[DELTA_MAE] = expr::mae(&s.effect, &r.effect);
                     v

@@ -23,7 +23,7 @@ pub mod onedim;
 pub mod space;
 
 use super::calibrated::profile::pearson;
-use super::cell_forms::{pooled_cells, subset, to_f64, CellForms};
+use super::cell_forms::{pooled_cells, seen, subset, to_f64, CellForms};
 use super::family::{FamilyInputs, MetricFamily};
 use super::spec::{Direction, MetricInput, MetricSpec};
 use crate::data::Half;
@@ -44,6 +44,10 @@ pub struct CellInputs<'a> {
     /// Per model (the `models` order of [`FamilyInputs`]): its predicted cells per label, for
     /// models with cell-level predictions.
     pub predicted: Vec<BTreeMap<usize, &'a GroupSample>>,
+    /// cell-eval2's counts path (cells and predictions both raw counts): per model, its
+    /// sampled rows per label — a mean profile's one row too — whose
+    /// [`GroupSample::counts`] hold the raw values; `None` on the log-normalised path.
+    pub predicted_counts: Option<Vec<BTreeMap<usize, &'a GroupSample>>>,
     /// Reproduce GGE 1.0.1: paired-cell correlations, its halved energy distance, spaces fitted
     /// on the first perturbation, space-blind `r_squared` and `perturbation_effect_*`.
     pub compat_gge: bool,
@@ -241,7 +245,7 @@ impl Distributional {
             })),
             Space::Pca => {
                 let every: Vec<usize> = (0..cells.observed.halves.len()).collect();
-                let pool = pooled_cells(cells.observed, &every, space::PCA_FIT_CELLS);
+                let pool = pooled_cells(cells.observed, &every, space::PCA_FIT_CELLS, seen);
                 SpaceFit::Pca(Pca::fit(
                     &pool,
                     cells.genes.hvg.clone(),

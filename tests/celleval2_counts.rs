@@ -1,0 +1,292 @@
+//! cell-eval2's counts path (`--normalize --predictions-counts`) against cell-eval2 0.20.0's
+//! own outputs on Papalexi's raw counts (`tests/fixtures/celleval2_counts/`, README there:
+//! inputs, versions, commands, formulas).
+//!
+//! The predictions are rebuilt here as the fixtures' input builder made them: `collapsed_counts`
+//! = each perturbation's mean count vector (one row, a mean profile), `noisy_counts` = each
+//! real cell's counts times a per-(perturbation, gene) factor, rounded half to even (cells).
+//! Every cell is kept (`--max-cells` above every group's size), as cell-eval2 reads them all.
+//!
+//! Compared: every row and aggregate of the `full_libm` run (the run whose DE p-values do not
+//! depend on the host's SIMD `log1p`) and of the `vcc2026` run, and the DE tables themselves
+//! (including the 200-CPM gene gate of the `full_cpm200` run).
+
+mod common;
+
+use arrow::array::{ArrayRef, Float32Array, Float64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::record_batch::RecordBatch;
+use calibra::metrics::celleval2::counts::CountsReference;
+use common::celleval2_results::check_model;
+use common::celleval_inputs::{float_columns, read_parquet, strings, CONTROL};
+use ndarray::Array2;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+const MODELS: [&str; 2] = ["collapsed_counts", "noisy_counts"];
+
+fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/celleval2_counts")
+}
+
+fn papalexi() -> PathBuf {
+    common::shared_dir().join("data/papalexi2021_counts.parquet")
+}
+
+/// Papalexi's cells: genes, each row's label, and the count columns.
+struct Cells {
+    genes: Vec<String>,
+    labels: Vec<String>,
+    columns: Vec<Vec<f32>>,
+}
+
+impl Cells {
+    fn read() -> Self {
+        let d = read_parquet(&papalexi());
+        let genes: Vec<String> = d
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| !["perturbation", "half", "fold"].contains(&n.as_str()))
+            .collect();
+        Cells {
+            labels: strings(&d, "perturbation"),
+            columns: float_columns(&d, &genes),
+            genes,
+        }
+    }
+
+    /// Rows of each label, in file order.
+    fn rows(&self) -> BTreeMap<&str, Vec<usize>> {
+        let mut rows: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (i, l) in self.labels.iter().enumerate() {
+            rows.entry(l.as_str()).or_default().push(i);
+        }
+        rows
+    }
+
+    /// The cells of `rows` (cells × genes), each value mapped by `f(gene, count)`.
+    fn matrix(&self, rows: &[usize], f: impl Fn(usize, f32) -> f32) -> Array2<f32> {
+        Array2::from_shape_fn((rows.len(), self.genes.len()), |(r, g)| {
+            f(g, self.columns[g][rows[r]])
+        })
+    }
+}
+
+/// The fixtures' noise factors: perturbation → factor per gene.
+fn noise_factors(genes: &[String]) -> BTreeMap<String, Vec<f64>> {
+    let t = read_parquet(&fixtures().join("noisy_factors.parquet"));
+    let labels = strings(&t, "perturbation");
+    let columns: Vec<&Float64Array> = genes
+        .iter()
+        .map(|g| {
+            t.column_by_name(g)
+                .unwrap()
+                .as_any()
+                .downcast_ref()
+                .unwrap()
+        })
+        .collect();
+    labels
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (l, columns.iter().map(|c| c.value(i)).collect()))
+        .collect()
+}
+
+/// The two models' predictions as one Parquet file (`model`, `perturbation`, genes).
+fn write_predictions(cells: &Cells, path: &Path) {
+    let factors = noise_factors(&cells.genes);
+    let (mut models, mut labels, mut rows): (Vec<&str>, Vec<String>, Vec<Vec<f32>>) =
+        (Vec::new(), Vec::new(), Vec::new());
+    for (label, members) in &cells.rows() {
+        if *label == CONTROL {
+            continue;
+        }
+        // The mean count vector (sums of integers: exact in any order), as float32.
+        let sums = cells.matrix(members, |_, x| x).mapv(f64::from);
+        let mean = sums.sum_axis(ndarray::Axis(0)) / members.len() as f64;
+        models.push(MODELS[0]);
+        labels.push(label.to_string());
+        rows.push(mean.iter().map(|&m| m as f32).collect());
+        let f = &factors[*label];
+        for &r in members {
+            models.push(MODELS[1]);
+            labels.push(label.to_string());
+            rows.push(
+                (0..cells.genes.len())
+                    .map(|g| (f64::from(cells.columns[g][r]) * f[g]).round_ties_even() as f32)
+                    .collect(),
+            );
+        }
+    }
+    let mut fields = vec![
+        Field::new("model", DataType::Utf8, false),
+        Field::new("perturbation", DataType::Utf8, false),
+    ];
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(models)),
+        Arc::new(StringArray::from(labels)),
+    ];
+    for (g, name) in cells.genes.iter().enumerate() {
+        fields.push(Field::new(name, DataType::Float32, false));
+        arrays.push(Arc::new(Float32Array::from(
+            rows.iter().map(|r| r[g]).collect::<Vec<_>>(),
+        )));
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn counts_path_equals_cell_eval2() {
+    let cells = Cells::read();
+    let dir = tempfile::tempdir().unwrap();
+    let predictions = dir.path().join("predictions.parquet");
+    write_predictions(&cells, &predictions);
+    let (results, agg) = common::celleval_inputs::peer_family_tables(
+        &papalexi(),
+        &predictions,
+        "celleval2",
+        &[
+            ("normalize", "true"),
+            ("predictions-counts", "true"),
+            ("max-cells", "100000"),
+        ],
+    );
+    let mut failures = Vec::new();
+    for model in MODELS {
+        let runs: Vec<(String, PathBuf)> = ["full_libm", "vcc2026"]
+            .iter()
+            .map(|r| (format!("{model}/{r}"), fixtures().join(model).join(r)))
+            .collect();
+        check_model(&runs, model, &results, &agg, &mut failures);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures[..failures.len().min(60)].join("\n")
+    );
+}
+
+/// A DE table written by cell-eval2: (target, feature) → (log2 fold change, p, p_adj).
+fn peer_de(path: &Path) -> BTreeMap<(String, String), [f64; 3]> {
+    let t = read_parquet(path);
+    let (targets, features) = (strings(&t, "target"), strings(&t, "feature"));
+    let number = |name: &str| -> Vec<f64> {
+        let c = arrow::compute::cast(t.column_by_name(name).unwrap(), &DataType::Float64).unwrap();
+        c.as_any()
+            .downcast_ref::<Float64Array>()
+            .unwrap()
+            .values()
+            .to_vec()
+    };
+    let (lfc, p, q) = (
+        number("log2_fold_change"),
+        number("p_value"),
+        number("p_adj"),
+    );
+    (0..targets.len())
+        .map(|i| {
+            (
+                (targets[i].clone(), features[i].clone()),
+                [lfc[i], p[i], q[i]],
+            )
+        })
+        .collect()
+}
+
+/// The cells a DE table is made of.
+#[derive(Clone, Copy, Debug)]
+enum Side {
+    Real,
+    /// A model's predicted cells (an index into [`MODELS`]).
+    Predicted(usize),
+}
+
+/// calibra's counts-path DE tables of every perturbation's cells (`side`) against the control
+/// cells, compared with cell-eval2's: the same rows, and the first `columns` of (fold change,
+/// p-value, p_adj); returns their worst relative differences.
+fn check_de(cells: &Cells, gate: f64, side: Side, peer: &Path, columns: usize) -> [f64; 3] {
+    let rows = cells.rows();
+    let controls = cells.matrix(&rows[CONTROL], |_, x| x);
+    let reference = CountsReference::with_gate(controls.view(), gate).unwrap();
+    let factors = noise_factors(&cells.genes);
+    let want = peer_de(peer);
+    let mut seen = 0;
+    let mut worst = [0f64; 3];
+    for (label, members) in &rows {
+        if *label == CONTROL {
+            continue;
+        }
+        let f = &factors[*label];
+        let group = match side {
+            Side::Real => cells.matrix(members, |_, x| x),
+            Side::Predicted(0) => {
+                let mean = cells
+                    .matrix(members, |_, x| x)
+                    .mapv(f64::from)
+                    .mean_axis(ndarray::Axis(0))
+                    .unwrap();
+                Array2::from_shape_fn((members.len(), mean.len()), |(_, g)| mean[g] as f32)
+            }
+            Side::Predicted(_) => cells.matrix(members, |g, x| {
+                (f64::from(x) * f[g]).round_ties_even() as f32
+            }),
+        };
+        let table = reference.table(group.view()).unwrap();
+        for (i, &g) in reference.tested.iter().enumerate() {
+            let key = (label.to_string(), cells.genes[g].clone());
+            let w = want
+                .get(&key)
+                .unwrap_or_else(|| panic!("{}: no row {key:?}", peer.display()));
+            let got = [table.lfc[i], table.p_value[i], table.p_adj[i]];
+            for k in 0..columns {
+                let err = (got[k] - w[k]).abs();
+                let rel = if err == 0.0 { 0.0 } else { err / w[k].abs() };
+                assert!(
+                    rel <= 1e-9 || err <= 1e-300,
+                    "{} {key:?} column {k}: cell-eval2 {}, calibra {}",
+                    peer.display(),
+                    w[k],
+                    got[k]
+                );
+                worst[k] = worst[k].max(rel);
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, want.len(), "{}: same rows", peer.display());
+    worst
+}
+
+#[test]
+fn counts_de_tables_equal_cell_eval2() {
+    let cells = Cells::read();
+    for (m, model) in MODELS.iter().enumerate() {
+        let libm = fixtures().join(model).join("full_libm");
+        for (side, file) in [
+            (Side::Real, "de_real.parquet"),
+            (Side::Predicted(m), "de_pred.parquet"),
+        ] {
+            let worst = check_de(&cells, 5.0, side, &libm.join(file), 3);
+            eprintln!("{model}/full_libm/{file}: worst relative (lfc, p, p_adj) {worst:?}");
+        }
+    }
+    // The 200-CPM gate: its genes and fold changes (its p-values are the host's SIMD
+    // log1p's, README §5.1).
+    let gated = fixtures()
+        .join(MODELS[1])
+        .join("full_cpm200/de_real.parquet");
+    let worst = check_de(&cells, 200.0, Side::Real, &gated, 1);
+    eprintln!(
+        "full_cpm200/de_real.parquet: worst relative lfc {:.1e}",
+        worst[0]
+    );
+}
