@@ -13,18 +13,15 @@
 
 mod common;
 
-use arrow::array::{ArrayRef, Float32Array, Float64Array, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
+use arrow::array::Float64Array;
+use arrow::datatypes::DataType;
 use calibra::metrics::celleval2::counts::CountsReference;
 use common::celleval2_results::check_model;
-use common::celleval_inputs::{float_columns, read_parquet, strings, CONTROL};
+use common::celleval_inputs::{read_parquet, strings};
+use common::counts_inputs::{noise_factors, predictions_parquet, Cells, CONTROL, MODELS};
 use ndarray::Array2;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-const MODELS: [&str; 2] = ["collapsed_counts", "noisy_counts"];
 
 fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/celleval2_counts")
@@ -34,121 +31,23 @@ fn papalexi() -> PathBuf {
     common::shared_dir().join("data/papalexi2021_counts.parquet")
 }
 
-/// Papalexi's cells: genes, each row's label, and the count columns.
-struct Cells {
-    genes: Vec<String>,
-    labels: Vec<String>,
-    columns: Vec<Vec<f32>>,
+fn read_cells() -> Cells {
+    Cells::of_parquet(std::fs::read(papalexi()).unwrap())
 }
 
-impl Cells {
-    fn read() -> Self {
-        let d = read_parquet(&papalexi());
-        let genes: Vec<String> = d
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| !["perturbation", "half", "fold"].contains(&n.as_str()))
-            .collect();
-        Cells {
-            labels: strings(&d, "perturbation"),
-            columns: float_columns(&d, &genes),
-            genes,
-        }
-    }
-
-    /// Rows of each label, in file order.
-    fn rows(&self) -> BTreeMap<&str, Vec<usize>> {
-        let mut rows: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-        for (i, l) in self.labels.iter().enumerate() {
-            rows.entry(l.as_str()).or_default().push(i);
-        }
-        rows
-    }
-
-    /// The cells of `rows` (cells × genes), each value mapped by `f(gene, count)`.
-    fn matrix(&self, rows: &[usize], f: impl Fn(usize, f32) -> f32) -> Array2<f32> {
-        Array2::from_shape_fn((rows.len(), self.genes.len()), |(r, g)| {
-            f(g, self.columns[g][rows[r]])
-        })
-    }
-}
-
-/// The fixtures' noise factors: perturbation → factor per gene.
-fn noise_factors(genes: &[String]) -> BTreeMap<String, Vec<f64>> {
-    let t = read_parquet(&fixtures().join("noisy_factors.parquet"));
-    let labels = strings(&t, "perturbation");
-    let columns: Vec<&Float64Array> = genes
-        .iter()
-        .map(|g| {
-            t.column_by_name(g)
-                .unwrap()
-                .as_any()
-                .downcast_ref()
-                .unwrap()
-        })
-        .collect();
-    labels
-        .into_iter()
-        .enumerate()
-        .map(|(i, l)| (l, columns.iter().map(|c| c.value(i)).collect()))
-        .collect()
-}
-
-/// The two models' predictions as one Parquet file (`model`, `perturbation`, genes).
-fn write_predictions(cells: &Cells, path: &Path) {
-    let factors = noise_factors(&cells.genes);
-    let (mut models, mut labels, mut rows): (Vec<&str>, Vec<String>, Vec<Vec<f32>>) =
-        (Vec::new(), Vec::new(), Vec::new());
-    for (label, members) in &cells.rows() {
-        if *label == CONTROL {
-            continue;
-        }
-        // The mean count vector (sums of integers: exact in any order), as float32.
-        let sums = cells.matrix(members, |_, x| x).mapv(f64::from);
-        let mean = sums.sum_axis(ndarray::Axis(0)) / members.len() as f64;
-        models.push(MODELS[0]);
-        labels.push(label.to_string());
-        rows.push(mean.iter().map(|&m| m as f32).collect());
-        let f = &factors[*label];
-        for &r in members {
-            models.push(MODELS[1]);
-            labels.push(label.to_string());
-            rows.push(
-                (0..cells.genes.len())
-                    .map(|g| (f64::from(cells.columns[g][r]) * f[g]).round_ties_even() as f32)
-                    .collect(),
-            );
-        }
-    }
-    let mut fields = vec![
-        Field::new("model", DataType::Utf8, false),
-        Field::new("perturbation", DataType::Utf8, false),
-    ];
-    let mut arrays: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from(models)),
-        Arc::new(StringArray::from(labels)),
-    ];
-    for (g, name) in cells.genes.iter().enumerate() {
-        fields.push(Field::new(name, DataType::Float32, false));
-        arrays.push(Arc::new(Float32Array::from(
-            rows.iter().map(|r| r[g]).collect::<Vec<_>>(),
-        )));
-    }
-    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).unwrap();
-    let file = std::fs::File::create(path).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+fn factors(cells: &Cells) -> BTreeMap<String, Vec<f64>> {
+    noise_factors(
+        std::fs::read(fixtures().join("noisy_factors.parquet")).unwrap(),
+        &cells.genes,
+    )
 }
 
 #[test]
 fn counts_path_equals_cell_eval2() {
-    let cells = Cells::read();
+    let cells = read_cells();
     let dir = tempfile::tempdir().unwrap();
     let predictions = dir.path().join("predictions.parquet");
-    write_predictions(&cells, &predictions);
+    std::fs::write(&predictions, predictions_parquet(&cells, &factors(&cells))).unwrap();
     let (results, agg) = common::celleval_inputs::peer_family_tables(
         &papalexi(),
         &predictions,
@@ -217,7 +116,7 @@ fn check_de(cells: &Cells, gate: f64, side: Side, peer: &Path, columns: usize) -
     let rows = cells.rows();
     let controls = cells.matrix(&rows[CONTROL], |_, x| x);
     let reference = CountsReference::with_gate(controls.view(), gate).unwrap();
-    let factors = noise_factors(&cells.genes);
+    let factors = factors(cells);
     let want = peer_de(peer);
     let mut seen = 0;
     let mut worst = [0f64; 3];
@@ -268,7 +167,7 @@ fn check_de(cells: &Cells, gate: f64, side: Side, peer: &Path, columns: usize) -
 
 #[test]
 fn counts_de_tables_equal_cell_eval2() {
-    let cells = Cells::read();
+    let cells = read_cells();
     for (m, model) in MODELS.iter().enumerate() {
         let libm = fixtures().join(model).join("full_libm");
         for (side, file) in [

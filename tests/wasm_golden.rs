@@ -134,7 +134,7 @@ async fn celleval_in_wasm() {
 }
 
 /// cell-eval2's long `results.csv` (profile `full`) of both golden_single models against the
-/// family's rows (tolerances as in `tests/celleval2.rs`).
+/// family's rows.
 fn celleval2_equals_its_goldens(eval: &calibra::pipeline::Evaluation) {
     macro_rules! peer2 {
         ($model:literal) => {
@@ -145,6 +145,71 @@ fn celleval2_equals_its_goldens(eval: &calibra::pipeline::Evaluation) {
             ))
         };
     }
+    celleval2_equals(
+        eval,
+        &[
+            ("collapsed", peer2!("collapsed")),
+            ("noisy_truth", peer2!("noisy_truth")),
+        ],
+    );
+}
+
+/// cell-eval2's counts path in WebAssembly equals cell-eval2's own counts-path run on
+/// Papalexi's raw counts (natively: `tests/celleval2_counts.rs`).
+#[wasm_bindgen_test]
+async fn celleval2_counts_in_wasm() {
+    use common::counts_inputs::{noise_factors, predictions_parquet, Cells};
+    let papalexi = include_bytes!("../../shared/data/papalexi2021_counts.parquet").to_vec();
+    let cells = Cells::of_parquet(papalexi.clone());
+    let factors = noise_factors(
+        include_bytes!("fixtures/celleval2_counts/noisy_factors.parquet").to_vec(),
+        &cells.genes,
+    );
+    let mut options = EvaluateOptions::default();
+    for (name, value) in [
+        ("metrics", "calibrated,celleval2"),
+        ("compat", "celleval"),
+        ("normalize", "true"),
+        ("predictions-counts", "true"),
+        ("max-cells", "100000"),
+    ] {
+        calibra::options::set(&mut options, name, value).unwrap();
+    }
+    options.per_gene_tables = false;
+    let eval = evaluate(
+        Inputs {
+            cells: Arc::new(MemorySource::new("papalexi.parquet", papalexi)),
+            predictions: vec![Arc::new(MemorySource::new(
+                "predictions.parquet",
+                predictions_parquet(&cells, &factors),
+            ))],
+            split: None,
+        },
+        &options,
+        &mut |_, _| {},
+    )
+    .expect("evaluation succeeds in wasm");
+    macro_rules! counts_run {
+        ($model:literal) => {
+            include_str!(concat!(
+                "fixtures/celleval2_counts/",
+                $model,
+                "/full_libm/results.csv"
+            ))
+        };
+    }
+    celleval2_equals(
+        &eval,
+        &[
+            ("collapsed_counts", counts_run!("collapsed_counts")),
+            ("noisy_counts", counts_run!("noisy_counts")),
+        ],
+    );
+}
+
+/// cell-eval2's long `results.csv` of each (model, text) against the family's rows
+/// (tolerances as in `tests/celleval2.rs`).
+fn celleval2_equals(eval: &calibra::pipeline::Evaluation, runs: &[(&str, &str)]) {
     let ours = calibra::report::context_table(&eval.contexts[0], "celleval2_results.csv")
         .unwrap()
         .expect("celleval2_results.csv");
@@ -159,10 +224,7 @@ fn celleval2_equals_its_goldens(eval: &calibra::pipeline::Evaluation) {
     };
     let (models, perts, metrics) = (text("model"), text("perturbation"), text("metric"));
     let mut compared = 0;
-    for (model, csv) in [
-        ("collapsed", peer2!("collapsed")),
-        ("noisy_truth", peer2!("noisy_truth")),
-    ] {
+    for &(model, csv) in runs {
         for row in common::golden::read_csv(csv).rows {
             let (p, m) = (row[0].to_string(), row[1].to_string());
             let (p, m) = (p.trim_matches('"'), m.trim_matches('"'));

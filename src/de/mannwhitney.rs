@@ -29,6 +29,8 @@ pub trait Ranked: Copy + PartialOrd + Send + Sync + std::fmt::Debug {
     fn is_nan(self) -> bool;
     /// The IEEE total order (NaN-free inputs sort as `<`).
     fn total_order(&self, other: &Self) -> std::cmp::Ordering;
+    /// The value as float64 (exact).
+    fn wide(self) -> f64;
 }
 
 impl Ranked for f32 {
@@ -38,6 +40,9 @@ impl Ranked for f32 {
     }
     fn total_order(&self, other: &Self) -> std::cmp::Ordering {
         self.total_cmp(other)
+    }
+    fn wide(self) -> f64 {
+        f64::from(self)
     }
 }
 
@@ -49,7 +54,35 @@ impl Ranked for f64 {
     fn total_order(&self, other: &Self) -> std::cmp::Ordering {
         self.total_cmp(other)
     }
+    fn wide(self) -> f64 {
+        self
+    }
 }
+
+/// Where a value falls among a gene's sorted control values, by equal-width buckets of their
+/// range: `bucket(x) = ⌊(x − lo)·scale⌋` (clamped) is monotone in x, so the first control
+/// ≥ x lies between the first controls of buckets `bucket(x)` and `bucket(x) + 1` — a search
+/// of a few values instead of all.
+#[derive(Debug, Clone, Copy)]
+struct Buckets {
+    lo: f64,
+    scale: f64,
+    /// Buckets of the gene (0: none, search everything).
+    n: usize,
+    /// Where its `n + 1` bucket starts are in [`SortedControls::bucket_start`].
+    at: usize,
+}
+
+impl Buckets {
+    #[inline]
+    fn of(&self, x: f64) -> usize {
+        // Casting saturates: below lo → 0; NaN never reaches here.
+        (((x - self.lo) * self.scale) as usize).min(self.n - 1)
+    }
+}
+
+/// Control values per bucket aimed at: a search of ~4 values.
+const VALUES_PER_BUCKET: usize = 4;
 
 /// U statistic and two-sided p-value of one gene.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -178,6 +211,9 @@ pub struct SortedControls<T = f32> {
     /// Controls ≤ the run's value (cumulative counts), same indexing as `values`.
     cum: Vec<u64>,
     tie_term: Vec<f64>,
+    /// Each gene's buckets, and their starts (indices into the gene's values).
+    buckets: Vec<Buckets>,
+    bucket_start: Vec<u32>,
 }
 
 impl<T: Ranked> SortedControls<T> {
@@ -203,10 +239,11 @@ impl<T: Ranked> SortedControls<T> {
         let mut offsets = Vec::with_capacity(n_genes + 1);
         offsets.push(0);
         let (mut values, mut cum, mut tie_term) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut buckets, mut bucket_start) = (Vec::new(), Vec::new());
         for runs in per_gene {
             let runs = runs?;
             let (mut c, mut tie) = (0u64, 0.0);
-            for (v, t) in runs {
+            for &(v, t) in &runs {
                 c += t;
                 values.push(v);
                 cum.push(c);
@@ -215,6 +252,7 @@ impl<T: Ranked> SortedControls<T> {
             }
             offsets.push(values.len());
             tie_term.push(tie);
+            buckets.push(Self::bucket_gene(&runs, &mut bucket_start));
         }
         Ok(SortedControls {
             n_cells,
@@ -222,7 +260,45 @@ impl<T: Ranked> SortedControls<T> {
             values,
             cum,
             tie_term,
+            buckets,
+            bucket_start,
         })
+    }
+
+    /// A gene's buckets over its sorted distinct control values `runs`, their starts
+    /// appended to `starts`.
+    fn bucket_gene(runs: &[(T, u64)], starts: &mut Vec<u32>) -> Buckets {
+        let n_values = runs.len();
+        let (lo, hi) = match (runs.first(), runs.last()) {
+            (Some(a), Some(b)) => (a.0.wide(), b.0.wide()),
+            _ => (0.0, 0.0),
+        };
+        let n = (n_values / VALUES_PER_BUCKET).clamp(1, 4096);
+        let span = hi - lo;
+        let b = Buckets {
+            lo,
+            scale: if span > 0.0 && span.is_finite() {
+                n as f64 / span
+            } else {
+                0.0
+            },
+            n,
+            at: starts.len(),
+        };
+        // starts[k] = first value whose bucket is ≥ k, for k = 0..=n.
+        let mut next = 0;
+        for (i, &(v, _)) in runs.iter().enumerate() {
+            let k = b.of(v.wide());
+            while next <= k {
+                starts.push(i as u32);
+                next += 1;
+            }
+        }
+        while next <= n {
+            starts.push(n_values as u32);
+            next += 1;
+        }
+        b
     }
 
     /// Number of control cells.
@@ -246,9 +322,15 @@ impl<T: Ranked> SortedControls<T> {
         let vals = &self.values[lo..self.offsets[g + 1]];
         let cum = &self.cum[lo..self.offsets[g + 1]];
         let (mut r1, mut tie) = (0.0, self.tie_term[g]);
+        let b = self.buckets[g];
+        let starts = &self.bucket_start[b.at..b.at + b.n + 1];
         let (mut k, mut below_target) = (0usize, 0u64);
         for &(v, cx) in target {
-            k += vals[k..].partition_point(|&c| c < v);
+            // The first control ≥ v is at or after k (targets ascend) and within v's bucket.
+            let x = b.of(v.wide());
+            let from = k.max(starts[x] as usize);
+            let to = (starts[x + 1] as usize).max(from);
+            k = from + vals[from..to].partition_point(|&c| c < v);
             let below_ctrl = if k == 0 { 0 } else { cum[k - 1] };
             let cy = if k < vals.len() && vals[k] == v {
                 cum[k] - below_ctrl
@@ -430,6 +512,21 @@ impl PdexOptions {
                     })
                 })
                 .collect()
+        } else if self.expm1_float32 && !self.geometric_mean {
+            // cell-eval2: float32 expm1 of each value, summed in float64. A value equal to the
+            // gene's previous one (zeros; a collapsed prediction's K identical cells) reuses
+            // its expm1: the same sum, one exponential per distinct run.
+            let mut s = vec![0f64; g];
+            let mut last: Vec<(u32, f64)> = vec![(0f32.to_bits(), 0.0); g];
+            for row in cells.rows() {
+                for ((a, l), &x) in s.iter_mut().zip(last.iter_mut()).zip(row) {
+                    if x.to_bits() != l.0 {
+                        *l = (x.to_bits(), f64::from(libm::expm1f(x)));
+                    }
+                    *a += l.1;
+                }
+            }
+            s.iter().map(|&v| v / n as f64).collect()
         } else {
             // numba loops in float64: mean of log1p(x) then expm1, or mean of expm1(x).
             let mut s = vec![0f64; g];
@@ -437,8 +534,6 @@ impl PdexOptions {
                 s.iter_mut().zip(row).for_each(|(a, &x)| {
                     *a += if self.geometric_mean {
                         f64::from(x).ln_1p()
-                    } else if self.expm1_float32 {
-                        f64::from(libm::expm1f(x))
                     } else {
                         f64::from(x).exp_m1()
                     };

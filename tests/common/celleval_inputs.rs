@@ -2,12 +2,11 @@
 //! `shared/golden/peers/build_celleval_inputs.py` builds its h5ad files (see
 //! `tests/celleval_de.rs`).
 
-use arrow::array::{Array, Float32Array, Int64Array, StringArray};
+use arrow::array::{Array, Int64Array};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
 use arrow::record_batch::RecordBatch;
 use ndarray::Array2;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -18,33 +17,12 @@ pub fn peers() -> PathBuf {
     super::shared_dir().join("golden").join("peers")
 }
 
+pub use super::tables::{float_columns, strings};
+
 /// A Parquet file as one record batch.
 pub fn read_parquet(path: &Path) -> RecordBatch {
-    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .expect("parquet")
-        .build()
-        .expect("reader");
-    let batches: Vec<RecordBatch> = reader.map(|b| b.expect("batch")).collect();
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat")
-}
-
-pub fn strings(batch: &RecordBatch, name: &str) -> Vec<String> {
-    let col = cast(batch.column_by_name(name).expect(name), &DataType::Utf8).expect("utf8");
-    let a = col.as_any().downcast_ref::<StringArray>().expect("strings");
-    (0..a.len()).map(|i| a.value(i).to_string()).collect()
-}
-
-pub fn float_columns(batch: &RecordBatch, genes: &[String]) -> Vec<Vec<f32>> {
-    genes
-        .iter()
-        .map(|g| {
-            let col = cast(batch.column_by_name(g).expect("gene"), &DataType::Float32).unwrap();
-            let a = col.as_any().downcast_ref::<Float32Array>().expect("f32");
-            assert_eq!(a.null_count(), 0, "gene {g} has nulls");
-            a.values().to_vec()
-        })
-        .collect()
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    super::tables::batch_of_parquet(bytes)
 }
 
 /// The real and pred matrices (cells × genes) and their perturbation labels.

@@ -5,9 +5,11 @@
 pub mod celleval2_results;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod celleval_inputs;
+pub mod counts_inputs;
 pub mod golden;
 pub mod h5ad;
 pub mod layouts;
+pub mod tables;
 
 #[cfg(not(target_arch = "wasm32"))]
 use calibra::pipeline::{evaluate, EvaluateOptions, Inputs};
