@@ -356,7 +356,7 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
             bar.set_prefix(stage.as_str());
             bar.reset_elapsed();
         }
-        bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64);
+        show_fraction(&bar, f);
     };
     // Per-gene DEG tables are written as soon as each context's tests are done (see
     // evaluate_writing); the directory appears at --out only when everything is written.
@@ -474,6 +474,11 @@ pub(crate) fn stage_bar(quiet: bool) -> ProgressBar {
     bar
 }
 
+/// Shows a fraction done (0–1) on a [`stage_bar`].
+pub(crate) fn show_fraction(bar: &ProgressBar, fraction: f64) {
+    bar.set_position((fraction.clamp(0.0, 1.0) * 1000.0) as u64);
+}
+
 /// `weights`: the DEG weights written to `--out`, through a sibling file renamed when complete
 /// (an error leaves no partial file).
 fn run_weights(a: WeightsArgs, opts: EvaluateOptions) -> Result<()> {
@@ -483,7 +488,7 @@ fn run_weights(a: WeightsArgs, opts: EvaluateOptions) -> Result<()> {
         io::open_file(&a.cells)?,
         &opts.cells,
         a.all_cells,
-        &mut |f| bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64),
+        &mut |f| show_fraction(&bar, f),
     );
     bar.finish_and_clear();
     let w = read?;

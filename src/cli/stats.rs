@@ -2,7 +2,7 @@
 //! range of it), `calibra stats merge` to add partial tables, and `--print-sql` for the query
 //! that makes the same table on Apache Spark or DuckDB.
 
-use super::{stage_bar, write_file};
+use super::{show_fraction, stage_bar, write_file};
 use crate::io::stats_table::{self, sql};
 use crate::io::{self, Table};
 use crate::pipeline::{EvaluateOptions, Stage};
@@ -145,7 +145,7 @@ pub fn run(a: StatsArgs, opts: EvaluateOptions) -> Result<()> {
     let bar = stage_bar(a.quiet);
     bar.set_prefix(Stage::ReadCells.as_str());
     let sums = io::cells::sum_cells(table, &opts.cells, None, a.rows.clone(), &mut |f| {
-        bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64)
+        show_fraction(&bar, f)
     });
     bar.finish_and_clear();
     let sums = sums?;
@@ -228,7 +228,7 @@ fn merge(m: MergeArgs) -> Result<()> {
     let bar = stage_bar(m.quiet);
     bar.set_prefix(Stage::ReadCells.as_str());
     let sums = stats_table::read_sums(partials, &Default::default(), &mut |f| {
-        bar.set_position((f.clamp(0.0, 1.0) * 1000.0) as u64)
+        show_fraction(&bar, f)
     });
     bar.finish_and_clear();
     let sums = sums?;
