@@ -213,6 +213,7 @@ pub fn evaluate_writing(
         o.predictions.max_cells = Some((o.max_cells, o.cells.seed));
         // cell-eval2's counts path reads the sampled cells' raw counts.
         o.cells.keep_counts = o.predictions.counts && o.families.iter().any(|f| f == "celleval2");
+        o.predictions.keep_counts = o.cells.keep_counts;
         sampled = o;
         &sampled
     } else {
@@ -237,13 +238,15 @@ pub fn evaluate_writing(
                     predicted_profiles,
                     per_gene_tables: options.per_gene_tables,
                     sampled_cells: if options.cell_level() {
-                        crate::budget::sampled_cells(
-                            options.max_cells,
-                            labels,
-                            cell_rows,
-                            predicted_profiles,
-                            &predicted_rows,
-                        )
+                        // cell-eval2's counts path keeps every sampled row twice.
+                        (1 + usize::from(options.cells.keep_counts))
+                            * crate::budget::sampled_cells(
+                                options.max_cells,
+                                labels,
+                                cell_rows,
+                                predicted_profiles,
+                                &predicted_rows,
+                            )
                     } else {
                         0
                     },
@@ -312,7 +315,7 @@ pub fn evaluate_writing(
                         .flat_map(|f| &f.models)
                         .flat_map(|m| &m.samples),
                 )
-                .map(|g| g.values.nrows())
+                .map(|g| g.values.nrows() * (1 + usize::from(g.counts.is_some())))
                 .sum(),
         };
         crate::budget::check(&shape, limit)?;

@@ -288,6 +288,40 @@ fn raw_counts_need_normalize() {
     assert_mentions(&msg, &["cells.parquet", "raw counts", "--normalize"]);
 }
 
+/// Raw-count predictions (`--predictions-counts`) need raw-count cells (`--normalize`), and
+/// a negative predicted count is refused with its file, row and gene.
+#[test]
+fn raw_count_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cells, predictions) = (
+        dir.path().join("cells.parquet"),
+        dir.path().join("pred.parquet"),
+    );
+    let mut counts = valid_cells();
+    counts
+        .values
+        .iter_mut()
+        .flatten()
+        .for_each(|x| *x = (*x * 40.0).round());
+    write_cells(&counts, &cells);
+    write_predictions(&["A", "B", "C", "D"], -1.0, &predictions);
+    let mut opts = EvaluateOptions::default();
+    calibra::options::set(&mut opts, "predictions-counts", "true").unwrap();
+    let msg = error_of(&cells, std::slice::from_ref(&predictions), &opts);
+    assert_mentions(&msg, &["--predictions-counts", "--normalize"]);
+    calibra::options::set(&mut opts, "normalize", "true").unwrap();
+    let msg = error_of(&cells, &[predictions], &opts);
+    assert_mentions(
+        &msg,
+        &[
+            "pred.parquet",
+            "row 0",
+            "gene 'A'",
+            "negative predicted count",
+        ],
+    );
+}
+
 #[test]
 fn empty_file_and_empty_table() {
     let dir = tempfile::tempdir().unwrap();

@@ -144,6 +144,9 @@ pub fn ingest_batches(
             first_row: row,
             rows: &rows,
         };
+        // The values are checked as read: a negative count must not hide behind its
+        // normalised value.
+        checks = checks.merge(expr.view().check(plan.checked, row, 0));
         if plan.normalize {
             let raw = expr.view();
             for sink in sinks.iter_mut().filter(|s| s.wants_counts()) {
@@ -158,7 +161,6 @@ pub fn ingest_batches(
             sink.add_rows(&batch);
             sink.add_values(&batch, &view);
         }
-        checks = checks.merge(view.check(plan.checked, row, 0));
         row += n as u64;
         progress(frac);
     }

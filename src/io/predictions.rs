@@ -32,10 +32,13 @@ pub struct PredictionOptions {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_cells: Option<(usize, u64)>,
     /// The predictions are raw counts, as the cells: every row is normalised like the cells
-    /// (normalize_total(1e4) + log1p) before profiles are averaged, and the samples also keep
-    /// the rows as read (cell-eval2's counts path).
+    /// (normalize_total(1e4) + log1p) before profiles are averaged.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub counts: bool,
+    /// With [`PredictionOptions::counts`] and a sample: the samples also keep the rows as
+    /// read (cell-eval2's counts path).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub keep_counts: bool,
 }
 
 /// One model's predicted mean profiles from one file.
@@ -195,7 +198,7 @@ pub fn read_predictions(
     // The raw-count twin (same seed, same rows) of counts predictions.
     let mut counts_sampler = opts
         .max_cells
-        .filter(|_| opts.counts)
+        .filter(|_| opts.counts && opts.keep_counts)
         .map(|(max, seed)| CellSampler::new(gene_of.clone(), genes.len(), max, seed).with_counts());
     let checked: Vec<bool> = gene_of.iter().map(Option::is_some).collect();
     let plan = Plan {

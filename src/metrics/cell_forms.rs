@@ -31,6 +31,8 @@ pub fn counts(s: &GroupSample) -> &Array2<f32> {
 pub struct CellForms<'a> {
     observed: &'a LabelSamples,
     predicted: &'a [BTreeMap<usize, &'a GroupSample>],
+    /// The models' cell-level predictions (whose rows are cells, not one mean row).
+    cell_level: &'a [BTreeMap<usize, &'a GroupSample>],
     /// Pooled train cells per fold (the dataset mean's cells).
     pooled: BTreeMap<i64, Array2<f64>>,
     /// The control GT-half sample (the control mean's cells).
@@ -76,11 +78,17 @@ impl<'a> CellForms<'a> {
         CellForms {
             observed: cells.observed,
             predicted,
+            cell_level: &cells.predicted,
             pooled,
             control: to_f64(values(cells.observed.get(ds.control, Half::Gt))),
             values,
             in_counts,
         }
+    }
+
+    /// Whether model `m`'s prediction of label `l` is cells (not a mean profile).
+    fn is_cell_level(&self, m: usize, l: usize) -> bool {
+        self.cell_level.get(m).is_some_and(|c| c.contains_key(&l))
     }
 
     /// The cells model `m` (index in the family inputs' models) predicts for label `l`, with
@@ -106,7 +114,8 @@ impl<'a> CellForms<'a> {
             "dataset_mean" => subset(&self.pooled[&ds.fold_of[l]], k, l),
             "interpolated_duplicate" if !in_counts => moved_to(td(), profile),
             _ => match self.predicted.get(m).and_then(|p| p.get(&l)) {
-                Some(s) if in_counts && s.values.nrows() == 1 => {
+                // A mean profile's one row in counts: repeated, as a mean-only prediction.
+                Some(s) if in_counts && !self.is_cell_level(m, l) => {
                     collapsed(to_f64((self.values)(s)).row(0), k)
                 }
                 Some(s) => to_f64((self.values)(s)),
