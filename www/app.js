@@ -195,7 +195,8 @@ const MAPPABLE = { perturbation: 'opt-perturbation-column', context: 'opt-contex
 
 /**
  * The column mapping: what calibra found in the cells file (format, layout, each annotation
- * column's type, a few values and its role), with a role picker that sets the options.
+ * column's type, a few values and its role), with a role picker that sets the options (not
+ * for a statistics table, whose roles are fixed).
  */
 async function showMapping() {
   const file = cellsFile();
@@ -209,10 +210,12 @@ async function showMapping() {
     return;
   }
   const head = el('tr', {}, ...['column', 'type', 'first values', 'role'].map((h) => el('th', {}, h)));
+  // A statistics table's key columns have fixed roles: nothing to pick.
+  const pickable = o.layout !== 'statistics';
   const rows = o.columns.map((c) => {
     const text = c.text;
     let role;
-    if (text && (!c.role || c.role in MAPPABLE)) {
+    if (pickable && text && (!c.role || c.role in MAPPABLE)) {
       role = el('select', { 'data-column': c.name }, el('option', { value: '' }, '—'),
         ...Object.keys(MAPPABLE).map((r) => el('option', { value: r }, r)));
       role.value = c.role || '';

@@ -86,6 +86,18 @@ pub const STATS_OPTIONS: [&str; 6] = [
     "seed",
 ];
 
+/// Refuses a row range that starts past the file's `n` rows.
+fn past_the_end(r: &Range<u64>, n: u64) -> Result<()> {
+    if r.start >= n {
+        return Err(Error::Options(format!(
+            "--rows {}:{}: the file has {n} rows",
+            r.start, r.end
+        )));
+    }
+    Ok(())
+}
+
+/// `A:B` (0-based, B excluded) as a range of rows.
 fn parse_rows(s: &str) -> std::result::Result<Range<u64>, String> {
     let (a, b) = s
         .split_once(':')
@@ -142,6 +154,11 @@ pub fn run(a: StatsArgs, opts: EvaluateOptions) -> Result<()> {
         Some(r) => format!("{} rows {}:{}", table.name(), r.start, r.end),
         None => table.name().to_string(),
     };
+    // A range past the end is refused before reading when the format knows its rows (a
+    // stream learns them at the end, below).
+    if let (Some(r), Some(n)) = (&a.rows, table.num_rows) {
+        past_the_end(r, n)?;
+    }
     let bar = stage_bar(a.quiet);
     bar.set_prefix(Stage::ReadCells.as_str());
     let sums = io::cells::sum_cells(table, &opts.cells, None, a.rows.clone(), &mut |f| {
@@ -150,12 +167,7 @@ pub fn run(a: StatsArgs, opts: EvaluateOptions) -> Result<()> {
     bar.finish_and_clear();
     let sums = sums?;
     if let Some(r) = &a.rows {
-        if r.start >= sums.rows {
-            return Err(Error::Options(format!(
-                "--rows {}:{}: the file has {} rows",
-                r.start, r.end, sums.rows
-            )));
-        }
+        past_the_end(r, sums.rows)?;
     }
     let seed = opts.cells.seed;
     let written = write_file(&a.out, |sink| stats_table::write(sums, seed, &source, sink))?;

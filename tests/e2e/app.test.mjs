@@ -447,6 +447,7 @@ test('a sufficient-statistics table dropped as the cells: the numbers of the CLI
   await page.setInputFiles('input[name=predictions]', predictions);
   await page.waitForFunction(() => document.body.dataset.mapping === 'shown');
   assert.match(await page.textContent('#mapping'), /Parquet · statistics · 300 genes/);
+  assert.equal(await page.$$eval('#mapping select', (s) => s.length), 0, 'the key columns of a statistics table have fixed roles');
   const before = requests.length;
   await page.click('#run');
   assert.equal(await waitForState(page), 'done', await page.textContent('#error'));
