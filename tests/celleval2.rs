@@ -12,7 +12,7 @@
 mod common;
 
 use calibra::report;
-use common::celleval2_results::check_model;
+use common::celleval2_results::assert_models_equal;
 use std::path::{Path, PathBuf};
 
 fn golden_dir(tag: &str, model: &str, preset: &str) -> PathBuf {
@@ -30,20 +30,13 @@ fn run(cells: &Path, predictions: &Path) -> (report::Table, report::Table) {
 
 fn check_input(tag: &str, cells: PathBuf, predictions: PathBuf, models: &[&str]) {
     let (results, agg) = run(&cells, &predictions);
-    let mut failures = Vec::new();
-    for model in models {
-        let runs: Vec<(String, PathBuf)> = ["full", "vcc2026"]
+    let runs_of = |model: &str| {
+        ["full", "vcc2026"]
             .iter()
             .map(|p| (format!("{tag}/{model}/{p}"), golden_dir(tag, model, p)))
-            .collect();
-        check_model(&runs, model, &results, &agg, &mut failures);
-    }
-    assert!(
-        failures.is_empty(),
-        "{} differences:\n{}",
-        failures.len(),
-        failures[..failures.len().min(60)].join("\n")
-    );
+            .collect()
+    };
+    assert_models_equal(models, runs_of, &results, &agg);
 }
 
 #[test]

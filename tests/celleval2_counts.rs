@@ -16,7 +16,7 @@ mod common;
 use arrow::array::Float64Array;
 use arrow::datatypes::DataType;
 use calibra::metrics::celleval2::counts::CountsReference;
-use common::celleval2_results::check_model;
+use common::celleval2_results::assert_models_equal;
 use common::celleval_inputs::{read_parquet, strings};
 use common::counts_inputs::{noise_factors, predictions_parquet, Cells, CONTROL, MODELS};
 use ndarray::Array2;
@@ -58,20 +58,13 @@ fn counts_path_equals_cell_eval2() {
             ("max-cells", "100000"),
         ],
     );
-    let mut failures = Vec::new();
-    for model in MODELS {
-        let runs: Vec<(String, PathBuf)> = ["full_libm", "vcc2026"]
+    let runs_of = |model: &str| {
+        ["full_libm", "vcc2026"]
             .iter()
             .map(|r| (format!("{model}/{r}"), fixtures().join(model).join(r)))
-            .collect();
-        check_model(&runs, model, &results, &agg, &mut failures);
-    }
-    assert!(
-        failures.is_empty(),
-        "{} differences:\n{}",
-        failures.len(),
-        failures[..failures.len().min(60)].join("\n")
-    );
+            .collect()
+    };
+    assert_models_equal(&MODELS, runs_of, &results, &agg);
 }
 
 /// A DE table written by cell-eval2: (target, feature) → (log2 fold change, p, p_adj).

@@ -231,14 +231,15 @@ pub fn read_predictions(
             "export the predictions again",
         ));
     }
+    let at = |row: u64, gene: usize| Location {
+        file: Some(file.clone()),
+        row: Some(row),
+        gene: layout.genes.get(gene).cloned(),
+        ..Default::default()
+    };
     if let Some((r, g)) = checks.first_non_finite {
         return Err(Error::input(
-            Location {
-                file: Some(file.clone()),
-                row: Some(r),
-                gene: layout.genes.get(g).cloned(),
-                ..Default::default()
-            },
+            at(r, g),
             format!(
                 "{} non-finite predicted value(s) (NaN or Inf); this is the first",
                 checks.non_finite
@@ -248,12 +249,7 @@ pub fn read_predictions(
     }
     if let Some((r, g, _)) = checks.first_negative.filter(|_| opts.counts) {
         return Err(Error::input(
-            Location {
-                file: Some(file.clone()),
-                row: Some(r),
-                gene: layout.genes.get(g).cloned(),
-                ..Default::default()
-            },
+            at(r, g),
             "negative predicted count: the predictions were declared raw counts",
             "predict counts ≥ 0, or drop --predictions-counts if the predictions are log-normalised",
         ));

@@ -144,3 +144,23 @@ pub fn check_model(
         eprintln!("{what} agg: worst relative difference {worst_agg:.2e}");
     }
 }
+
+/// Checks each model against its run folders (`runs_of(model)`) and fails with every
+/// difference found.
+pub fn assert_models_equal(
+    models: &[&str],
+    runs_of: impl Fn(&str) -> Vec<(String, PathBuf)>,
+    results: &report::Table,
+    agg: &report::Table,
+) {
+    let mut failures = Vec::new();
+    for model in models {
+        check_model(&runs_of(model), model, results, agg, &mut failures);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differences:\n{}",
+        failures.len(),
+        failures[..failures.len().min(60)].join("\n")
+    );
+}
