@@ -15,7 +15,7 @@
 mod common;
 
 use calibra::de::mannwhitney::{pdex_ref, PdexOptions, PdexTable};
-use common::celleval_inputs::{build_inputs, peers, read_parquet, CONTROL};
+use common::celleval_inputs::{build_inputs, gene_columns, peers, read_parquet, CONTROL};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -131,13 +131,7 @@ fn compare(table: &PdexTable, genes: &[String], csv: &Path, errors: &mut Errors)
 }
 
 fn check_input(tag: &str, data: &Path, predictions: &Path, models: &[&str]) {
-    let genes: Vec<String> = read_parquet(data)
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .filter(|n| !["perturbation", "half", "fold"].contains(&n.as_str()))
-        .collect();
+    let genes = gene_columns(&read_parquet(data));
     for model in models {
         let inputs = build_inputs(data, predictions, model);
         let dir = peers()

@@ -27,6 +27,15 @@ pub fn counts(s: &GroupSample) -> &Array2<f32> {
     s.counts.as_ref().unwrap_or(&s.values)
 }
 
+/// The values read in raw counts (`in_counts`) or as every metric sees them.
+pub fn values_in(in_counts: bool) -> SampleValues {
+    if in_counts {
+        counts
+    } else {
+        seen
+    }
+}
+
 /// What the cell forms of one context are built from, prepared once.
 pub struct CellForms<'a> {
     observed: &'a LabelSamples,
@@ -37,16 +46,14 @@ pub struct CellForms<'a> {
     pooled: BTreeMap<i64, Array2<f64>>,
     /// The control GT-half sample (the control mean's cells).
     control: Array2<f64>,
-    /// Which values of the samples the forms are made of.
-    values: SampleValues,
-    /// The forms are raw counts.
+    /// The forms are raw counts (else the values every metric sees).
     in_counts: bool,
 }
 
 impl<'a> CellForms<'a> {
     /// Prepares the pooled and control cells of a context.
     pub fn new(ds: &Dataset, cells: &'a CellInputs<'a>) -> Self {
-        Self::of(ds, cells, &cells.predicted, seen, false)
+        Self::of(ds, cells, &cells.predicted, false)
     }
 
     /// The same forms in raw counts (cell-eval2's counts path): every sample's counts, and
@@ -54,16 +61,16 @@ impl<'a> CellForms<'a> {
     /// log-normalised path.
     pub fn counts(ds: &Dataset, cells: &'a CellInputs<'a>) -> Option<Self> {
         let predicted = cells.predicted_counts.as_ref()?;
-        Some(Self::of(ds, cells, predicted, counts, true))
+        Some(Self::of(ds, cells, predicted, true))
     }
 
     fn of(
         ds: &Dataset,
         cells: &'a CellInputs<'a>,
         predicted: &'a [BTreeMap<usize, &'a GroupSample>],
-        values: SampleValues,
         in_counts: bool,
     ) -> Self {
+        let values = values_in(in_counts);
         let pooled = ds
             .folds()
             .into_iter()
@@ -81,7 +88,6 @@ impl<'a> CellForms<'a> {
             cell_level: &cells.predicted,
             pooled,
             control: to_f64(values(cells.observed.get(ds.control, Half::Gt))),
-            values,
             in_counts,
         }
     }
@@ -107,7 +113,8 @@ impl<'a> CellForms<'a> {
     ) -> Option<Array2<f64>> {
         let profile = model.get(l)?;
         let in_counts = self.in_counts;
-        let td = || to_f64((self.values)(self.observed.get(l, Half::Td)));
+        let values = values_in(in_counts);
+        let td = || to_f64(values(self.observed.get(l, Half::Td)));
         Some(match model.name.as_str() {
             "technical_duplicate" => td(),
             "control_mean" => subset(&self.control, k, l),
@@ -116,9 +123,9 @@ impl<'a> CellForms<'a> {
             _ => match self.predicted.get(m).and_then(|p| p.get(&l)) {
                 // A mean profile's one row in counts: repeated, as a mean-only prediction.
                 Some(s) if in_counts && !self.is_cell_level(m, l) => {
-                    collapsed(to_f64((self.values)(s)).row(0), k)
+                    collapsed(to_f64(values(s)).row(0), k)
                 }
-                Some(s) => to_f64((self.values)(s)),
+                Some(s) => to_f64(values(s)),
                 None if in_counts => collapsed(profile.mapv(f64::exp_m1).view(), k),
                 None => collapsed(profile, k),
             },

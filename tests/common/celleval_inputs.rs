@@ -17,7 +17,7 @@ pub fn peers() -> PathBuf {
     super::shared_dir().join("golden").join("peers")
 }
 
-pub use super::tables::{float_columns, strings};
+pub use super::tables::{float_columns, gene_columns, strings};
 
 /// A Parquet file as one record batch.
 pub fn read_parquet(path: &Path) -> RecordBatch {
@@ -39,14 +39,7 @@ pub struct Inputs {
 
 pub fn build_inputs(data: &Path, predictions: &Path, model: &str) -> Inputs {
     let d = read_parquet(data);
-    let meta = ["perturbation", "half", "fold"];
-    let genes: Vec<String> = d
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .filter(|n| !meta.contains(&n.as_str()))
-        .collect();
+    let genes = gene_columns(&d);
     let pert = strings(&d, "perturbation");
     let fold_col = cast(d.column_by_name("fold").unwrap(), &DataType::Int64).unwrap();
     let fold = fold_col.as_any().downcast_ref::<Int64Array>().unwrap();

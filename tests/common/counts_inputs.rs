@@ -4,7 +4,7 @@
 //! `noisy_counts` = each real cell's counts times a per-(perturbation, gene) factor, rounded
 //! half to even (cells). For every target.
 
-use super::tables::{batch_of_parquet, float_columns, strings};
+use super::tables::{batch_of_parquet, float_columns, gene_columns, strings};
 use arrow::array::{Array, ArrayRef, Float32Array, Float64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
@@ -29,13 +29,7 @@ impl Cells {
     /// Papalexi's Parquet file's bytes.
     pub fn of_parquet(bytes: Vec<u8>) -> Self {
         let d = batch_of_parquet(bytes);
-        let genes: Vec<String> = d
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| !["perturbation", "half", "fold"].contains(&n.as_str()))
-            .collect();
+        let genes = gene_columns(&d);
         Cells {
             labels: strings(&d, "perturbation"),
             columns: float_columns(&d, &genes),

@@ -16,6 +16,18 @@ pub fn batch_of_parquet(bytes: Vec<u8>) -> RecordBatch {
     arrow::compute::concat_batches(&batches[0].schema(), &batches).expect("concat")
 }
 
+/// The gene columns of a cells batch: every column but the labels (`perturbation`, `half`,
+/// `fold`), in file order.
+pub fn gene_columns(batch: &RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| !["perturbation", "half", "fold"].contains(&n.as_str()))
+        .collect()
+}
+
 pub fn strings(batch: &RecordBatch, name: &str) -> Vec<String> {
     let col = cast(batch.column_by_name(name).expect(name), &DataType::Utf8).expect("utf8");
     let a = col.as_any().downcast_ref::<StringArray>().expect("strings");

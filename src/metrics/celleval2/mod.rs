@@ -20,7 +20,7 @@ pub mod de;
 pub mod expr;
 pub mod pds;
 
-use super::cell_forms::{self, CellForms, SampleValues};
+use super::cell_forms::{self, CellForms};
 use super::celleval::{control_cells, real_cells};
 use super::family::{FamilyInputs, MetricFamily};
 use super::spec::{Direction, MetricInput, MetricSpec};
@@ -164,14 +164,6 @@ impl Comparator {
         })
     }
 
-    /// Which values of the samples it reads.
-    fn values(&self) -> SampleValues {
-        match self {
-            Comparator::Lognorm(_) => cell_forms::seen,
-            Comparator::Counts(_) => cell_forms::counts,
-        }
-    }
-
     /// A group's DE table against the controls.
     fn de(&self, label: &str, cells: ArrayView2<'_, f32>) -> Option<DeTable> {
         match self {
@@ -223,11 +215,7 @@ impl MetricFamily for CellEval2 {
         // The counts path when cells and predictions are both raw counts.
         let counts_forms = CellForms::counts(ds, cells);
         let in_counts = counts_forms.is_some();
-        let sample_values = if in_counts {
-            cell_forms::counts
-        } else {
-            cell_forms::seen
-        };
+        let sample_values = cell_forms::values_in(in_counts);
         let controls = control_cells(cells, ds, sample_values);
         let Some(comparator) = Comparator::new(controls.view(), in_counts) else {
             return; // no control cell: every value stays NaN
@@ -237,7 +225,7 @@ impl MetricFamily for CellEval2 {
             .evaluated
             .par_iter()
             .map(|&l| {
-                let own = real_cells(cells, l, all_halves, comparator.values());
+                let own = real_cells(cells, l, all_halves, sample_values);
                 if own.nrows() == 0 {
                     return None;
                 }
