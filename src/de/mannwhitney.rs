@@ -16,7 +16,7 @@
 //! because pdex averages log1p values in float32 (see [`PdexOptions`]).
 
 use crate::error::{Error, Location, Result};
-use ndarray::{ArrayView2, Axis};
+use ndarray::{ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 
@@ -199,17 +199,25 @@ fn nan_error(gene: usize, what: &str) -> Error {
     )
 }
 
+/// One distinct control value of a gene and the number of controls ≤ it.
+#[derive(Debug, Clone, Copy)]
+struct ControlRun<T> {
+    value: T,
+    cum: u32,
+}
+
 /// The control cells of every gene, sorted once and shared by all perturbations: per gene
 /// the distinct values in ascending order with their cumulative counts, and the tie term
 /// Σ(t³ − t) of the controls alone.
 #[derive(Debug, Clone)]
 pub struct SortedControls<T = f32> {
     n_cells: usize,
-    /// Gene g's runs are `values[offsets[g]..offsets[g + 1]]`.
+    /// Gene g's runs are `runs[offsets[g]..offsets[g + 1]]`.
     offsets: Vec<usize>,
-    values: Vec<T>,
-    /// Controls ≤ the run's value (cumulative counts), same indexing as `values`.
-    cum: Vec<u64>,
+    /// Each distinct control value beside its cumulative count: the search and the counts
+    /// it reads share a cache line (the controls of every gene exceed the L2 cache, and
+    /// their loads are most of the test's time).
+    runs: Vec<ControlRun<T>>,
     tie_term: Vec<f64>,
     /// Each gene's buckets, and their starts (indices into the gene's values).
     buckets: Vec<Buckets>,
@@ -225,6 +233,11 @@ impl<T: Ranked> SortedControls<T> {
                 "the Mann–Whitney test needs at least one control cell".into(),
             ));
         }
+        if u32::try_from(n_cells).is_err() {
+            return Err(Error::Options(format!(
+                "{n_cells} control cells: the Mann–Whitney test takes fewer than 2³²"
+            )));
+        }
         let per_gene: Vec<Result<Vec<(T, u64)>>> = (0..n_genes)
             .into_par_iter()
             .map_init(
@@ -238,27 +251,25 @@ impl<T: Ranked> SortedControls<T> {
             .collect();
         let mut offsets = Vec::with_capacity(n_genes + 1);
         offsets.push(0);
-        let (mut values, mut cum, mut tie_term) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut all_runs, mut tie_term) = (Vec::new(), Vec::new());
         let (mut buckets, mut bucket_start) = (Vec::new(), Vec::new());
         for runs in per_gene {
             let runs = runs?;
-            let (mut c, mut tie) = (0u64, 0.0);
+            let (mut c, mut tie) = (0u32, 0.0);
             for &(v, t) in &runs {
-                c += t;
-                values.push(v);
-                cum.push(c);
+                c += t as u32; // n_cells < 2³² (checked above)
+                all_runs.push(ControlRun { value: v, cum: c });
                 let tf = t as f64;
                 tie += tf * tf * tf - tf;
             }
-            offsets.push(values.len());
+            offsets.push(all_runs.len());
             tie_term.push(tie);
             buckets.push(Self::bucket_gene(&runs, &mut bucket_start));
         }
         Ok(SortedControls {
             n_cells,
             offsets,
-            values,
-            cum,
+            runs: all_runs,
             tie_term,
             buckets,
             bucket_start,
@@ -318,24 +329,27 @@ impl<T: Ranked> SortedControls<T> {
     /// the controls' own and is corrected where a target value joins a control run; all terms
     /// are integers below 2⁵³ (t < 2¹⁷), so the sum is exact in any order, as numba-mwu's is.
     fn test_gene(&self, g: usize, target: &[(T, u64)], n1: usize) -> MannWhitney {
-        let lo = self.offsets[g];
-        let vals = &self.values[lo..self.offsets[g + 1]];
-        let cum = &self.cum[lo..self.offsets[g + 1]];
+        let runs = &self.runs[self.offsets[g]..self.offsets[g + 1]];
         let (mut r1, mut tie) = (0.0, self.tie_term[g]);
         let b = self.buckets[g];
         let starts = &self.bucket_start[b.at..b.at + b.n + 1];
-        let (mut k, mut below_target) = (0usize, 0u64);
+        let mut below_target = 0u64;
         for &(v, cx) in target {
-            // The first control ≥ v is at or after k (targets ascend) and within v's bucket.
+            // The first control ≥ v lies within v's bucket. Each value is located on its own
+            // (no dependence on the previous one's place), so the loads of successive values
+            // overlap instead of waiting on each other.
             let x = b.of(v.wide());
-            let from = k.max(starts[x] as usize);
-            let to = (starts[x + 1] as usize).max(from);
-            k = from + vals[from..to].partition_point(|&c| c < v);
-            let below_ctrl = if k == 0 { 0 } else { cum[k - 1] };
-            let cy = if k < vals.len() && vals[k] == v {
-                cum[k] - below_ctrl
-            } else {
+            let from = starts[x] as usize;
+            let to = starts[x + 1] as usize;
+            let k = from + runs[from..to].partition_point(|c| c.value < v);
+            let below_ctrl = if k == 0 {
                 0
+            } else {
+                u64::from(runs[k - 1].cum)
+            };
+            let cy = match runs.get(k) {
+                Some(c) if c.value == v => u64::from(c.cum) - below_ctrl,
+                _ => 0,
             };
             let pos = below_ctrl + below_target;
             let cyf = cy as f64;
@@ -367,6 +381,34 @@ impl<T: Ranked> SortedControls<T> {
                 let col = target.index_axis(Axis(1), g);
                 sorted_runs(col.iter().copied(), g, "perturbed", &mut scratch, &mut runs)?;
                 Ok(self.test_gene(g, &runs, n1))
+            })
+            .collect()
+    }
+
+    /// [`Self::test`] of `k` cells that all equal `row` (a collapsed prediction): one run
+    /// per gene, no sort.
+    pub fn test_collapsed(&self, row: ArrayView1<T>, k: usize) -> Result<Vec<MannWhitney>> {
+        if row.len() != self.n_genes() {
+            return Err(Error::Options(format!(
+                "the perturbation has {} genes, the controls {}",
+                row.len(),
+                self.n_genes()
+            )));
+        }
+        if k == 0 {
+            return Err(Error::Options(
+                "the Mann–Whitney test needs at least one perturbed cell".into(),
+            ));
+        }
+        row.iter()
+            .enumerate()
+            .map(|(g, &v)| {
+                if v.is_nan() {
+                    return Err(nan_error(g, "perturbed"));
+                }
+                // ±0 is one zero run, as `sorted_runs` counts it.
+                let v = if v == T::ZERO { T::ZERO } else { v };
+                Ok(self.test_gene(g, &[(v, k as u64)], k))
             })
             .collect()
     }
@@ -493,12 +535,22 @@ impl PdexOptions {
 
     /// Pseudobulk of a group (cells × genes), cells summed in row order as numpy / numba do.
     fn pseudobulk(&self, cells: ArrayView2<f32>) -> Vec<f64> {
-        let n = cells.nrows();
-        let g = cells.ncols();
+        self.pseudobulk_of_rows(cells.nrows(), cells.ncols(), cells.rows().into_iter())
+    }
+
+    /// [`Self::pseudobulk`] of `n` rows of `g` genes given one by one (a collapsed group's
+    /// one row `n` times: the same sums in the same order, without the matrix).
+    fn pseudobulk_of_rows<'r>(
+        &self,
+        n: usize,
+        g: usize,
+        rows: impl Iterator<Item = ArrayView1<'r, f32>>,
+    ) -> Vec<f64> {
+        let cells = rows;
         if self.float32_bulk() {
             // numpy's float32 mean over axis 0: sequential float32 sums, one division.
             let mut s = vec![0f32; g];
-            for row in cells.rows() {
+            for row in cells {
                 s.iter_mut().zip(row).for_each(|(a, &x)| *a += x);
             }
             s.iter()
@@ -518,7 +570,7 @@ impl PdexOptions {
             // its expm1: the same sum, one exponential per distinct run.
             let mut s = vec![0f64; g];
             let mut last: Vec<(u32, f64)> = vec![(0f32.to_bits(), 0.0); g];
-            for row in cells.rows() {
+            for row in cells {
                 for ((a, l), &x) in s.iter_mut().zip(last.iter_mut()).zip(row) {
                     if x.to_bits() != l.0 {
                         *l = (x.to_bits(), f64::from(libm::expm1f(x)));
@@ -530,7 +582,7 @@ impl PdexOptions {
         } else {
             // numba loops in float64: mean of log1p(x) then expm1, or mean of expm1(x).
             let mut s = vec![0f64; g];
-            for row in cells.rows() {
+            for row in cells {
                 s.iter_mut().zip(row).for_each(|(a, &x)| {
                     *a += if self.geometric_mean {
                         f64::from(x).ln_1p()
@@ -640,22 +692,48 @@ impl PdexReference {
     pub fn compare(&self, target: &str, cells: ArrayView2<f32>) -> Result<PdexGroup> {
         let tests = self.sorted.test(cells)?;
         let target_mean = self.options.pseudobulk(cells);
+        Ok(self.group(target, cells.nrows(), &tests, target_mean))
+    }
+
+    /// [`Self::compare`] of `k` cells that all equal `row` (a collapsed prediction), without
+    /// building them: the same numbers.
+    pub fn compare_collapsed(
+        &self,
+        target: &str,
+        row: ArrayView1<f32>,
+        k: usize,
+    ) -> Result<PdexGroup> {
+        let tests = self.sorted.test_collapsed(row, k)?;
+        let target_mean =
+            self.options
+                .pseudobulk_of_rows(k, row.len(), std::iter::repeat_n(row, k));
+        Ok(self.group(target, k, &tests, target_mean))
+    }
+
+    /// A target's rows from its tests and pseudobulk.
+    fn group(
+        &self,
+        target: &str,
+        n_cells: usize,
+        tests: &[MannWhitney],
+        target_mean: Vec<f64>,
+    ) -> PdexGroup {
         let (log2_fold_change, percent_change) = target_mean
             .iter()
             .zip(&self.ref_mean)
             .map(|(&t, &r)| self.options.fold_changes(t, r))
             .unzip();
         let p_value: Vec<f64> = tests.iter().map(|t| t.p_value).collect();
-        Ok(PdexGroup {
+        PdexGroup {
             target: target.to_string(),
-            target_membership: cells.nrows(),
+            target_membership: n_cells,
             fdr: benjamini_hochberg_scipy(&p_value),
             statistic: tests.iter().map(|t| t.statistic).collect(),
             target_mean,
             log2_fold_change,
             percent_change,
             p_value,
-        })
+        }
     }
 }
 
@@ -802,6 +880,33 @@ mod tests {
             let y: Vec<f32> = ctrl.column(g).to_vec();
             assert_eq!(*r, mann_whitney_u(&x, &y).unwrap(), "gene {g}");
         }
+    }
+
+    #[test]
+    fn a_collapsed_group_equals_its_identical_rows() {
+        let ctrl = Array2::from_shape_fn((30, 6), |(i, g)| ((i * 7 + g * 3) % 5) as f32 * 0.5);
+        // A value among the controls, one between, a zero, a negative zero, a negative.
+        let row = ndarray::arr1(&[1.0f32, 0.75, 0.0, -0.0, -0.5, 3.0]);
+        let k = 17;
+        let rows = Array2::from_shape_fn((k, 6), |(_, g)| row[g]);
+        for options in [
+            PdexOptions::cell_eval_081(),
+            PdexOptions::pdex_default(),
+            PdexOptions::cell_eval2_020(),
+        ] {
+            let reference = PdexReference::new(ctrl.view(), options).unwrap();
+            let whole = reference.compare("p", rows.view()).unwrap();
+            let collapsed = reference.compare_collapsed("p", row.view(), k).unwrap();
+            assert_eq!(
+                format!("{whole:?}"),
+                format!("{collapsed:?}"),
+                "{options:?}"
+            );
+        }
+        let nan = ndarray::arr1(&[1.0f32, f32::NAN, 0.0, 0.0, 0.0, 0.0]);
+        let sorted = SortedControls::new(ctrl.view()).unwrap();
+        assert!(sorted.test_collapsed(nan.view(), 3).is_err());
+        assert!(sorted.test_collapsed(row.view(), 0).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use super::distributional::CellInputs;
 use crate::data::{Dataset, Half, ModelPredictions};
 use crate::io::{GroupSample, LabelSamples};
-use ndarray::{Array2, ArrayView1, Axis};
+use ndarray::{Array1, Array2, ArrayView1, Axis};
 use std::collections::BTreeMap;
 
 /// The values a family reads from a sample: as every metric sees them, or (cell-eval2's
@@ -111,25 +111,61 @@ impl<'a> CellForms<'a> {
         l: usize,
         k: usize,
     ) -> Option<Array2<f64>> {
+        self.predicted_form(ds, m, model, l, k)
+            .map(Predicted::into_cells)
+    }
+
+    /// [`Self::predicted`] with a collapsed form left as its one profile, for a family that
+    /// computes on it without the `k` identical rows.
+    pub fn predicted_form(
+        &self,
+        ds: &Dataset,
+        m: usize,
+        model: &ModelPredictions,
+        l: usize,
+        k: usize,
+    ) -> Option<Predicted> {
         let profile = model.get(l)?;
         let in_counts = self.in_counts;
         let values = values_in(in_counts);
         let td = || to_f64(values(self.observed.get(l, Half::Td)));
+        let collapsed = |profile: Array1<f64>| Predicted::Collapsed {
+            profile,
+            k: k.max(2),
+        };
         Some(match model.name.as_str() {
-            "technical_duplicate" => td(),
-            "control_mean" => subset(&self.control, k, l),
-            "dataset_mean" => subset(&self.pooled[&ds.fold_of[l]], k, l),
-            "interpolated_duplicate" if !in_counts => moved_to(td(), profile),
+            "technical_duplicate" => Predicted::Cells(td()),
+            "control_mean" => Predicted::Cells(subset(&self.control, k, l)),
+            "dataset_mean" => Predicted::Cells(subset(&self.pooled[&ds.fold_of[l]], k, l)),
+            "interpolated_duplicate" if !in_counts => Predicted::Cells(moved_to(td(), profile)),
             _ => match self.predicted.get(m).and_then(|p| p.get(&l)) {
                 // A mean profile's one row in counts: repeated, as a mean-only prediction.
                 Some(s) if in_counts && !self.is_cell_level(m, l) => {
-                    collapsed(to_f64(values(s)).row(0), k)
+                    collapsed(values(s).row(0).mapv(f64::from))
                 }
-                Some(s) => to_f64(values(s)),
-                None if in_counts => collapsed(profile.mapv(f64::exp_m1).view(), k),
-                None => collapsed(profile, k),
+                Some(s) => Predicted::Cells(to_f64(values(s))),
+                None if in_counts => collapsed(profile.mapv(f64::exp_m1)),
+                None => collapsed(profile.to_owned()),
             },
         })
+    }
+}
+
+/// The cells a model predicts for one perturbation.
+pub enum Predicted {
+    /// Cells of their own (a sample, or a baseline's drawn cells).
+    Cells(Array2<f64>),
+    /// One profile standing for `k` identical cells (a mean-only prediction).
+    Collapsed { profile: Array1<f64>, k: usize },
+}
+
+impl Predicted {
+    /// The cells, a collapsed profile repeated `k` times.
+    pub fn into_cells(self) -> Array2<f64> {
+        match self {
+            Predicted::Cells(cells) => cells,
+            Predicted::Collapsed { profile, k } => collapsed(profile.view(), k),
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! them. Effects subtract the real control's pseudobulk on both sides (`control_source=real`).
 
 use crate::metrics::calibrated::profile::pearson;
-use ndarray::ArrayView2;
+use ndarray::{ArrayView1, ArrayView2};
 
 /// cell-eval2's `target_sum` (its v2 preset): the mass `expr_real_mass_ratio` divides by.
 pub const TARGET_SUM: f64 = 1e6;
@@ -28,12 +28,21 @@ pub struct Bulk {
 impl Bulk {
     /// The bulk of a group's cells (cells × genes).
     pub fn of(cells: ArrayView2<f32>) -> Self {
-        let n = cells.nrows();
-        let mut sums = vec![0f64; cells.ncols()];
+        Self::of_rows(cells.nrows(), cells.ncols(), cells.rows().into_iter())
+    }
+
+    /// [`Self::of`] of `n` rows of `g` genes given one by one (a collapsed group's one row
+    /// `n` times: the same sums in the same order).
+    pub fn of_rows<'r>(
+        n: usize,
+        g: usize,
+        rows: impl Iterator<Item = ArrayView1<'r, f32>>,
+    ) -> Self {
+        let mut sums = vec![0f64; g];
         // Σ over cells of each cell's Σ_g x²: the order that agrees best with the BLAS dot
         // product cell-eval2 takes over the whole block.
         let mut squares = 0f64;
-        for row in cells.rows() {
+        for row in rows {
             let mut own = 0f64;
             for (s, &x) in sums.iter_mut().zip(row) {
                 let x = f64::from(x);

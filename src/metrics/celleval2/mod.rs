@@ -20,7 +20,7 @@ pub mod de;
 pub mod expr;
 pub mod pds;
 
-use super::cell_forms::{self, CellForms};
+use super::cell_forms::{self, CellForms, Predicted};
 use super::celleval::{control_cells, real_cells};
 use super::family::{FamilyInputs, MetricFamily};
 use super::spec::{Direction, MetricInput, MetricSpec};
@@ -172,6 +172,23 @@ impl Comparator {
         }
     }
 
+    /// A predicted group's DE table and bulk; a collapsed prediction on the log-normalised
+    /// path without its identical rows (the same numbers).
+    fn de_and_bulk(&self, label: &str, predicted: Predicted) -> Option<(DeTable, Bulk)> {
+        match (self, predicted) {
+            (Comparator::Lognorm(r), Predicted::Collapsed { profile, k }) => {
+                let row = profile.mapv(|x| x as f32);
+                let de = DeTable::new(&r.compare_collapsed(label, row.view(), k).ok()?);
+                let bulk = Bulk::of_rows(k, row.len(), std::iter::repeat_n(row.view(), k));
+                Some((de, bulk))
+            }
+            (_, predicted) => {
+                let cells = predicted.into_cells().mapv(|x| x as f32);
+                Some((self.de(label, cells.view())?, self.bulk(cells.view())))
+            }
+        }
+    }
+
     /// A group's pseudobulk and its sampling correction.
     fn bulk(&self, cells: ArrayView2<'_, f32>) -> Bulk {
         match self {
@@ -272,10 +289,8 @@ impl MetricFamily for CellEval2 {
                 .par_iter()
                 .map(|&p| {
                     let l = inputs.evaluated[p];
-                    let predicted = forms.predicted(ds, m, model, l, real_of(p).n_cells)?;
-                    let predicted = predicted.mapv(|x| x as f32);
-                    let de = comparator.de(&ds.labels[l], predicted.view())?;
-                    let bulk = comparator.bulk(predicted.view());
+                    let predicted = forms.predicted_form(ds, m, model, l, real_of(p).n_cells)?;
+                    let (de, bulk) = comparator.de_and_bulk(&ds.labels[l], predicted)?;
                     Some(PredSide {
                         de,
                         effect: expr::effect(&bulk.mean, &control.mean),
@@ -298,7 +313,16 @@ impl MetricFamily for CellEval2 {
                 .iter()
                 .map(|&p| real_of(p).effect.as_slice())
                 .collect();
-            let discrimination = pds::PdsPanel::new(&real_effects, &excluded);
+            let panel_place: Vec<usize> = scored
+                .iter()
+                .map(|&(p, _)| panel.iter().position(|&q| q == p).expect("panel"))
+                .collect();
+            let pred_effects: Vec<Vec<f64>> = scored
+                .iter()
+                .map(|(_, s)| pds::without_genes(&s.effect, &excluded))
+                .collect();
+            let discrimination =
+                pds::PdsPanel::new(&real_effects, &excluded).scores(&pred_effects, &panel_place);
             let capped = expr::mse_unbiased_capped(
                 &scored
                     .iter()
@@ -330,10 +354,7 @@ impl MetricFamily for CellEval2 {
                     let mut v = [f64::NAN; N_METRICS];
                     v[..DE_METRICS].copy_from_slice(&de_values[i]);
                     v[EXPR_MAE] = expr::mae(&s.bulk.mean, &r.bulk.mean);
-                    let own_in_panel = panel.iter().position(|&q| q == p).expect("panel");
-                    let pred_effect = pds::without_genes(&s.effect, &excluded);
-                    v[PDS..PDS + 3]
-                        .copy_from_slice(&discrimination.scores(&pred_effect, own_in_panel));
+                    v[PDS..PDS + 3].copy_from_slice(&discrimination[i]);
                     v[DELTA_PEARSON] = expr::delta_pearson(&s.effect, &r.effect);
                     v[EXPR_MSE] = expr::mse(&s.bulk.mean, &r.bulk.mean);
                     v[MSE_UNBIASED] = expr::mse_unbiased(&s.bulk, &r.bulk, own);
