@@ -2,7 +2,7 @@
 //! statistics: the rest's Σx, Σx² are the eligible groups' totals minus the group's own.
 
 use crate::data::{Dataset, Half};
-use crate::stats::distributions::student_t_sf;
+use crate::stats::distributions::student_t_sf_many;
 use crate::stats::multitest::benjamini_hochberg;
 use ndarray::{Array1, Array2, ArrayView2, Axis, Zip};
 use rayon::prelude::*;
@@ -107,10 +107,9 @@ pub enum DegDetail {
 /// such p are replaced by 1 without evaluating the incomplete beta function.
 pub const CALLS_T_BOUND: f64 = 1.95;
 
-/// Welch's t and two-sided p as `scipy.stats.ttest_ind_from_stats(m1, √v1, n1, m2, √v2, n2,
-/// equal_var=False)`, with scanpy's NaN mapping (t NaN → 0, p NaN → 1). p is 1 without being
-/// evaluated when |t| < `t_bound` (0: always evaluated).
-fn welch(m1: f64, v1: f64, n1: f64, m2: f64, v2: f64, n2: f64, t_bound: f64) -> (f64, f64) {
+/// Welch's t and degrees of freedom as `scipy.stats.ttest_ind_from_stats(m1, √v1, n1, m2, √v2,
+/// n2, equal_var=False)` computes them (t may be NaN; [`welch_p`] maps it).
+fn welch_t_df(m1: f64, v1: f64, n1: f64, m2: f64, v2: f64, n2: f64) -> (f64, f64) {
     // scipy receives standard deviations and squares them again: keep the round trip.
     let (s1, s2) = (v1.sqrt(), v2.sqrt());
     let vn1 = s1 * s1 / n1;
@@ -119,16 +118,27 @@ fn welch(m1: f64, v1: f64, n1: f64, m2: f64, v2: f64, n2: f64, t_bound: f64) -> 
     if df.is_nan() {
         df = 1.0;
     }
-    let t = (m1 - m2) / (vn1 + vn2).sqrt();
-    let p = if t.abs() < t_bound {
-        1.0
-    } else {
-        2.0 * student_t_sf(t.abs(), df)
-    };
-    (
-        if t.is_nan() { 0.0 } else { t },
-        if p.is_nan() { 1.0 } else { p },
-    )
+    ((m1 - m2) / (vn1 + vn2).sqrt(), df)
+}
+
+/// Two-sided p of Welch's t for a row of tests, with scanpy's NaN mapping (t NaN → 0, p NaN →
+/// 1): `t` becomes the reported t, `p` the p. A p is 1 without being evaluated when |t| <
+/// `t_bound` (0: always evaluated); the others are evaluated together
+/// ([`student_t_sf_many`]), each exactly as one alone.
+fn welch_p(t: &mut [f64], df: &[f64], p: &mut [f64], t_bound: f64) {
+    let needed: Vec<usize> = (0..t.len()).filter(|&i| !(t[i].abs() < t_bound)).collect();
+    let abs_t: Vec<f64> = needed.iter().map(|&i| t[i].abs()).collect();
+    let dfs: Vec<f64> = needed.iter().map(|&i| df[i]).collect();
+    let mut sf = vec![0.0; needed.len()];
+    student_t_sf_many(&abs_t, &dfs, &mut sf);
+    p.fill(1.0);
+    for (&i, &q) in needed.iter().zip(&sf) {
+        let q = 2.0 * q;
+        p[i] = if q.is_nan() { 1.0 } else { q };
+    }
+    for x in t.iter_mut().filter(|x| x.is_nan()) {
+        *x = 0.0;
+    }
 }
 
 /// The test of each row (group) against the other rows together. Returns (t, p, p_adj), each
@@ -246,22 +256,22 @@ fn ttest_some_rows(
             let n = count[i] as f64;
             let nr = n_total - n;
             let mut t_row = vec![0.0; g];
+            let mut df_row = vec![0.0; g];
             let mut p_row = vec![0.0; g];
             Zip::from(&mut t_row[..])
-                .and(&mut p_row[..])
+                .and(&mut df_row[..])
                 .and(sum.row(r))
                 .and(sum_sq.row(r))
                 .and(tot)
                 .and(tot_sq)
-                .for_each(|t, p, &s, &ss, &ts, &tss| {
+                .for_each(|t, df, &s, &ss, &ts, &tss| {
                     let mean_g = s / n;
                     let var_g = corrected_var(ss / n, mean_g, n);
                     let mean_r = (ts - s) / nr;
                     let var_r = corrected_var((tss - ss) / nr, mean_r, nr);
-                    let (tv, pv) = welch(mean_g, var_g, n, mean_r, var_r, n, t_bound);
-                    *t = tv;
-                    *p = pv;
+                    (*t, *df) = welch_t_df(mean_g, var_g, n, mean_r, var_r, n);
                 });
+            welch_p(&mut t_row, &df_row, &mut p_row, t_bound);
             let q = benjamini_hochberg(&p_row);
             q_row.assign(&Array1::from(q));
             // scanpy stores the score as float32.
