@@ -191,10 +191,9 @@ pub struct GeneSpan<'g> {
     pub gene_of: &'g [Option<usize>],
 }
 
-/// Genes whose sums share one pass over the grouped rows: the row indices are read once for
-/// all of them and their sums form independent chains (groups hold only a few rows of a
-/// batch when cells are shuffled, so the per-group work dominates).
-const GENES_PER_PASS: usize = 4;
+/// Genes whose sums share one pass over the rows: each row's run is read once for all of
+/// them, and their partial sums share the run's cache line(s).
+const GENES_PER_PASS: usize = 8;
 
 impl ExpressionView<'_> {
     /// Hands the values of `span`'s genes in the rows of `runs` (group, its rows ascending;
@@ -215,12 +214,17 @@ impl ExpressionView<'_> {
                     .filter(|&(_, &p)| p != usize::MAX)
                     .map(|(j, &p)| (j, cols[p]))
                     .collect();
+                let slots = RowSlots::of(runs.clone());
+                let mut partial = Vec::new();
                 for pass in present.chunks(GENES_PER_PASS) {
-                    match *pass {
-                        [(ja, Values::F32(a)), (jb, Values::F32(b)), (jc, Values::F32(c)), (jd, Values::F32(d))] => {
-                            sums_f32(runs.clone(), [ja, jb, jc, jd], [a, b, c, d], sink)
+                    match (f32_pass(pass), &slots) {
+                        (Some((genes, cols)), Some(slots)) => {
+                            sums_f32_by_row(slots, genes, cols, &mut partial, sink)
                         }
-                        _ => {
+                        (Some((genes, cols)), None) => {
+                            sums_f32_by_run(runs.clone(), genes, cols, sink)
+                        }
+                        (None, _) => {
                             for &(j, col) in pass {
                                 with_values!(col, v => sums_one(runs.clone(), j, v, sink))
                             }
@@ -380,9 +384,96 @@ impl ExpressionView<'_> {
     }
 }
 
-/// Σx, Σx² of each group's rows of J f32 columns in one pass over the runs.
+/// A full pass of f32 columns: their genes and values.
+#[allow(clippy::type_complexity)]
+fn f32_pass<'v>(
+    pass: &[(usize, Values<'v>)],
+) -> Option<([usize; GENES_PER_PASS], [&'v [f32]; GENES_PER_PASS])> {
+    if pass.len() != GENES_PER_PASS {
+        return None;
+    }
+    let mut genes = [0; GENES_PER_PASS];
+    let mut cols: [&[f32]; GENES_PER_PASS] = [&[]; GENES_PER_PASS];
+    for (i, &(j, v)) in pass.iter().enumerate() {
+        let Values::F32(c) = v else { return None };
+        (genes[i], cols[i]) = (j, c);
+    }
+    Some((genes, cols))
+}
+
+/// A batch's rows in row order, each with the number of its run (its group's place among
+/// the batch's groups), so that columns can be read front to back.
+struct RowSlots {
+    /// Run of each row (`u32::MAX`: in no run).
+    slot: Vec<u32>,
+    /// Group of each run.
+    group: Vec<u32>,
+}
+
+impl RowSlots {
+    /// The slots of `runs`' rows, or `None` when reading by row does not pay: a single group
+    /// (its rows are already read in order), or runs covering under half of the rows up to
+    /// their last (a few groups of a larger batch).
+    fn of<'r>(runs: impl Iterator<Item = (u32, &'r [u32])> + Clone) -> Option<Self> {
+        let (mut n_runs, mut n_rows, mut end) = (0usize, 0usize, 0usize);
+        for (_, rows) in runs.clone() {
+            n_runs += 1;
+            n_rows += rows.len();
+            end = end.max(rows.last().map_or(0, |&r| r as usize + 1));
+        }
+        if n_runs < 2 || 2 * n_rows < end {
+            return None;
+        }
+        let mut slot = vec![u32::MAX; end];
+        let mut group = Vec::with_capacity(n_runs);
+        for (k, rows) in runs {
+            let s = group.len() as u32;
+            group.push(k);
+            for &r in rows {
+                slot[r as usize] = s;
+            }
+        }
+        Some(RowSlots { slot, group })
+    }
+}
+
+/// Σx, Σx² of each group's rows of J f32 columns at once. The columns are read in row order
+/// (streams the prefetcher follows; the rows of a group are scattered when cells are
+/// shuffled) and each value is added to its run's partial sums, which start at 0 per batch:
+/// every group's rows are summed in row order, then added once — the sums of a walk group by
+/// group, bit for bit.
+fn sums_f32_by_row<const J: usize, A: GroupAdd>(
+    slots: &RowSlots,
+    genes: [usize; J],
+    cols: [&[f32]; J],
+    partial: &mut Vec<f64>,
+    sink: &mut A,
+) {
+    let width = 2 * J;
+    partial.clear();
+    partial.resize(slots.group.len() * width, 0.0);
+    for (r, &s) in slots.slot.iter().enumerate() {
+        if s == u32::MAX {
+            continue;
+        }
+        let cell = &mut partial[s as usize * width..(s as usize + 1) * width];
+        for j in 0..J {
+            let x = cols[j][r] as f64;
+            cell[2 * j] += x;
+            cell[2 * j + 1] += x * x;
+        }
+    }
+    for (cell, &k) in partial.chunks_exact(width).zip(&slots.group) {
+        for j in 0..J {
+            sink.add_sums(genes[j], k, cell[2 * j], cell[2 * j + 1]);
+        }
+    }
+}
+
+/// Σx, Σx² of each group's rows of J f32 columns in one pass over the runs (the sums of
+/// [`sums_f32_by_row`], read group by group).
 #[inline(always)]
-fn sums_f32<'r, const J: usize, A: GroupAdd>(
+fn sums_f32_by_run<'r, const J: usize, A: GroupAdd>(
     runs: impl Iterator<Item = (u32, &'r [u32])>,
     genes: [usize; J],
     cols: [&[f32]; J],
@@ -755,5 +846,50 @@ impl ExpressionArrays {
                 self.arrays[1] = f32_array(out);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records every sum handed over, by (gene, group).
+    #[derive(Default, PartialEq, Debug)]
+    struct Recorded(std::collections::BTreeMap<(usize, u32), Vec<(u64, u64)>>);
+
+    impl GroupAdd for Recorded {
+        fn add_sums(&mut self, j: usize, group: u32, s: f64, s2: f64) {
+            let sums = self.0.entry((j, group)).or_default();
+            sums.push((s.to_bits(), s2.to_bits()));
+        }
+        fn add_value(&mut self, j: usize, group: u32, x: f64) {
+            self.add_sums(j, group, x, x * x);
+        }
+    }
+
+    #[test]
+    fn reading_by_row_sums_as_reading_by_group() {
+        // 300 shuffled rows in 37 groups (some empty), 8 genes of values that do not add
+        // exactly: the same sums, bit for bit, as each group's rows read in turn.
+        let groups: Vec<u32> = (0..300u32).map(|r| (r * 97 + 13) % 41 % 37).collect();
+        let rows = crate::io::groups::GroupedRows::new(&groups);
+        let cols: Vec<Vec<f32>> = (0..GENES_PER_PASS)
+            .map(|g| {
+                (0..300)
+                    .map(|r| ((r * 31 + g * 7) % 19) as f32 / 7.3 + 0.1)
+                    .collect()
+            })
+            .collect();
+        let genes: [usize; GENES_PER_PASS] = std::array::from_fn(|j| j);
+        let cols_ref: [&[f32]; GENES_PER_PASS] = std::array::from_fn(|j| &cols[j][..]);
+        let slots = RowSlots::of(rows.runs()).expect("many groups covering every row");
+        let (mut by_row, mut by_run) = (Recorded::default(), Recorded::default());
+        sums_f32_by_row(&slots, genes, cols_ref, &mut Vec::new(), &mut by_row);
+        sums_f32_by_run(rows.runs(), genes, cols_ref, &mut by_run);
+        assert_eq!(by_row, by_run);
+        assert_eq!(by_row.0.len(), GENES_PER_PASS * 37);
+        // One group, or groups covering few of the rows, are read group by group.
+        assert!(RowSlots::of(rows.runs().take(1)).is_none());
+        assert!(RowSlots::of(rows.runs().skip(30)).is_none());
     }
 }
