@@ -126,7 +126,9 @@ fn welch_t_df(m1: f64, v1: f64, n1: f64, m2: f64, v2: f64, n2: f64) -> (f64, f64
 /// `t_bound` (0: always evaluated); the others are evaluated together
 /// ([`student_t_sf_many`]), each exactly as one alone.
 fn welch_p(t: &mut [f64], df: &[f64], p: &mut [f64], t_bound: f64) {
-    let needed: Vec<usize> = (0..t.len()).filter(|&i| !(t[i].abs() < t_bound)).collect();
+    let needed: Vec<usize> = (0..t.len())
+        .filter(|&i| t[i].is_nan() || t[i].abs() >= t_bound)
+        .collect();
     let abs_t: Vec<f64> = needed.iter().map(|&i| t[i].abs()).collect();
     let dfs: Vec<f64> = needed.iter().map(|&i| df[i]).collect();
     let mut sf = vec![0.0; needed.len()];
