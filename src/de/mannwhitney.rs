@@ -538,15 +538,14 @@ impl PdexOptions {
         self.pseudobulk_of_rows(cells.nrows(), cells.ncols(), cells.rows().into_iter())
     }
 
-    /// [`Self::pseudobulk`] of `n` rows of `g` genes given one by one (a collapsed group's
+    /// [`Self::pseudobulk`] of `n` cells of `g` genes given row by row (a collapsed group's
     /// one row `n` times: the same sums in the same order, without the matrix).
     fn pseudobulk_of_rows<'r>(
         &self,
         n: usize,
         g: usize,
-        rows: impl Iterator<Item = ArrayView1<'r, f32>>,
+        cells: impl Iterator<Item = ArrayView1<'r, f32>>,
     ) -> Vec<f64> {
-        let cells = rows;
         if self.float32_bulk() {
             // numpy's float32 mean over axis 0: sequential float32 sums, one division.
             let mut s = vec![0f32; g];

@@ -129,10 +129,7 @@ impl<'a> CellForms<'a> {
         let in_counts = self.in_counts;
         let values = values_in(in_counts);
         let td = || to_f64(values(self.observed.get(l, Half::Td)));
-        let collapsed = |profile: Array1<f64>| Predicted::Collapsed {
-            profile,
-            k: k.max(2),
-        };
+        let collapsed = |profile: Array1<f64>| Predicted::collapsed(profile, k);
         Some(match model.name.as_str() {
             "technical_duplicate" => Predicted::Cells(td()),
             "control_mean" => Predicted::Cells(subset(&self.control, k, l)),
@@ -155,11 +152,20 @@ impl<'a> CellForms<'a> {
 pub enum Predicted {
     /// Cells of their own (a sample, or a baseline's drawn cells).
     Cells(Array2<f64>),
-    /// One profile standing for `k` identical cells (a mean-only prediction).
+    /// One profile standing for `k` identical cells (a mean-only prediction; made by
+    /// [`Predicted::collapsed`], k ≥ 2).
     Collapsed { profile: Array1<f64>, k: usize },
 }
 
 impl Predicted {
+    /// `profile` standing for `k` identical cells, at least 2 (so that an MMD is defined).
+    pub fn collapsed(profile: Array1<f64>, k: usize) -> Self {
+        Predicted::Collapsed {
+            profile,
+            k: k.max(2),
+        }
+    }
+
     /// The cells, a collapsed profile repeated `k` times.
     pub fn into_cells(self) -> Array2<f64> {
         match self {
@@ -188,9 +194,8 @@ pub fn subset(cells: &Array2<f64>, k: usize, label: usize) -> Array2<f64> {
     cells.select(Axis(0), &order)
 }
 
-/// `profile` repeated `k` times (at least 2 rows, so that an MMD is defined).
+/// `profile` repeated `k` times.
 pub fn collapsed(profile: ArrayView1<f64>, k: usize) -> Array2<f64> {
-    let k = k.max(2);
     let mut out = Array2::zeros((k, profile.len()));
     out.rows_mut()
         .into_iter()

@@ -78,12 +78,9 @@ impl PdsPanel {
     /// removed) whose own real effect is `own[i]`. Tasks of [`PREDS_PER_TASK`] predictions
     /// run in parallel, each reading every real effect once.
     pub fn scores(&self, preds: &[Vec<f64>], own: &[usize]) -> Vec<[f64; 3]> {
-        let chunks: Vec<(&[Vec<f64>], &[usize])> = preds
-            .chunks(PREDS_PER_TASK)
-            .zip(own.chunks(PREDS_PER_TASK))
-            .collect();
-        chunks
-            .into_par_iter()
+        preds
+            .par_chunks(PREDS_PER_TASK)
+            .zip(own.par_chunks(PREDS_PER_TASK))
             .flat_map_iter(|(preds, own)| self.scores_of_task(preds, own))
             .collect()
     }
