@@ -250,22 +250,20 @@ fn options(m: &ArgMatches) -> Result<EvaluateOptions> {
 /// The hash of the input files in the manifest (SPEC §9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum HashAlgorithm {
-    /// BLAKE3, on every core (the default).
+    /// BLAKE3 (the default), from the bytes as the readers read them, on every reading thread.
     Blake3,
-    /// SHA-256, for tools that expect it.
+    /// SHA-256, for tools that expect it (a sequential pass of its own).
     Sha256,
 }
 
-/// `ALGORITHM:hex digest` of a file's bytes.
-fn hash_file(path: &Path, algorithm: HashAlgorithm) -> Result<String> {
+/// `sha256:` and the hex digest of a file's bytes, read in windows of their own.
+fn sha256_file(path: &Path) -> Result<String> {
     use sha2::Digest;
     // Windows of the file as the readers get them (mapped for a local file, not copied). A
     // mapped window's pages count in the resident set while it is hashed: small windows keep
-    // that bounded (it used to set the peak RSS of small inputs).
-    // 16 MB: the smallest read that is mapped (`io::source::MAP_MIN_LEN`).
+    // that bounded. 16 MB: the smallest read that is mapped (`io::source::MAP_MIN_LEN`).
     const WINDOW: u64 = 16 << 20;
     let source = io::open_file(path)?;
-    let mut blake3 = blake3::Hasher::new();
     let mut sha256 = sha2::Sha256::new();
     let mut offset = 0u64;
     while offset < source.size() {
@@ -274,29 +272,20 @@ fn hash_file(path: &Path, algorithm: HashAlgorithm) -> Result<String> {
             path: path.display().to_string(),
             source: e,
         })?;
-        match algorithm {
-            HashAlgorithm::Blake3 => {
-                blake3.update_rayon(&bytes);
-            }
-            HashAlgorithm::Sha256 => sha256.update(&bytes),
-        }
+        sha256.update(&bytes);
         offset += len as u64;
     }
-    Ok(match algorithm {
-        HashAlgorithm::Blake3 => format!("blake3:{}", blake3.finalize().to_hex()),
-        HashAlgorithm::Sha256 => format!(
-            "sha256:{}",
-            sha256
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        ),
-    })
+    let hex: String = sha256
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(format!("sha256:{hex}"))
 }
 
 fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
-    let mut hashing = None;
+    let mut hashed = Vec::new();
+    let mut sha256_thread = None;
     let inputs = if a.example {
         if !a.predictions.is_empty() {
             return Err(Error::Options(
@@ -326,24 +315,37 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
             }
             (None, None) => return Err(Error::Options("--cells is required".into())),
         };
-        let mut preds = Vec::new();
-        for p in &a.predictions {
-            preds.push(io::open_file(p)?);
-        }
-        // Hash the inputs for the manifest beside the evaluation (the files are read anyway).
         let paths: Vec<PathBuf> = std::iter::once(cells_path.clone())
             .chain(a.predictions.iter().cloned())
             .collect();
-        let algorithm = a.hash;
-        hashing = Some(std::thread::spawn(move || {
-            paths
-                .into_iter()
-                .map(|p| Ok((p.display().to_string(), hash_file(&p, algorithm)?)))
-                .collect::<Result<BTreeMap<String, String>>>()
-        }));
+        let mut sources = Vec::with_capacity(paths.len());
+        match a.hash {
+            // BLAKE3 from the bytes as the readers read them (one pass; `io::digest`).
+            HashAlgorithm::Blake3 => {
+                for p in &paths {
+                    let source = io::digest::HashingSource::new(io::open_file(p)?);
+                    hashed.push((p.display().to_string(), source.clone()));
+                    sources.push(source as io::SharedSource);
+                }
+            }
+            // SHA-256 is sequential: a pass of its own, beside the evaluation.
+            HashAlgorithm::Sha256 => {
+                for p in &paths {
+                    sources.push(io::open_file(p)?);
+                }
+                let paths = paths.clone();
+                sha256_thread = Some(std::thread::spawn(move || {
+                    paths
+                        .into_iter()
+                        .map(|p| Ok((p.display().to_string(), sha256_file(&p)?)))
+                        .collect::<Result<BTreeMap<String, String>>>()
+                }));
+            }
+        }
+        let cells = sources.remove(0);
         Inputs {
-            cells: io::open_file(&cells_path)?,
-            predictions: preds,
+            cells,
+            predictions: sources,
             split: a.split_file.as_deref().map(io::open_file).transpose()?,
         }
     };
@@ -371,12 +373,19 @@ fn run_evaluate(a: EvaluateArgs, opts: EvaluateOptions) -> Result<()> {
             return Err(e);
         }
     };
-    let hashes = match hashing {
+    let mut hashes = match sha256_thread {
         Some(h) => h
             .join()
             .map_err(|_| Error::Internal("the thread hashing the inputs panicked".into()))??,
         None => BTreeMap::new(),
     };
+    for (path, source) in hashed {
+        let digest = source.finish().map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        hashes.insert(path, digest);
+    }
     let written = dir.finish(&eval, &hashes, !opts.per_gene_tables, &mut |f| {
         show(Stage::Report, f)
     });
@@ -717,12 +726,13 @@ mod tests {
         let path = dir.path().join("abc.bin");
         std::fs::write(&path, b"abc").unwrap();
         // The published test vectors of "abc".
+        let source = io::digest::HashingSource::new(io::open_file(&path).unwrap());
         assert_eq!(
-            hash_file(&path, HashAlgorithm::Blake3).unwrap(),
+            source.finish().unwrap(),
             "blake3:6437b3ac38465133ffb63b75273a8db548c558465d79db03fd359c6cd5bd9d85"
         );
         assert_eq!(
-            hash_file(&path, HashAlgorithm::Sha256).unwrap(),
+            sha256_file(&path).unwrap(),
             "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
     }
