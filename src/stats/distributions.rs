@@ -1,42 +1,50 @@
-//! Tail probabilities of the Student t distribution (statrs), as scipy's `t.sf` / `t.cdf`.
+//! Tail probabilities of the Student t distribution, as scipy's `t.sf` / `t.cdf`.
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
-use statrs::function::beta::beta_reg;
 use statrs::function::gamma::ln_gamma;
 
 /// P(T > t) for T ~ Student t with `df` degrees of freedom. NaN in → NaN out; df = ∞ is the
 /// normal distribution.
 ///
-/// statrs' `StudentsT::sf` evaluates I_{df/(df+t²)}(df/2, ½) for every t, which for small |t|
-/// needs 1 − df/(df+t²) inside the incomplete beta and loses up to ~1e-7 of the (small) tail
-/// difference from ½ — visible in 1 − p_adj. As Boost (and so scipy) does, use the
-/// complementary argument t²/(df+t²) for |t| < 1, where the two-sided tail is ≥ 0.3 for any df
-/// so the subtraction from 1 costs nothing; larger |t| use I_{df/(df+t²)}(df/2, ½) directly.
-/// Both branches use statrs' `beta_reg`.
+/// The two-sided tail is the regularised incomplete beta I_x(df/2, ½) at x = df/(df+t²), taken
+/// as Boost (and so scipy) does: for |t| < 1 as 1 − I_y(½, df/2) at the complementary
+/// y = t²/(df+t²) (the tail is then ≥ 0.3, so the subtraction costs nothing). statrs' continued
+/// fraction evaluates I; what it cannot do is get its prefactor x^a y^b / (a B(a, b)) to full
+/// precision when df is large — lnΓ(df/2 + ½) − lnΓ(df/2) cancels two large logarithms, and 1 − x
+/// loses the digits of y — which cost up to 1e-12 relative at df ≈ 100 and 2.5e-9 at df = 1e6.
+/// Here both x and y come from t² and df directly, the logarithms of x and y from `ln_1p` / `ln`,
+/// and the Γ ratio from Stirling's series subtracted term by term ([`ln_gamma_ratio_half`]):
+/// ≤ 1.5e-13 relative to the exact value for df ≤ 5,000 and ~df·1e-17 beyond, where the continued
+/// fraction's first terms cancel (dense (t, df) grid: `tests/student_t_scipy.rs`).
 pub fn student_t_sf(t: f64, df: f64) -> f64 {
+    match TailTerm::of(t, df) {
+        Some(term) => {
+            let mut batch = TailBatch::default();
+            batch.push(0, term);
+            let mut out = [0.0];
+            batch.finish(&mut out);
+            out[0]
+        }
+        None => edge_sf(t, df),
+    }
+}
+
+/// [`student_t_sf`] where no incomplete beta is needed (or possible): NaN, infinite t or df,
+/// df ≤ 0, and t² beyond f64 (the tail is below 1e-77 for any df > 0: it rounds to 0 as before).
+fn edge_sf(t: f64, df: f64) -> f64 {
     if t.is_nan() || df.is_nan() || df <= 0.0 {
         return f64::NAN;
     }
-    if t.is_infinite() {
-        return if t > 0.0 { 0.0 } else { 1.0 };
-    }
-    if df.is_infinite() {
+    if df.is_infinite() && t.is_finite() {
         return match StudentsT::new(0.0, 1.0, df) {
             Ok(d) => d.sf(t),
             Err(_) => f64::NAN,
         };
     }
-    let t2 = t * t;
-    // Two-sided tail P(|T| > |t|).
-    let two_sided = if t2 < 1.0 {
-        1.0 - beta_reg(0.5, df / 2.0, t2 / (df + t2))
-    } else {
-        beta_reg(df / 2.0, 0.5, df / (df + t2))
-    };
     if t > 0.0 {
-        0.5 * two_sided
+        0.0
     } else {
-        1.0 - 0.5 * two_sided
+        1.0
     }
 }
 
@@ -44,11 +52,9 @@ pub fn student_t_sf(t: f64, df: f64) -> f64 {
 ///
 /// The incomplete beta function's continued fraction is a chain of divisions, each waiting on
 /// the one before; evaluating [`LANES`] of them side by side lets the divisions of one overlap
-/// those of the others (and the compiler run them in vector registers). Every lane performs
-/// statrs' `checked_beta_reg` operations in its order — the same recurrence, clamps,
-/// convergence test and 140-term cap — so each value is exactly statrs' (unit test
-/// `many_equal_one_by_one`). Values statrs treats specially (x = 0 or x ≈ 1, infinite or NaN
-/// inputs) go through [`student_t_sf`] itself.
+/// those of the others (and the compiler run them in vector registers). [`student_t_sf`] is the
+/// same code with one lane, so each value is the one computed alone (unit test
+/// `many_equal_one_by_one`).
 pub fn student_t_sf_many(t: &[f64], df: &[f64], out: &mut [f64]) {
     assert!(
         t.len() == df.len() && t.len() == out.len(),
@@ -63,7 +69,7 @@ pub fn student_t_sf_many(t: &[f64], df: &[f64], out: &mut [f64]) {
                     batch.finish(out);
                 }
             }
-            None => out[i] = student_t_sf(t, df),
+            None => out[i] = edge_sf(t, df),
         }
     }
     batch.finish(out);
@@ -75,38 +81,80 @@ const LANES: usize = 8;
 /// statrs' precision target in `checked_beta_reg` (`prec::F64_PREC`).
 const BETA_EPS: f64 = 0.000_000_000_000_000_111_022_302_462_515_65;
 
-/// One tail as [`student_t_sf`] computes it: I_x(a, b), complemented when `complement`, then
-/// halved (or 1 − half) by the sign of t.
+/// ln Γ(a + ½) − ln Γ(a), to full absolute precision for every a > 0.
+///
+/// From a = 8 on, Stirling's series of both terms subtracted term by term: the leading terms give
+/// ½ ln a + a ln(1 + 1/(2a)) − ½ (no large logarithm is formed), the Bernoulli terms
+/// c_k ((a + ½)^(1−2k) − a^(1−2k)), c_k = B_2k / (2k (2k − 1)); the first omitted term is below
+/// 1e-14 relative there. Below 8, Γ(z + 1) = z Γ(z) moves a up:
+/// r(a) = r(a + 1) − ln(1 + 1/(2a)).
+fn ln_gamma_ratio_half(a: f64) -> f64 {
+    if a < 8.0 {
+        return ln_gamma_ratio_half(a + 1.0) - (0.5 / a).ln_1p();
+    }
+    const C: [f64; 7] = [
+        1.0 / 12.0,
+        -1.0 / 360.0,
+        1.0 / 1260.0,
+        -1.0 / 1680.0,
+        1.0 / 1188.0,
+        -691.0 / 360_360.0,
+        1.0 / 156.0,
+    ];
+    let (p, q) = (1.0 / (a + 0.5), 1.0 / a);
+    let (p2, q2) = (p * p, q * q);
+    let (mut pk, mut qk) = (p, q);
+    let mut series = 0.0;
+    for c in C {
+        series += c * (pk - qk);
+        pk *= p2;
+        qk *= q2;
+    }
+    0.5 * a.ln() + (a * (0.5 / a).ln_1p() - 0.5) + series
+}
+
+/// One tail: I_x(a, b) with (a, b) = (df/2, ½), or (½, df/2) at the complementary argument
+/// when `complement` (then 1 − I is the two-sided tail); halved, or 1 − half, by the sign of t.
 #[derive(Clone, Copy, Default)]
 struct TailTerm {
     a: f64,
     b: f64,
+    /// The argument, and 1 − it, each computed from t² and df without a subtraction from 1.
     x: f64,
+    y: f64,
+    /// ln(x^a y^b / B(a, b)): the same for both orientations.
+    ln_prefactor: f64,
     complement: bool,
     positive: bool,
 }
 
 impl TailTerm {
-    /// The term of (t, df), or `None` where [`student_t_sf`] (or statrs inside it) takes
-    /// another path: non-finite inputs, df ≤ 0, and x at 0 or within 1e-14 of 1 (statrs'
-    /// `bt = 0` case, |x − 1| ≤ 1e-15 or 5 ulps, lies inside that margin).
+    /// The term of (t, df), or `None` for the cases [`edge_sf`] answers.
     fn of(t: f64, df: f64) -> Option<Self> {
         if !t.is_finite() || !df.is_finite() || df <= 0.0 {
             return None;
         }
         let t2 = t * t;
-        let (a, b, x, complement) = if t2 < 1.0 {
-            (0.5, df / 2.0, t2 / (df + t2), true)
-        } else {
-            (df / 2.0, 0.5, df / (df + t2), false)
-        };
-        if !(x > 0.0 && (x - 1.0).abs() > 1e-14) {
+        if !t2.is_finite() {
             return None;
         }
+        let half_df = df / 2.0;
+        // x = df/(df+t²), y = t²/(df+t²); ln x = −ln(1 + t²/df).
+        let (x, y) = (df / (df + t2), t2 / (df + t2));
+        let ln_prefactor =
+            ln_gamma_ratio_half(half_df) - ln_gamma(0.5) - half_df * (t2 / df).ln_1p()
+                + 0.5 * y.ln();
+        let (a, b, x, y, complement) = if t2 < 1.0 {
+            (0.5, half_df, y, x, true)
+        } else {
+            (half_df, 0.5, x, y, false)
+        };
         Some(TailTerm {
             a,
             b,
             x,
+            y,
+            ln_prefactor,
             complement,
             positive: t > 0.0,
         })
@@ -134,16 +182,15 @@ impl TailBatch {
             return;
         }
         // Unused lanes compute a harmless I_0.5(1, 1).
-        let pick = |f: fn(&TailTerm) -> f64, unused: f64| {
-            std::array::from_fn(|l| {
-                if l < self.len {
-                    f(&self.term[l])
-                } else {
-                    unused
-                }
-            })
+        let unused = TailTerm {
+            a: 1.0,
+            b: 1.0,
+            x: 0.5,
+            y: 0.5,
+            ..TailTerm::default()
         };
-        let ix = beta_reg_lanes(pick(|t| t.a, 1.0), pick(|t| t.b, 1.0), pick(|t| t.x, 0.5));
+        let terms = std::array::from_fn(|l| if l < self.len { self.term[l] } else { unused });
+        let ix = beta_reg_lanes(&terms);
         for l in 0..self.len {
             let term = &self.term[l];
             let two_sided = if term.complement { 1.0 - ix[l] } else { ix[l] };
@@ -157,32 +204,41 @@ impl TailBatch {
     }
 }
 
-/// statrs' `checked_beta_reg(a, b, x)` of each lane, for 0 < x < 1 away from 1 and a, b > 0:
-/// the same operations in the same order (see [`student_t_sf_many`]).
-fn beta_reg_lanes(a0: [f64; LANES], b0: [f64; LANES], x0: [f64; LANES]) -> [f64; LANES] {
+/// I_x(a, b) of each lane (0 ≤ x ≤ 1, y = 1 − x, a, b > 0, prefactor given): statrs'
+/// `checked_beta_reg` continued fraction — its symmetry switch (here to the exact y), recurrence,
+/// clamps, convergence test and 140-term cap — eight lanes side by side.
+fn beta_reg_lanes(terms: &[TailTerm; LANES]) -> [f64; LANES] {
     let fpmin = f64::MIN_POSITIVE / BETA_EPS;
     let clamp = |v: f64| if v.abs() < fpmin { fpmin } else { v };
-    // lnΓ(½), needed by every tail, once.
-    let ln_gamma_half = ln_gamma(0.5);
-    let lgamma = |v: f64| if v == 0.5 { ln_gamma_half } else { ln_gamma(v) };
-    let mut bt = [0.0; LANES];
     let mut symm = [false; LANES];
-    let (mut a, mut b, mut x) = (a0, b0, x0);
-    for l in 0..LANES {
-        bt[l] = (lgamma(a0[l] + b0[l]) - lgamma(a0[l]) - lgamma(b0[l])
-            + a0[l] * x0[l].ln()
-            + b0[l] * (1.0 - x0[l]).ln())
-        .exp();
-        symm[l] = x0[l] >= (a0[l] + 1.0) / (a0[l] + b0[l] + 2.0);
-        if symm[l] {
-            (a[l], b[l], x[l]) = (b0[l], a0[l], 1.0 - x0[l]);
-        }
+    let mut a = [0.0; LANES];
+    let mut b = [0.0; LANES];
+    let mut x = [0.0; LANES];
+    let mut y = [0.0; LANES];
+    let mut bt = [0.0; LANES];
+    for (l, t) in terms.iter().enumerate() {
+        bt[l] = t.ln_prefactor.exp();
+        symm[l] = t.x >= (t.a + 1.0) / (t.a + t.b + 2.0);
+        (a[l], b[l], x[l], y[l]) = if symm[l] {
+            (t.b, t.a, t.y, t.x)
+        } else {
+            (t.a, t.b, t.x, t.y)
+        };
     }
     let qab: [f64; LANES] = std::array::from_fn(|l| a[l] + b[l]);
     let qap: [f64; LANES] = std::array::from_fn(|l| a[l] + 1.0);
     let qam: [f64; LANES] = std::array::from_fn(|l| a[l] - 1.0);
     let mut c = [1.0; LANES];
-    let mut d: [f64; LANES] = std::array::from_fn(|l| 1.0 / clamp(1.0 - qab[l] * x[l] / qap[l]));
+    // 1 − (a + b) x / (a + 1); with a large and x near 1 (b = ½) as (a y + 1 − b x) / (a + 1),
+    // a sum of positive terms, where the subtraction would lose the digits of y.
+    let mut d: [f64; LANES] = std::array::from_fn(|l| {
+        let first = if b[l] < a[l] {
+            (a[l] * y[l] + (1.0 - b[l] * x[l])) / qap[l]
+        } else {
+            1.0 - qab[l] * x[l] / qap[l]
+        };
+        1.0 / clamp(first)
+    });
     let mut h = d;
     let mut done = [false; LANES];
     for m in 1..141 {
