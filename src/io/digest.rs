@@ -12,11 +12,16 @@ use blake3::hazmat::{
     left_subtree_len, merge_subtrees_non_root, merge_subtrees_root, ChainingValue, HasherExt, Mode,
 };
 use bytes::Bytes;
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 /// Bytes per hashed block: a power of two of BLAKE3 chunks (64 chunks, so the hasher's SIMD
 /// lanes are full), small enough that most of a read's blocks lie whole inside it.
 const BLOCK: u64 = 64 << 10;
+
+/// Reads holding this many blocks (4 MiB) hash them on every thread.
+const PARALLEL_BLOCKS: u64 = 64;
 
 /// Reads of the tail pass, which hashes the blocks no read covered.
 const TAIL_READ: u64 = 16 << 20;
@@ -25,8 +30,10 @@ const TAIL_READ: u64 = 16 << 20;
 /// file's BLAKE3 hash.
 pub struct HashingSource {
     inner: SharedSource,
-    /// The chaining value of each block, set by the first read that covers it whole.
+    /// The chaining value of each block, set by the read that claimed it.
     blocks: Vec<OnceLock<ChainingValue>>,
+    /// Whether a read has taken the block on (it sets the value before its read returns).
+    claimed: Vec<AtomicBool>,
 }
 
 impl HashingSource {
@@ -36,29 +43,34 @@ impl HashingSource {
         Arc::new(HashingSource {
             inner,
             blocks: (0..count).map(|_| OnceLock::new()).collect(),
+            claimed: (0..count).map(|_| AtomicBool::new(false)).collect(),
         })
     }
 
-    /// Hashes every block that `bytes` (read at `offset`) holds whole and that has no value yet.
+    /// Hashes every block that `bytes` (read at `offset`) holds whole and that no read claimed
+    /// before. Readers of one file often read the same range at once (every column set of an
+    /// Arrow IPC batch maps the batch): a block is hashed by the one read that claims it, and the
+    /// blocks of a large read are hashed in parallel.
     fn hash_blocks_of(&self, offset: u64, bytes: &[u8]) {
         let end = offset + bytes.len() as u64;
         let size = self.inner.size();
-        let mut index = offset.div_ceil(BLOCK);
-        while index < self.blocks.len() as u64 {
+        let first = offset.div_ceil(BLOCK);
+        let last = (end / BLOCK + u64::from(end == size && !end.is_multiple_of(BLOCK)))
+            .min(self.blocks.len() as u64);
+        let hash = |index: u64| {
+            if self.claimed[index as usize].swap(true, Ordering::Relaxed) {
+                return;
+            }
             let start = index * BLOCK;
             let stop = (start + BLOCK).min(size);
-            if stop > end {
-                break;
-            }
-            let slot = &self.blocks[index as usize];
-            if slot.get().is_none() {
-                let from = (start - offset) as usize;
-                let _ = slot.set(block_value(
-                    start,
-                    &bytes[from..from + (stop - start) as usize],
-                ));
-            }
-            index += 1;
+            let from = (start - offset) as usize;
+            let value = block_value(start, &bytes[from..from + (stop - start) as usize]);
+            let _ = self.blocks[index as usize].set(value);
+        };
+        if last.saturating_sub(first) >= PARALLEL_BLOCKS {
+            (first..last).into_par_iter().for_each(hash);
+        } else {
+            (first..last).for_each(hash);
         }
     }
 
@@ -73,13 +85,13 @@ impl HashingSource {
         }
         let mut index = 0;
         while index < self.blocks.len() {
-            if self.blocks[index].get().is_some() {
+            if self.claimed[index].load(Ordering::Relaxed) {
                 index += 1;
                 continue;
             }
             let mut last = index + 1;
             while last < self.blocks.len()
-                && self.blocks[last].get().is_none()
+                && !self.claimed[last].load(Ordering::Relaxed)
                 && (last + 1 - index) as u64 * BLOCK <= TAIL_READ
             {
                 last += 1;
