@@ -3,8 +3,8 @@
 //! and not evaluation policy (that is [`crate::design`]).
 //!
 //! One concern per module:
-//! - [`source`]: bytes (files, mapped files, browser `File` slices); [`digest`]: their hash,
-//!   from the bytes as they are read;
+//! - [`source`]: bytes (files, mapped files, browser `File` slices); `digest` (native): their
+//!   hash, from the bytes as they are read;
 //! - [`table`]: the format seam — a table as record batches and, when the format has them,
 //!   independently decodable units; [`formats`]: one module per format (Parquet, Arrow IPC);
 //! - [`layout`]: locating the columns, decoding wide / list / CSR values ([`layout::decode`]),
@@ -18,6 +18,7 @@
 
 pub mod cells;
 pub mod columns;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod digest;
 pub mod formats;
 pub mod groups;
