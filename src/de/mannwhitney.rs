@@ -7,8 +7,9 @@
 //!   sample, `R₁ − n₁(n₁+1)/2`. When every value of a gene is equal the variance is 0 and pdex
 //!   reports U₁ = n₁n₂/2 with p = 1.
 //! * The controls of each gene are sorted once ([`SortedControls`]); a perturbation's rank sum
-//!   and tie term come from placing its own sorted values among them, so controls are never
-//!   re-sorted. Zeros, frequent in single-cell data, are counted, not sorted.
+//!   and tie term come from placing each of its values among them, without sorting it: the
+//!   target's ranks among themselves always sum to n₁(n₁+1)/2, and its ties are counted in a
+//!   small hash table. Zeros, frequent in single-cell data, are counted as one group.
 //! * The table ([`pdex_ref`], [`PdexReference::compare`]) adds pdex's pseudobulk means, log2
 //!   fold change, percent change and a Benjamini–Hochberg FDR per target.
 //!
@@ -31,6 +32,8 @@ pub trait Ranked: Copy + PartialOrd + Send + Sync + std::fmt::Debug {
     fn total_order(&self, other: &Self) -> std::cmp::Ordering;
     /// The value as float64 (exact).
     fn wide(self) -> f64;
+    /// The value's bits: equal keys for equal non-zero, non-NaN values.
+    fn key(self) -> u64;
 }
 
 impl Ranked for f32 {
@@ -44,6 +47,9 @@ impl Ranked for f32 {
     fn wide(self) -> f64 {
         f64::from(self)
     }
+    fn key(self) -> u64 {
+        u64::from(self.to_bits())
+    }
 }
 
 impl Ranked for f64 {
@@ -56,6 +62,9 @@ impl Ranked for f64 {
     }
     fn wide(self) -> f64 {
         self
+    }
+    fn key(self) -> u64 {
+        self.to_bits()
     }
 }
 
@@ -199,6 +208,140 @@ fn nan_error(gene: usize, what: &str) -> Error {
     )
 }
 
+/// One gene's sorted control values and their buckets.
+struct GeneControls<'a, T> {
+    runs: &'a [ControlRun<T>],
+    starts: &'a [u32],
+    buckets: Buckets,
+}
+
+impl<T: Ranked> GeneControls<'_, T> {
+    /// Where `v` falls among the controls: the number of controls below it and the number
+    /// equal to it. The first control ≥ v lies within v's bucket; a bucket of a few values is
+    /// counted without branches (values come in any order, so a search's branches would be
+    /// mispredicted).
+    #[inline(always)]
+    fn place(&self, v: T) -> (u64, u64) {
+        let x = self.buckets.of(v.wide());
+        let from = self.starts[x] as usize;
+        let window = &self.runs[from..self.starts[x + 1] as usize];
+        let k = from
+            + if window.len() <= 8 {
+                window.iter().map(|c| usize::from(c.value < v)).sum()
+            } else {
+                window.partition_point(|c| c.value < v)
+            };
+        let below = if k == 0 {
+            0
+        } else {
+            u64::from(self.runs[k - 1].cum)
+        };
+        let equal = match self.runs.get(k) {
+            Some(c) if c.value == v => u64::from(c.cum) - below,
+            _ => 0,
+        };
+        (below, equal)
+    }
+}
+
+/// A target's rank sum and tie term, gathered value by value in any order.
+///
+/// The target's ranks among themselves sum to n₁(n₁+1)/2 whatever its ties, so its rank sum
+/// in the combined sample is that plus, for each target value, the controls below it and
+/// half of those equal to it. A value seen `c` times before in the target, with `cy` equal
+/// controls, grows its tie group from `t = cy + c` to `t + 1`: the tie term (t³ − t) grows
+/// by 3t(t + 1). Integers throughout, exact in float64 below 2⁵³ (fewer than 2¹⁷ cells), so
+/// the result is the sorted merge's exactly.
+#[derive(Debug, Default, Clone, Copy)]
+struct RankSums {
+    /// Σ over target values of 2·(controls below) + (controls equal).
+    twice_above_own: u64,
+    /// Σ over the target's tie groups of (t³ − t) less the controls' own (128 bits: t³
+    /// overflows 64 beyond 2²¹ equal values).
+    tie_growth: u128,
+}
+
+impl RankSums {
+    /// Adds `cx` target values equal to one another, placed at `(below, equal)` among the
+    /// controls, after `seen` earlier target values equal to them.
+    #[inline]
+    fn add(&mut self, (below, equal): (u64, u64), cx: u64, seen: u64) {
+        let cube = |t: u64| {
+            let t = u128::from(t);
+            t * t * t - t
+        };
+        let t = equal + seen;
+        self.twice_above_own += cx * (2 * below + equal);
+        self.tie_growth += cube(t + cx) - cube(t);
+    }
+
+    /// The test of `n1` target values against `n2` controls whose own tie term is `ties`.
+    fn test(self, n1: usize, n2: usize, ties: f64) -> MannWhitney {
+        let n1 = n1 as u64;
+        let r1 = (n1 * (n1 + 1) + self.twice_above_own) as f64 / 2.0;
+        from_rank_sum(r1, n1 as usize, n2, ties + self.tie_growth as f64)
+    }
+}
+
+/// How often each value of one gene's target cells was seen before (their ties), without
+/// sorting them: open addressing on the value's bits, emptied per gene by a new stamp.
+struct SeenValues {
+    slots: Vec<SeenSlot>,
+    stamp: u32,
+    shift: u32,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct SeenSlot {
+    key: u64,
+    count: u64,
+    stamp: u32,
+}
+
+impl SeenValues {
+    /// A table for up to `n` distinct values, at most half full.
+    fn for_cells(n: usize) -> Self {
+        let len = (2 * n).next_power_of_two().max(16);
+        SeenValues {
+            slots: vec![SeenSlot::default(); len],
+            stamp: 0,
+            shift: 64 - len.trailing_zeros(),
+        }
+    }
+
+    /// Starts a gene: every slot is empty.
+    fn next_gene(&mut self) {
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.slots.fill(SeenSlot::default());
+            self.stamp = 1;
+        }
+    }
+
+    /// How many times `key` was seen before in this gene; counts this time.
+    #[inline]
+    fn count(&mut self, key: u64) -> u64 {
+        let mask = self.slots.len() - 1;
+        let mut i = (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize;
+        loop {
+            let slot = &mut self.slots[i];
+            if slot.stamp != self.stamp {
+                *slot = SeenSlot {
+                    key,
+                    count: 1,
+                    stamp: self.stamp,
+                };
+                return 0;
+            }
+            if slot.key == key {
+                slot.count += 1;
+                return slot.count - 1;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
 /// One distinct control value of a gene and the number of controls ≤ it.
 #[derive(Debug, Clone, Copy)]
 struct ControlRun<T> {
@@ -322,41 +465,15 @@ impl<T: Ranked> SortedControls<T> {
         self.offsets.len() - 1
     }
 
-    /// The test of one gene from the target's `(value, count)` runs (ascending).
-    ///
-    /// Each target run is located among the control runs by binary search in the controls not
-    /// yet passed, so the cost is O(k log n) rather than O(n + k). The tie term starts from
-    /// the controls' own and is corrected where a target value joins a control run; all terms
-    /// are integers below 2⁵³ (t < 2¹⁷), so the sum is exact in any order, as numba-mwu's is.
-    fn test_gene(&self, g: usize, target: &[(T, u64)], n1: usize) -> MannWhitney {
-        let runs = &self.runs[self.offsets[g]..self.offsets[g + 1]];
-        let (mut r1, mut tie) = (0.0, self.tie_term[g]);
-        let b = self.buckets[g];
-        let starts = &self.bucket_start[b.at..b.at + b.n + 1];
-        let mut below_target = 0u64;
-        for &(v, cx) in target {
-            // The first control ≥ v lies within v's bucket. Each value is located on its own
-            // (no dependence on the previous one's place), so the loads of successive values
-            // overlap instead of waiting on each other.
-            let x = b.of(v.wide());
-            let from = starts[x] as usize;
-            let to = starts[x + 1] as usize;
-            let k = from + runs[from..to].partition_point(|c| c.value < v);
-            let below_ctrl = if k == 0 {
-                0
-            } else {
-                u64::from(runs[k - 1].cum)
-            };
-            let cy = match runs.get(k) {
-                Some(c) if c.value == v => u64::from(c.cum) - below_ctrl,
-                _ => 0,
-            };
-            let pos = below_ctrl + below_target;
-            let cyf = cy as f64;
-            tie += add_group(&mut r1, pos, cx, cx + cy) - (cyf * cyf * cyf - cyf);
-            below_target += cx;
+    /// Gene `g`'s sorted controls and buckets.
+    #[inline]
+    fn gene(&self, g: usize) -> GeneControls<'_, T> {
+        let buckets = self.buckets[g];
+        GeneControls {
+            runs: &self.runs[self.offsets[g]..self.offsets[g + 1]],
+            starts: &self.bucket_start[buckets.at..buckets.at + buckets.n + 1],
+            buckets,
         }
-        from_rank_sum(r1, n1, self.n_cells, tie)
     }
 
     /// Two-sided Mann–Whitney U test of one perturbation's cells (cells × genes, the genes of
@@ -375,12 +492,26 @@ impl<T: Ranked> SortedControls<T> {
                 "the Mann–Whitney test needs at least one perturbed cell".into(),
             ));
         }
-        let (mut scratch, mut runs) = (Vec::new(), Vec::new());
+        let mut seen = SeenValues::for_cells(n1);
         (0..n_genes)
             .map(|g| {
-                let col = target.index_axis(Axis(1), g);
-                sorted_runs(col.iter().copied(), g, "perturbed", &mut scratch, &mut runs)?;
-                Ok(self.test_gene(g, &runs, n1))
+                let mut sums = RankSums::default();
+                let mut zeros = 0u64;
+                seen.next_gene();
+                let controls = self.gene(g);
+                for &v in target.index_axis(Axis(1), g) {
+                    if v == T::ZERO {
+                        zeros += 1;
+                    } else if v.is_nan() {
+                        return Err(nan_error(g, "perturbed"));
+                    } else {
+                        sums.add(controls.place(v), 1, seen.count(v.key()));
+                    }
+                }
+                if zeros > 0 {
+                    sums.add(controls.place(T::ZERO), zeros, 0);
+                }
+                Ok(sums.test(n1, self.n_cells, self.tie_term[g]))
             })
             .collect()
     }
@@ -406,9 +537,11 @@ impl<T: Ranked> SortedControls<T> {
                 if v.is_nan() {
                     return Err(nan_error(g, "perturbed"));
                 }
-                // ±0 is one zero run, as `sorted_runs` counts it.
+                // ±0 is one zero group, as `test` counts it.
                 let v = if v == T::ZERO { T::ZERO } else { v };
-                Ok(self.test_gene(g, &[(v, k as u64)], k))
+                let mut sums = RankSums::default();
+                sums.add(self.gene(g).place(v), k as u64, 0);
+                Ok(sums.test(k, self.n_cells, self.tie_term[g]))
             })
             .collect()
     }
@@ -564,13 +697,17 @@ impl PdexOptions {
                 })
                 .collect()
         } else if self.expm1_float32 && !self.geometric_mean {
-            // cell-eval2: float32 expm1 of each value, summed in float64. A value equal to the
-            // gene's previous one (zeros; a collapsed prediction's K identical cells) reuses
+            // cell-eval2: float32 expm1 of each value, summed in float64. A zero adds ±0 to a
+            // sum that starts at +0, which changes nothing: skipped. A value equal to the
+            // gene's previous non-zero one (a collapsed prediction's K identical cells) reuses
             // its expm1: the same sum, one exponential per distinct run.
             let mut s = vec![0f64; g];
             let mut last: Vec<(u32, f64)> = vec![(0f32.to_bits(), 0.0); g];
             for row in cells {
                 for ((a, l), &x) in s.iter_mut().zip(last.iter_mut()).zip(row) {
+                    if x == 0.0 {
+                        continue;
+                    }
                     if x.to_bits() != l.0 {
                         *l = (x.to_bits(), f64::from(libm::expm1f(x)));
                     }
@@ -857,27 +994,35 @@ mod tests {
 
     #[test]
     fn sorted_controls_equal_the_plain_merge() {
-        // Deterministic pseudo-random columns with many ties and zeros.
-        let mut state = 12345u64;
-        let mut next = || {
-            state = state
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            let v = (state >> 33) % 9;
-            if v < 4 {
-                0.0
-            } else {
-                (v as f32 - 6.0) * 0.25
+        // Deterministic pseudo-random columns with many ties and zeros: few levels (ties
+        // everywhere) to many (ties within the target, values no control has), small and
+        // large groups (the target's ties are counted in a hash table, not sorted).
+        for (n_ctrl, n_pert, levels) in [(40, 9, 9), (200, 300, 50), (17, 64, 1000)] {
+            let mut state = 12345u64 + levels;
+            let mut next = || {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let v = (state >> 33) % levels;
+                if v < levels * 4 / 9 {
+                    0.0
+                } else {
+                    (v as f32 - levels as f32 * 2.0 / 3.0) * 0.25
+                }
+            };
+            let ctrl = Array2::from_shape_fn((n_ctrl, 7), |_| next());
+            let pert = Array2::from_shape_fn((n_pert, 7), |_| next());
+            let sorted = SortedControls::new(ctrl.view()).unwrap();
+            let got = sorted.test(pert.view()).unwrap();
+            for (g, r) in got.iter().enumerate() {
+                let x: Vec<f32> = pert.column(g).to_vec();
+                let y: Vec<f32> = ctrl.column(g).to_vec();
+                assert_eq!(
+                    *r,
+                    mann_whitney_u(&x, &y).unwrap(),
+                    "gene {g}, {levels} levels"
+                );
             }
-        };
-        let ctrl = Array2::from_shape_fn((40, 7), |_| next());
-        let pert = Array2::from_shape_fn((9, 7), |_| next());
-        let sorted = SortedControls::new(ctrl.view()).unwrap();
-        let got = sorted.test(pert.view()).unwrap();
-        for (g, r) in got.iter().enumerate() {
-            let x: Vec<f32> = pert.column(g).to_vec();
-            let y: Vec<f32> = ctrl.column(g).to_vec();
-            assert_eq!(*r, mann_whitney_u(&x, &y).unwrap(), "gene {g}");
         }
     }
 
