@@ -17,6 +17,7 @@
 //! because pdex averages log1p values in float32 (see [`PdexOptions`]).
 
 use crate::error::{Error, Location, Result};
+use crate::stats::expm1f::expm1f_many;
 use ndarray::{ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -697,22 +698,23 @@ impl PdexOptions {
                 })
                 .collect()
         } else if self.expm1_float32 && !self.geometric_mean {
-            // cell-eval2: float32 expm1 of each value, summed in float64. A zero adds ±0 to a
-            // sum that starts at +0, which changes nothing: skipped. A value equal to the
-            // gene's previous non-zero one (a collapsed prediction's K identical cells) reuses
-            // its expm1: the same sum, one exponential per distinct run.
+            // cell-eval2: float32 expm1 of each value (eight at a time), summed in float64 in
+            // row order. A row equal to the previous one (a collapsed prediction's K
+            // identical cells) reuses its exponentials.
             let mut s = vec![0f64; g];
-            let mut last: Vec<(u32, f64)> = vec![(0f32.to_bits(), 0.0); g];
+            let mut values: Option<Vec<f32>> = None;
+            let mut exps = vec![0f32; g];
             for row in cells {
-                for ((a, l), &x) in s.iter_mut().zip(last.iter_mut()).zip(row) {
-                    if x == 0.0 {
-                        continue;
-                    }
-                    if x.to_bits() != l.0 {
-                        *l = (x.to_bits(), f64::from(libm::expm1f(x)));
-                    }
-                    *a += l.1;
+                let same = values
+                    .as_ref()
+                    .is_some_and(|v| v.iter().zip(row).all(|(a, b)| a.to_bits() == b.to_bits()));
+                if !same {
+                    let v = values.insert(row.to_vec());
+                    expm1f_many(v, &mut exps);
                 }
+                s.iter_mut()
+                    .zip(&exps)
+                    .for_each(|(a, &e)| *a += f64::from(e));
             }
             s.iter().map(|&v| v / n as f64).collect()
         } else {

@@ -5,6 +5,7 @@
 pub mod bootstrap;
 pub mod descriptive;
 pub mod distributions;
+pub mod expm1f;
 pub mod lcg;
 pub mod multitest;
 pub mod paired;
