@@ -250,25 +250,32 @@ struct FrameRow {
 /// gene name (`name_rank`: each gene's rank in byte order of the names).
 fn direction_frame(pair: &Pair<'_>, name_rank: &[usize]) -> Vec<FrameRow> {
     let (r, p) = (pair.real, pair.pred);
-    let nan_last = |x: f64| if x.is_nan() { f64::INFINITY } else { x };
-    let abs_lfc = |g: usize| {
-        if p.lfc[g].is_nan() {
+    let nan_last = |x: f64| total_order_key(if x.is_nan() { f64::INFINITY } else { x });
+    // Largest |log2FC| first, NaN last.
+    let abs_lfc_down = |g: usize| {
+        !total_order_key(if p.lfc[g].is_nan() {
             f64::NEG_INFINITY
         } else {
             p.lfc[g].abs()
-        }
+        })
     };
-    let mut genes: Vec<usize> = (0..r.n_genes()).collect();
-    genes.sort_by(|&a, &b| {
-        (!p.is_significant(a))
-            .cmp(&!p.is_significant(b))
-            .then(nan_last(p.p_adj[a]).total_cmp(&nan_last(p.p_adj[b])))
-            .then(nan_last(p.p_value[a]).total_cmp(&nan_last(p.p_value[b])))
-            .then(abs_lfc(b).total_cmp(&abs_lfc(a)))
-            .then(name_rank[a].cmp(&name_rank[b]))
-    });
+    // One key per gene, compared as a tuple; the name rank is unique, so the order is total
+    // and an unstable sort gives the one order.
+    let mut keyed: Vec<(bool, u64, u64, u64, usize, usize)> = (0..r.n_genes())
+        .map(|g| {
+            (
+                !p.is_significant(g),
+                nan_last(p.p_adj[g]),
+                nan_last(p.p_value[g]),
+                abs_lfc_down(g),
+                name_rank[g],
+                g,
+            )
+        })
+        .collect();
+    keyed.sort_unstable();
+    let genes = keyed.into_iter().map(|key| key.5);
     genes
-        .into_iter()
         .map(|g| {
             let in_denominator = directed(r.lfc[g]);
             FrameRow {
@@ -280,6 +287,16 @@ fn direction_frame(pair: &Pair<'_>, name_rank: &[usize]) -> Vec<FrameRow> {
             }
         })
         .collect()
+}
+
+/// `x` as an integer that orders as [`f64::total_cmp`] orders the floats.
+fn total_order_key(x: f64) -> u64 {
+    let bits = x.to_bits();
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
 }
 
 /// The deepest purity-curve depth (directed real genes passed) at which the share of matches
@@ -644,6 +661,35 @@ mod tests {
             fdr: p_adj.to_vec(),
         };
         DeTable::new(&group)
+    }
+
+    #[test]
+    fn total_order_keys_order_as_total_cmp() {
+        let values = [
+            f64::NAN,
+            -f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            1e-300,
+            -1e-300,
+            5e-324,
+            -5e-324,
+            f64::MAX,
+            f64::MIN,
+        ];
+        for a in values {
+            for b in values {
+                assert_eq!(
+                    total_order_key(a).cmp(&total_order_key(b)),
+                    a.total_cmp(&b),
+                    "{a} vs {b}"
+                );
+            }
+        }
     }
 
     #[test]
