@@ -31,7 +31,7 @@ pub fn benjamini_hochberg(p: &[f64]) -> Vec<f64> {
 }
 
 /// An integer ordered as `f64::total_cmp` orders the floats.
-fn total_order_key(x: f64) -> i64 {
+pub(crate) fn total_order_key(x: f64) -> i64 {
     let bits = x.to_bits() as i64;
     bits ^ ((((bits >> 63) as u64) >> 1) as i64)
 }
@@ -69,6 +69,12 @@ mod tests {
             1.0,
             f64::INFINITY,
             f64::NAN,
+            -f64::NAN,
+            -1e-300,
+            5e-324,
+            -5e-324,
+            f64::MAX,
+            f64::MIN,
         ];
         for a in xs {
             for b in xs {

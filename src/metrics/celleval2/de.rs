@@ -12,6 +12,7 @@ use crate::de::mannwhitney::PdexGroup;
 use crate::metrics::celleval::auc::Curve;
 // cell-eval2 kept cell-eval's top-N lists: the same `K`s and the same shared fraction.
 use crate::metrics::celleval::de::{shared_fraction, TOP_K};
+use crate::stats::multitest::total_order_key;
 use rayon::prelude::*;
 
 /// The significance level on `p_adj`.
@@ -261,7 +262,7 @@ fn direction_frame(pair: &Pair<'_>, name_rank: &[usize]) -> Vec<FrameRow> {
     };
     // One key per gene, compared as a tuple; the name rank is unique, so the order is total
     // and an unstable sort gives the one order.
-    let mut keyed: Vec<(bool, u64, u64, u64, usize, usize)> = (0..r.n_genes())
+    let mut keyed: Vec<(bool, i64, i64, i64, usize, usize)> = (0..r.n_genes())
         .map(|g| {
             (
                 !p.is_significant(g),
@@ -287,16 +288,6 @@ fn direction_frame(pair: &Pair<'_>, name_rank: &[usize]) -> Vec<FrameRow> {
             }
         })
         .collect()
-}
-
-/// `x` as an integer that orders as [`f64::total_cmp`] orders the floats.
-fn total_order_key(x: f64) -> u64 {
-    let bits = x.to_bits();
-    if bits >> 63 == 1 {
-        !bits
-    } else {
-        bits | 1 << 63
-    }
 }
 
 /// The deepest purity-curve depth (directed real genes passed) at which the share of matches
@@ -661,35 +652,6 @@ mod tests {
             fdr: p_adj.to_vec(),
         };
         DeTable::new(&group)
-    }
-
-    #[test]
-    fn total_order_keys_order_as_total_cmp() {
-        let values = [
-            f64::NAN,
-            -f64::NAN,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            0.0,
-            -0.0,
-            1.0,
-            -1.0,
-            1e-300,
-            -1e-300,
-            5e-324,
-            -5e-324,
-            f64::MAX,
-            f64::MIN,
-        ];
-        for a in values {
-            for b in values {
-                assert_eq!(
-                    total_order_key(a).cmp(&total_order_key(b)),
-                    a.total_cmp(&b),
-                    "{a} vs {b}"
-                );
-            }
-        }
     }
 
     #[test]
